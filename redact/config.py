@@ -1,0 +1,249 @@
+"""Settings: one frozen, validated ``Config`` plus where each value came from.
+
+Precedence, lowest first: built-in default < preset (TOML in ``pipelines/``) < environment
+< explicit value (CLI flag or library argument). ``Settings.sources`` records which one won for
+every field; the audit record copies it so a reviewer can tell a deliberate choice from a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from redact.errors import ConfigError
+
+CATEGORIES = ("face", "plate", "screen")
+STYLES = ("blur", "pixelate", "solid")
+DEVICES = ("auto", "cpu", "cuda")
+X264_PRESETS = (
+    "ultrafast", "superfast", "veryfast", "faster", "fast",
+    "medium", "slow", "slower", "veryslow",
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every knob of a run. Validated on construction; never mutated afterwards."""
+
+    categories: tuple[str, ...] = ("face", "plate")
+    style: str = "blur"
+    device: str = "auto"
+    # Which registered model serves each category (see ``models/registry.toml``).
+    face_model: str = "centerface"
+    plate_model: str = "fastanpr-plate"
+    screen_model: str | None = None
+    face_threshold: float = 0.1
+    plate_threshold: float = 0.15
+    screen_threshold: float = 0.3
+    # Long side, in pixels, of the resized copy each detector sees.
+    face_size: int = 1280
+    # Second, coarse face pass (0 turns it off); see detect/centerface.py.
+    face_coarse_size: int = 480
+    plate_size: int = 960
+    screen_size: int = 640
+    # Each box grows by this fraction of its size on every side before rendering.
+    margin: float = 0.2
+    crf: int = 18
+    encoder_preset: str = "medium"
+    keep_metadata: bool = False
+    offline: bool = False
+    # Temporal stages (tracking, look-back buffer).
+    detect_every: int = 1
+    tracking: bool = True
+    coast_s: float = 0.5
+    gap_fill_s: float = 1.0
+    pad_before_s: float = 0.2
+    pad_after_s: float = 0.2
+
+    def __post_init__(self) -> None:
+        cats = tuple(self.categories)
+        object.__setattr__(self, "categories", cats)
+        if not cats:
+            raise ConfigError("categories is empty; name at least one of face, plate, screen")
+        unknown = [c for c in cats if c not in CATEGORIES]
+        if unknown:
+            raise ConfigError(
+                f"unknown category {unknown[0]!r}; choose from {', '.join(CATEGORIES)}"
+            )
+        _choice("style", self.style, STYLES)
+        _choice("device", self.device, DEVICES)
+        _choice("encoder_preset", self.encoder_preset, X264_PRESETS)
+        for name in ("face_threshold", "plate_threshold", "screen_threshold"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                raise ConfigError(f"{name} must be between 0 and 1 (exclusive), got {value}")
+        for name in ("face_size", "plate_size", "screen_size"):
+            value = getattr(self, name)
+            if not 64 <= value <= 4096:
+                raise ConfigError(f"{name} must be between 64 and 4096 pixels, got {value}")
+        if self.face_coarse_size and not 64 <= self.face_coarse_size <= 4096:
+            raise ConfigError(
+                f"face_coarse_size must be 0 or 64..4096 pixels, got {self.face_coarse_size}"
+            )
+        if not 0.0 <= self.margin <= 2.0:
+            raise ConfigError(f"margin must be between 0 and 2, got {self.margin}")
+        if not 0 <= self.crf <= 51:
+            raise ConfigError(f"crf must be between 0 and 51, got {self.crf}")
+        if not 1 <= self.detect_every <= 30:
+            raise ConfigError(f"detect_every must be between 1 and 30, got {self.detect_every}")
+        for name in ("coast_s", "gap_fill_s", "pad_before_s", "pad_after_s"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 10.0:
+                raise ConfigError(f"{name} must be between 0 and 10 seconds, got {value}")
+        if "screen" in cats and not self.screen_model:
+            raise ConfigError(
+                "category 'screen' needs a screen model and none is configured: add a YOLO "
+                "weights file with `redact models add NAME WEIGHTS --classes tv=screen,"
+                "laptop=screen` and pass `--screen-model NAME` (or set screen_model in a preset)"
+            )
+
+    def model_for(self, category: str) -> str:
+        name = getattr(self, f"{category}_model")
+        assert name is not None  # guaranteed by __post_init__ for requested categories
+        return name
+
+    def lookback_s(self) -> float:
+        """How far back a later frame can still change an earlier one (sizes the buffer)."""
+        if not self.tracking:
+            return 0.0
+        return max(self.gap_fill_s, self.pad_before_s)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["categories"] = list(self.categories)
+        return data
+
+    def digest(self) -> str:
+        """sha256 of the settings that change the output (used to decide what to redo)."""
+        data = self.to_dict()
+        data.pop("offline")
+        blob = json.dumps(data, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+FIELD_TYPES = {f.name: f.type for f in fields(Config)}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A ``Config`` together with the source of each field ("default", "preset:NAME", ...)."""
+
+    config: Config
+    sources: Mapping[str, str] = field(default_factory=dict)
+    preset: str | None = None
+
+    def describe(self) -> dict[str, dict[str, Any]]:
+        values = self.config.to_dict()
+        return {
+            name: {"value": values[name], "source": self.sources.get(name, "default")}
+            for name in values
+        }
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Turn preset/CLI/env values into the field's type, with a message naming the field."""
+    kind = FIELD_TYPES[name]
+    try:
+        if name == "categories":
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            return tuple(str(v) for v in value)
+        if kind == "bool":
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                    raise ValueError(value)
+                return low in ("1", "true", "yes", "on")
+            return bool(value)
+        if kind == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if value is None:
+            return None
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name!r}: cannot use {value!r} as {kind}") from None
+
+
+def _data_dir(kind: str) -> Path:
+    """Where registry/preset files live: packaged copy first, then the source checkout."""
+    packaged = Path(__file__).parent / "_data" / kind
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / kind
+
+
+def preset_dir() -> Path:
+    return _data_dir("pipelines")
+
+
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in preset_dir().glob("*.toml"))
+
+
+def load_preset(name_or_path: str) -> tuple[str, dict[str, Any]]:
+    """Read a preset by name (``pipelines/NAME.toml``) or path; returns (label, values)."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = preset_dir() / f"{name_or_path}.toml"
+    if not path.is_file():
+        known = ", ".join(list_presets()) or "none"
+        raise ConfigError(f"preset {name_or_path!r} not found; known presets: {known}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"preset {path}: cannot read it as TOML ({exc})") from None
+    values = data.get("settings", {})
+    if not isinstance(values, dict):
+        raise ConfigError(f"preset {path}: [settings] must be a table")
+    return f"preset:{path.stem}", values
+
+
+ENV_VARS = {"offline": "REDACT_OFFLINE", "device": "REDACT_DEVICE"}
+
+
+def load_settings(
+    preset: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    override_source: str = "flag",
+) -> Settings:
+    """Resolve defaults, a preset, the environment and explicit overrides into ``Settings``.
+
+    >>> s = load_settings(overrides={"style": "solid"}, override_source="api")
+    >>> s.config.style, s.sources["style"], s.sources["crf"]
+    ('solid', 'api', 'default')
+    """
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    layers: list[tuple[str, Mapping[str, Any]]] = []
+    if preset:
+        layers.append(load_preset(preset))
+    env = {k: os.environ[v] for k, v in ENV_VARS.items() if os.environ.get(v)}
+    layers.append(("env", env))
+    layers.append((override_source, {k: v for k, v in (overrides or {}).items() if v is not None}))
+    for label, layer in layers:
+        for name, raw in layer.items():
+            if name not in FIELD_TYPES:
+                known = ", ".join(sorted(FIELD_TYPES))
+                raise ConfigError(f"{label}: unknown setting {name!r}; known settings: {known}")
+            values[name] = _coerce(name, raw)
+            sources[name] = label
+    config = Config(**values)
+    return Settings(config=config, sources={n: sources.get(n, "default") for n in FIELD_TYPES},
+                    preset=preset)

@@ -1,0 +1,110 @@
+"""The detector interface, the lazy backend registry, and the set that runs them all."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from redact.detect.detections import Detections
+from redact.errors import ConfigError, StageError
+
+if TYPE_CHECKING:
+    from redact.config import Config
+    from redact.models import ModelSpec, ModelStore
+
+
+class Detector(Protocol):
+    """``detect`` takes BGR uint8 frames (H, W, 3) and returns one ``Detections`` per frame,
+    in the frame's own pixel coordinates."""
+
+    categories: tuple[str, ...]
+
+    def detect(self, frames: list[np.ndarray]) -> list[Detections]: ...
+
+
+# Backends as "module:callable" so that importing this module never imports onnxruntime/torch.
+BACKENDS = {
+    "centerface": "redact.detect.centerface:CenterFaceDetector",
+    "yolo": "redact.detect.yolo:YoloDetector",
+}
+
+
+def load_backend(kind: str):
+    target = BACKENDS.get(kind)
+    if target is None:
+        raise ValueError(f"unknown detector backend {kind!r}; known: {', '.join(BACKENDS)}")
+    module, attr = target.split(":")
+    return getattr(import_module(module), attr)
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "cpu"
+
+
+class DetectorSet:
+    """Every detector a config asks for, each restricted to the categories it serves."""
+
+    def __init__(self, detectors: list[Detector], models: list[ModelSpec], device: str) -> None:
+        self.detectors = detectors
+        self.models = models
+        self.device = device
+
+    @classmethod
+    def from_config(cls, config: Config, store: ModelStore) -> DetectorSet:
+        device = resolve_device(config.device)
+        by_model: dict[str, list[str]] = {}
+        for category in config.categories:
+            by_model.setdefault(config.model_for(category), []).append(category)
+        specs = store.specs()
+        detectors, models = [], []
+        for name, categories in by_model.items():
+            if name not in specs:
+                raise ConfigError(f"unknown model {name!r}; known models: {', '.join(specs)}")
+            spec = specs[name]
+            missing = [c for c in categories if c not in spec.categories]
+            if missing:
+                raise ConfigError(
+                    f"model {name!r} has no classes mapped to {', '.join(missing)}; its "
+                    f"categories are {', '.join(spec.categories)}"
+                )
+            weights = store.ensure(spec)
+            thresholds = {c: getattr(config, f"{c}_threshold") for c in categories}
+            sizes = [getattr(config, f"{c}_size") for c in categories]
+            backend = load_backend(spec.kind)
+            extra = {"coarse_size": config.face_coarse_size} if spec.kind == "centerface" else {}
+            detectors.append(backend(spec=spec, weights=weights, categories=tuple(categories),
+                                     thresholds=thresholds, size=max(sizes), device=device,
+                                     **extra))
+            models.append(spec)
+        return cls(detectors, models, device)
+
+    def detect(self, frames: list[np.ndarray]) -> list[Detections]:
+        results: list[list[Detections]] = [[] for _ in frames]
+        for detector in self.detectors:
+            try:
+                out = detector.detect(frames)
+            except Exception as exc:  # fail closed: a detector error fails the whole file
+                raise StageError(f"detector {type(detector).__name__} failed: {exc}") from exc
+            if len(out) != len(frames):
+                raise StageError(f"detector {type(detector).__name__} returned {len(out)} "
+                                 f"results for {len(frames)} frames")
+            for slot, dets in zip(results, out, strict=True):
+                slot.append(dets)
+        return [Detections.concat(parts) for parts in results]
+
+
+def letterbox_size(width: int, height: int, long_side: int, multiple: int = 32) -> tuple[int, int]:
+    """Detector input size: scale so the long side is ``long_side``, round to ``multiple``."""
+    scale = long_side / max(width, height)
+    w = max(multiple, int(round(width * scale / multiple)) * multiple)
+    h = max(multiple, int(round(height * scale / multiple)) * multiple)
+    return w, h

@@ -1,0 +1,127 @@
+"""``Detections``: the one data type that crosses the detect → track → render boundaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Boxes for one frame, columnar. ``xyxy`` is float32 (N, 4) in frame pixels.
+
+    ``source`` says why a region exists: "detected", "tracked", "interpolated", "padded" or
+    "manual". ``track_id`` is -1 where no track owns the box.
+
+    >>> d = Detections.from_lists([[0, 0, 10, 10]], [0.9], ["face"])
+    >>> len(d), d.expanded(0.5, 100, 100).xyxy.tolist()
+    (1, [[0.0, 0.0, 15.0, 15.0]])
+    """
+
+    xyxy: np.ndarray
+    score: np.ndarray
+    category: np.ndarray
+    source: np.ndarray
+    track_id: np.ndarray
+
+    def __post_init__(self) -> None:
+        xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
+        n = len(xyxy)
+        score = np.asarray(self.score, dtype=np.float32).reshape(-1)
+        category = np.asarray(self.category, dtype=object).reshape(-1)
+        source = np.asarray(self.source, dtype=object).reshape(-1)
+        track_id = np.asarray(self.track_id, dtype=np.int64).reshape(-1)
+        for name, arr in (("score", score), ("category", category), ("source", source),
+                          ("track_id", track_id)):
+            if len(arr) != n:
+                raise ValueError(f"Detections.{name} must have shape ({n},), got {arr.shape}")
+        if n and not np.all(np.isfinite(xyxy)):
+            raise ValueError("Detections.xyxy must be finite")
+        if n and np.any(xyxy[:, 2:] < xyxy[:, :2]):
+            raise ValueError("Detections.xyxy must satisfy x2 >= x1 and y2 >= y1")
+        for name, arr in (("xyxy", xyxy), ("score", score), ("category", category),
+                          ("source", source), ("track_id", track_id)):
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+
+    @classmethod
+    def empty(cls) -> Detections:
+        return cls(np.zeros((0, 4)), np.zeros(0), np.zeros(0, object), np.zeros(0, object),
+                   np.zeros(0, np.int64))
+
+    @classmethod
+    def from_lists(cls, boxes, scores, categories, source: str = "detected") -> Detections:
+        n = len(boxes)
+        return cls(np.asarray(boxes, np.float32).reshape(n, 4), np.asarray(scores),
+                   np.asarray(categories, dtype=object), np.full(n, source, dtype=object),
+                   np.full(n, -1, dtype=np.int64))
+
+    @classmethod
+    def concat(cls, parts: list[Detections]) -> Detections:
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        return cls(np.concatenate([p.xyxy for p in parts]),
+                   np.concatenate([p.score for p in parts]),
+                   np.concatenate([p.category for p in parts]),
+                   np.concatenate([p.source for p in parts]),
+                   np.concatenate([p.track_id for p in parts]))
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def __getitem__(self, index) -> Detections:
+        return Detections(self.xyxy[index], self.score[index], self.category[index],
+                          self.source[index], self.track_id[index])
+
+    def replace(self, **changes) -> Detections:
+        values = {"xyxy": self.xyxy, "score": self.score, "category": self.category,
+                  "source": self.source, "track_id": self.track_id}
+        values.update(changes)
+        return Detections(**values)
+
+    def scaled(self, sx: float, sy: float) -> Detections:
+        return self.replace(xyxy=self.xyxy * np.array([sx, sy, sx, sy], np.float32))
+
+    def clipped(self, width: int, height: int) -> Detections:
+        xyxy = self.xyxy.copy()
+        xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, width)
+        xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, height)
+        keep = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
+        return self.replace(xyxy=xyxy)[keep]
+
+    def expanded(self, margin: float, width: int, height: int) -> Detections:
+        """Grow each box by ``margin`` × its size on every side, then clip to the frame."""
+        if not len(self):
+            return self
+        wh = self.xyxy[:, 2:] - self.xyxy[:, :2]
+        pad = np.concatenate([wh, wh], axis=1) * margin
+        return self.replace(xyxy=self.xyxy + pad * np.array([-1, -1, 1, 1], np.float32)).clipped(
+            width, height
+        )
+
+    def to_records(self) -> list[dict]:
+        return [
+            {"category": str(c), "box": [round(float(v), 1) for v in b],
+             "score": round(float(s), 3), "source": str(src), "track": int(t)}
+            for b, s, c, src, t in zip(self.xyxy, self.score, self.category, self.source,
+                                       self.track_id, strict=True)
+        ]
+
+
+def nms(xyxy: np.ndarray, score: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Indices kept by greedy non-maximum suppression, highest score first."""
+    order = np.argsort(-score)
+    keep: list[int] = []
+    areas = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
+    while len(order):
+        i = order[0]
+        keep.append(int(i))
+        rest = order[1:]
+        lt = np.maximum(xyxy[i, :2], xyxy[rest, :2])
+        rb = np.minimum(xyxy[i, 2:], xyxy[rest, 2:])
+        inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
+        iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
+        order = rest[iou <= iou_threshold]
+    return np.asarray(keep, dtype=np.int64)

@@ -1,0 +1,66 @@
+"""Any ultralytics YOLO weights file, with a class-name → category map from the registry."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from redact.detect.detections import Detections
+from redact.models import ModelSpec
+
+
+def quiet_ultralytics() -> None:
+    """Must run before the first ``import ultralytics``: it otherwise probes DNS at import
+    time, may pip-install missing extras, and reports usage unless ``sync`` is off."""
+    os.environ["YOLO_OFFLINE"] = "true"
+    os.environ["YOLO_AUTOINSTALL"] = "false"
+    os.environ.setdefault("YOLO_VERBOSE", "false")
+    from ultralytics import settings
+
+    if settings.get("sync", False):
+        settings.update({"sync": False})
+
+
+class YoloDetector:
+    def __init__(self, *, spec: ModelSpec, weights: Path, categories: tuple[str, ...],
+                 thresholds: dict[str, float], size: int, device: str) -> None:
+        quiet_ultralytics()
+        from ultralytics import YOLO
+
+        self.categories = categories
+        self.thresholds = thresholds
+        self.size = size
+        self.device = "cuda:0" if device == "cuda" else "cpu"
+        self.model = YOLO(str(weights), task="detect")
+        class_map = spec.class_to_category()
+        names = self.model.names
+        # class index → category, for the classes this run redacts
+        self.class_category = {
+            idx: class_map[name] for idx, name in names.items()
+            if name in class_map and class_map[name] in categories
+        }
+        if not self.class_category:
+            raise ValueError(
+                f"model {spec.name!r} has none of the classes {sorted(class_map)}; "
+                f"its classes are {sorted(names.values())}"
+            )
+        self.min_conf = min(thresholds.values())
+
+    def detect(self, frames: list[np.ndarray]) -> list[Detections]:
+        results = self.model.predict(
+            frames, imgsz=self.size, conf=self.min_conf, device=self.device, verbose=False,
+            classes=sorted(self.class_category), half=self.device != "cpu",
+        )
+        out = []
+        for result in results:
+            boxes = result.boxes
+            xyxy = boxes.xyxy.cpu().numpy()
+            conf = boxes.conf.cpu().numpy()
+            cls = boxes.cls.cpu().numpy().astype(int)
+            cats = np.array([self.class_category.get(c, "") for c in cls], dtype=object)
+            thr = np.array([self.thresholds.get(c, 1.1) for c in cats], dtype=np.float32)
+            keep = (cats != "") & (conf >= thr)
+            out.append(Detections.from_lists(xyxy[keep], conf[keep], cats[keep]))
+        return out

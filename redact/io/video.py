@@ -1,0 +1,236 @@
+"""Decode and encode with PyAV, keeping every frame's pts/time_base.
+
+The reader yields ``Frame``s (BGR pixels plus their original timestamp) and hands audio
+packets to a callback untouched; the writer re-encodes video with libx264 at the same size and
+timestamps (so variable frame rate survives) and stream-copies audio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from redact.errors import InputError, StageError
+
+FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi"}
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame. ``time`` is seconds from pts; the encoder reuses ``pts``/``time_base``."""
+
+    index: int
+    pts: int
+    time_base: Fraction
+    image: np.ndarray
+    rotation: int = 0
+
+    @property
+    def time(self) -> float:
+        return float(self.pts * self.time_base)
+
+
+def _av():
+    import av
+
+    return av
+
+
+def open_input(path: Path):
+    """Open a video container or raise a one-line ``InputError`` saying what is wrong."""
+    av = _av()
+    if path.stat().st_size == 0:
+        raise InputError(f"{path.name}: file is empty (0 bytes)")
+    try:
+        container = av.open(str(path), "r")
+    except av.FFmpegError as exc:
+        raise InputError(f"{path.name}: not a readable video ({exc.strerror or exc}); "
+                         "check the file is complete and really a video") from None
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"{path.name}: contains no video stream")
+    return container
+
+
+def describe_streams(container) -> list[dict[str, Any]]:
+    out = []
+    for s in container.streams:
+        entry: dict[str, Any] = {"index": s.index, "type": s.type,
+                                 "codec": s.codec_context.name if s.codec_context else None,
+                                 "time_base": str(s.time_base) if s.time_base else None,
+                                 "frames": int(s.frames or 0)}
+        if s.type == "video":
+            entry.update(width=s.codec_context.width, height=s.codec_context.height,
+                         average_rate=str(s.average_rate) if s.average_rate else None,
+                         pix_fmt=s.codec_context.pix_fmt)
+        elif s.type == "audio":
+            entry.update(sample_rate=s.codec_context.sample_rate,
+                         channels=s.codec_context.channels)
+        out.append(entry)
+    return out
+
+
+def iter_frames(container, on_audio: Callable[[Any], None]) -> Iterator[Frame]:
+    """Demux once: decode the first video stream, pass audio packets to ``on_audio``.
+
+    Raises ``InputError`` for undecodable data and for truncated files (fewer frames decoded
+    than the container declares): fail closed rather than release a silently shortened video.
+    """
+    av = _av()
+    vstream = container.streams.video[0]
+    vstream.thread_type = "AUTO"
+    audio = list(container.streams.audio)
+    time_base = vstream.time_base or Fraction(1, 90000)
+    step = _frame_step(vstream, time_base)
+    index, last_pts = 0, None
+    try:
+        for packet in container.demux(vstream, *audio):
+            if packet.stream.type == "audio":
+                if packet.dts is not None:
+                    on_audio(packet)
+                continue
+            for vframe in packet.decode():
+                pts = vframe.pts
+                if pts is None:  # some AVI/raw streams carry no pts: continue the cadence
+                    pts = 0 if last_pts is None else last_pts + step
+                if last_pts is not None and pts <= last_pts:
+                    pts = last_pts + 1  # the encoder needs strictly increasing pts
+                last_pts = pts
+                yield Frame(index, pts, time_base, vframe.to_ndarray(format="bgr24"),
+                            int(vframe.rotation or 0))
+                index += 1
+    except av.FFmpegError as exc:
+        raise InputError(f"{Path(container.name).name}: decoding failed at frame {index} "
+                         f"({exc.strerror or exc}); the file is corrupt or truncated") from None
+    declared = int(vstream.frames or 0)
+    if index == 0:
+        raise InputError(f"{Path(container.name).name}: no video frame could be decoded")
+    if declared and index < declared:
+        raise InputError(f"{Path(container.name).name}: decoded {index} of {declared} declared "
+                         "frames; the file is truncated or damaged")
+
+
+def _frame_step(vstream, time_base: Fraction) -> int:
+    rate = vstream.average_rate or vstream.guessed_rate or Fraction(30)
+    return max(1, round(1 / (rate * time_base)))
+
+
+class VideoWriter:
+    """libx264 video at the input's size and timestamps, audio stream-copied, atomic output.
+
+    Opened lazily on the first frame so the display rotation read from that frame can still be
+    written into the header.
+    """
+
+    def __init__(self, path: Path, final_suffix: str, source, *, crf: int, preset: str,
+                 keep_metadata: bool) -> None:
+        self.path = path
+        self.format = FORMATS.get(final_suffix.lower(), "mp4")
+        self.source = source
+        self.crf, self.preset, self.keep_metadata = crf, preset, keep_metadata
+        self.out = None
+        self.vstream = None
+        self.audio_map: dict[int, Any] = {}
+        self.pending_audio: list[Any] = []
+        self.frames_written = 0
+        self.warnings: list[str] = []
+
+    def _open(self, first_rotation: int) -> None:
+        av = _av()
+        src_v = self.source.streams.video[0]
+        options = {"movflags": "+faststart"} if self.format in ("mp4", "mov") else {}
+        self.out = av.open(str(self.path), "w", format=self.format, options=options)
+        if self.keep_metadata:
+            self.out.metadata.update(self.source.metadata)
+        ctx = src_v.codec_context
+        rate = src_v.average_rate or src_v.guessed_rate or Fraction(30)
+        vs = self.out.add_stream("libx264", rate=rate)
+        vs.width, vs.height = ctx.width, ctx.height
+        # x264 cannot code 4:2:0 with an odd width or height; 4:4:4 keeps the exact size.
+        odd = ctx.width % 2 or ctx.height % 2
+        vs.pix_fmt = "yuv444p" if odd else "yuv420p"
+        if odd:
+            self.warnings.append("odd frame size: encoded as 4:4:4 to keep the exact resolution")
+        # Same time base as the input, so every pts is copied exactly (VFR survives).
+        vs.time_base = src_v.time_base
+        vs.codec_context.time_base = src_v.time_base
+        vs.options = {"crf": str(self.crf), "preset": self.preset}
+        for attr in ("color_range", "colorspace", "color_primaries", "color_trc"):
+            try:
+                setattr(vs.codec_context, attr, getattr(ctx, attr))
+            except (AttributeError, TypeError, ValueError):
+                pass
+        if src_v.sample_aspect_ratio:
+            vs.sample_aspect_ratio = src_v.sample_aspect_ratio
+        if first_rotation:
+            vs.set_display_rotation(first_rotation)
+        if src_v.language:
+            vs.metadata["language"] = src_v.language
+        self.vstream = vs
+        for a in self.source.streams.audio:
+            try:
+                oa = self.out.add_stream_from_template(a)
+            except (ValueError, av.FFmpegError) as exc:
+                raise StageError(f"cannot copy audio stream {a.index} ({a.codec_context.name}) "
+                                 f"into {self.format}: {exc}") from None
+            if a.language:
+                oa.metadata["language"] = a.language
+            self.audio_map[a.index] = oa
+        dropped = [s for s in self.source.streams if s.type not in ("video", "audio")]
+        dropped += list(self.source.streams.video[1:])
+        if dropped:
+            kinds = ", ".join(f"#{s.index} {s.type}" for s in dropped)
+            self.warnings.append(f"streams not copied (may hold telemetry/GPS): {kinds}")
+        for packet in self.pending_audio:
+            self._mux_audio(packet)
+        self.pending_audio.clear()
+
+    def write(self, frame: Frame, image: np.ndarray) -> None:
+        av = _av()
+        if self.out is None:
+            self._open(frame.rotation)
+        vframe = av.VideoFrame.from_ndarray(image, format="bgr24")
+        vframe.pts = frame.pts
+        vframe.time_base = frame.time_base
+        self._encode(vframe)
+        self.frames_written += 1
+
+    def add_audio(self, packet) -> None:
+        if self.out is None:
+            self.pending_audio.append(packet)
+        else:
+            self._mux_audio(packet)
+
+    def _mux_audio(self, packet) -> None:
+        out_stream = self.audio_map.get(packet.stream.index)
+        if out_stream is not None:
+            packet.stream = out_stream
+            self.out.mux(packet)
+
+    def _encode(self, vframe) -> None:
+        av = _av()
+        try:
+            for packet in self.vstream.encode(vframe):
+                self.out.mux(packet)
+        except av.FFmpegError as exc:
+            raise StageError(f"encoding failed: {exc}") from None
+
+    def close(self) -> None:
+        if self.out is None:
+            return
+        self._encode(None)
+        self.out.close()
+        self.out = None
+
+    def abort(self) -> None:
+        if self.out is not None:
+            try:
+                self.out.close()
+            except Exception:  # the temp file is deleted anyway
+                pass
+            self.out = None

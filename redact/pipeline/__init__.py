@@ -1,0 +1,1 @@
+"""Pipeline: wires decode → detect → track → render → encode → audit for one file, and batches."""

@@ -1,0 +1,201 @@
+"""Files and folders in, redacted outputs and audit records out; one file's failure never
+stops the batch."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redact.audit.record import audit_path_for, build_record, file_entry, now_iso, write_record
+from redact.config import Config, Settings, load_settings
+from redact.errors import InputError, RedactError
+from redact.io import IMAGE_EXTS, MEDIA_EXTS, VIDEO_EXTS
+from redact.io.atomic import TMP_MARK, atomic_output
+from redact.models.store import ModelStore, sha256_file
+
+log = logging.getLogger("redact")
+
+ProgressFactory = Callable[[Path], Callable[[int, int], None] | None]
+
+
+@dataclass
+class FileResult:
+    input: str
+    output: str | None
+    audit: str | None
+    status: str  # "ok" | "failed" | "skipped"
+    error: str | None = None
+    seconds: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+    frames: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class BatchReport:
+    results: list[FileResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status != "failed" for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"results": [r.to_dict() for r in self.results]}
+
+
+@dataclass(frozen=True)
+class Job:
+    src: Path
+    dst: Path
+
+
+def _as_settings(config: Config | Settings | None) -> Settings:
+    if config is None:
+        return load_settings()
+    if isinstance(config, Config):
+        return Settings(config=config, sources={k: "api" for k in config.to_dict()})
+    return config
+
+
+def collect_jobs(inputs: Iterable[Path | str], out_dir: Path) -> tuple[list[Job], list[FileResult]]:
+    """Expand folders recursively. Outputs mirror the path relative to each input folder."""
+    out_dir = Path(out_dir).resolve()
+    jobs: list[Job] = []
+    early: list[FileResult] = []
+    for raw in inputs:
+        root = Path(raw).resolve()
+        if root.is_dir():
+            for path in sorted(p for p in root.rglob("*") if p.is_file()):
+                if out_dir in path.parents or path.name.startswith("."):
+                    continue  # never re-redact our own outputs or hidden/temp files
+                if path.suffix.lower() in MEDIA_EXTS:
+                    jobs.append(Job(path, out_dir / path.relative_to(root)))
+                else:
+                    early.append(FileResult(str(path), None, None, "skipped",
+                                            "not a supported video or image type"))
+        elif root.is_file():
+            if root.suffix.lower() not in MEDIA_EXTS:
+                early.append(FileResult(str(root), None, None, "failed",
+                                        f"unsupported file type {root.suffix or '(none)'}; "
+                                        f"supported: {' '.join(MEDIA_EXTS)}"))
+            else:
+                jobs.append(Job(root, out_dir / root.name))
+        else:
+            early.append(FileResult(str(root), None, None, "failed", "no such file or folder"))
+    return jobs, early
+
+
+def redact_paths(inputs: Iterable[Path | str], out_dir: Path | str,
+                 config: Config | Settings | None = None, *,
+                 progress: ProgressFactory | None = None, debug: bool = False,
+                 store: ModelStore | None = None) -> BatchReport:
+    """Redact every supported file under ``inputs`` into ``out_dir``."""
+    settings = _as_settings(config)
+    jobs, results = collect_jobs(inputs, Path(out_dir))
+    runner = FileRunner(settings, store=store)
+    for job in jobs:
+        results.append(runner.run(job.src, job.dst, progress=progress(job.src) if progress
+                                  else None, debug=debug))
+    return BatchReport(results)
+
+
+def redact_file(src: Path | str, dst: Path | str, config: Config | Settings | None = None, *,
+                store: ModelStore | None = None) -> FileResult:
+    """Redact one file; returns its result (status "failed" with a reason on bad input)."""
+    return FileRunner(_as_settings(config), store=store).run(Path(src), Path(dst))
+
+
+class FileRunner:
+    """Holds the loaded detectors for a batch; each file gets a fresh temporal stage."""
+
+    def __init__(self, settings: Settings, store: ModelStore | None = None) -> None:
+        self.settings = settings
+        self.store = store or ModelStore(offline=settings.config.offline or None)
+        self._detectors = None
+
+    @property
+    def detectors(self):
+        if self._detectors is None:
+            from redact.detect.base import DetectorSet
+
+            self._detectors = DetectorSet.from_config(self.settings.config, self.store)
+        return self._detectors
+
+    def run(self, src: Path, dst: Path, *, progress=None, debug: bool = False,
+            plan=None) -> FileResult:
+        src, dst = Path(src).resolve(), Path(dst).resolve()
+        started, t0 = now_iso(), time.monotonic()
+        result = FileResult(str(src), None, None, "failed")
+        try:
+            if dst == src:
+                raise InputError(f"{src.name}: output would overwrite the input; choose "
+                                 "another output folder")
+            if TMP_MARK in dst.name:
+                raise InputError(f"{src.name}: name is reserved for temporary files")
+            result = self._run(src, dst, started, progress, plan)
+        except RedactError as exc:
+            result.error = str(exc)
+        except Exception as exc:  # fail closed: any unexpected error fails this file only
+            result.error = f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}"
+            if debug:
+                traceback.print_exc()
+        result.seconds = round(time.monotonic() - t0, 3)
+        if result.status == "failed":
+            log.debug("failed %s: %s", src, result.error)
+        return result
+
+    def _run(self, src: Path, dst: Path, started: str, progress, plan) -> FileResult:
+        config = self.settings.config
+        ext = src.suffix.lower()
+        if ext not in MEDIA_EXTS:
+            raise InputError(f"{src.name}: unsupported file type")
+        if src.stat().st_size == 0:
+            raise InputError(f"{src.name}: file is empty (0 bytes)")
+        input_sha = sha256_file(src)
+        detectors = None if plan is not None else self.detectors
+        models = plan.models if plan is not None else detectors.models
+        device = "plan" if plan is not None else detectors.device
+        audit_path = audit_path_for(dst)
+        with atomic_output(dst) as tmp:
+            if ext in VIDEO_EXTS:
+                from redact.pipeline.video import redact_video
+
+                stage = plan.stage() if plan is not None else None
+                outcome = redact_video(src, tmp, dst.suffix, config, detectors,
+                                       progress=progress, stage=stage)
+                log_ = outcome.log
+                frames = {"input": outcome.frames_in, "output": outcome.frames_out,
+                          "detected": outcome.frames_detected,
+                          "max_buffered": outcome.max_buffered}
+                input_extra = {"kind": "video", "streams": outcome.input_streams}
+                warnings, tracks = outcome.warnings, outcome.tracks
+            elif ext in IMAGE_EXTS:
+                from redact.pipeline.image import redact_image
+
+                log_ = redact_image(src, tmp, config, detectors)
+                frames = {"input": 1, "output": 1, "detected": 1}
+                input_extra, warnings, tracks = {"kind": "image"}, [], []
+            if sha256_file(src) != input_sha:
+                raise InputError(f"{src.name}: input changed while it was being redacted")
+            record = build_record(
+                settings=self.settings, models=models, device=device,
+                input_entry=file_entry(src, input_sha, **input_extra),
+                output_entry={**file_entry(tmp, sha256_file(tmp)), "path": str(dst)},
+                started=started, frames=frames, log=log_, tracks=tracks, warnings=warnings,
+                plan_edits=plan.edits if plan is not None else None,
+            )
+            # Audit first, output second: an output under its final name always has its record.
+            write_record(audit_path, record)
+        return FileResult(str(src), str(dst), str(audit_path), "ok",
+                          counts=dict(log_.counts), frames=frames["output"])

@@ -1,0 +1,46 @@
+"""Per-frame region bookkeeping shared by the video and image paths."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from redact.detect.detections import Detections
+
+
+def render_boxes(regions: Detections, margin: float, width: int, height: int) -> Detections:
+    """Final boxes to paint: model/tracker boxes grow by ``margin``; manual boxes are exact."""
+    if not len(regions):
+        return regions
+    manual = regions.source == "manual"
+    grown = regions[~manual].expanded(margin, width, height)
+    return Detections.concat([grown, regions[manual].clipped(width, height)])
+
+
+@dataclass
+class RegionLog:
+    """Counts and per-frame records of what was redacted (goes into the audit record)."""
+
+    frames: list[dict] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    by_source: dict[str, int] = field(default_factory=dict)
+    frames_with_regions: int = 0
+
+    def add(self, index: int, pts: int | None, time_base, boxes: Detections) -> None:
+        if not len(boxes):
+            return
+        self.frames_with_regions += 1
+        for cat in boxes.category:
+            self.counts[str(cat)] = self.counts.get(str(cat), 0) + 1
+        for src in boxes.source:
+            self.by_source[str(src)] = self.by_source.get(str(src), 0) + 1
+        entry = {"frame": index, "regions": boxes.to_records()}
+        if pts is not None:
+            entry.update(pts=int(pts), time_base=str(time_base),
+                         time=round(float(pts * time_base), 6))
+        self.frames.append(entry)
+
+
+def as_float_boxes(xyxy) -> np.ndarray:
+    return np.asarray(xyxy, dtype=np.float32).reshape(-1, 4)

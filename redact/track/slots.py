@@ -1,0 +1,43 @@
+"""Frame slots and the simplest temporal stage (no tracking: regions = detections)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from redact.detect.detections import Detections
+
+
+@dataclass
+class Slot:
+    """A frame waiting in the look-back buffer. ``regions`` grows as stages add boxes."""
+
+    index: int
+    time: float
+    detections: Detections | None  # None: detection skipped on this frame
+    regions: list[Detections] = field(default_factory=list)
+    payload: object = None  # the decoded frame; opaque to the tracker
+
+    def final_regions(self) -> Detections:
+        return Detections.concat(self.regions)
+
+
+class TemporalStage(Protocol):
+    def push(self, slot: Slot) -> list[Slot]: ...
+
+    def flush(self) -> list[Slot]: ...
+
+
+class PerFrameStage:
+    """Tracking off: each frame is redacted with its own detections and released at once."""
+
+    def __init__(self) -> None:
+        self.tracks: list = []
+
+    def push(self, slot: Slot) -> list[Slot]:
+        if slot.detections is not None:
+            slot.regions.append(slot.detections)
+        return [slot]
+
+    def flush(self) -> list[Slot]:
+        return []
