@@ -43,11 +43,13 @@ class Config:
     plate_threshold: float = 0.15
     screen_threshold: float = 0.3
     # Long side, in pixels, of the resized copy each detector sees.
-    face_size: int = 1280
+    face_size: int = 960
     # Second, coarse face pass (0 turns it off); see detect/centerface.py.
     face_coarse_size: int = 480
-    plate_size: int = 960
+    plate_size: int = 640
     screen_size: int = 640
+    # Still images are one frame, so their detectors get inputs this many times larger.
+    still_scale: float = 1.5
     # Each box grows by this fraction of its size on every side before rendering.
     margin: float = 0.2
     crf: int = 18
@@ -87,6 +89,8 @@ class Config:
             raise ConfigError(
                 f"face_coarse_size must be 0 or 64..4096 pixels, got {self.face_coarse_size}"
             )
+        if not 0.5 <= self.still_scale <= 4.0:
+            raise ConfigError(f"still_scale must be between 0.5 and 4, got {self.still_scale}")
         if not 0.0 <= self.margin <= 2.0:
             raise ConfigError(f"margin must be between 0 and 2, got {self.margin}")
         if not 0 <= self.crf <= 51:

@@ -21,7 +21,9 @@ class Detector(Protocol):
 
     categories: tuple[str, ...]
 
-    def detect(self, frames: list[np.ndarray]) -> list[Detections]: ...
+    def detect(self, frames: list[np.ndarray], scale: float = 1.0) -> list[Detections]:
+        """``scale`` multiplies the configured input size (stills use a larger one)."""
+        ...
 
 
 # Backends as "module:callable" so that importing this module never imports onnxruntime/torch.
@@ -87,11 +89,11 @@ class DetectorSet:
             models.append(spec)
         return cls(detectors, models, device)
 
-    def detect(self, frames: list[np.ndarray]) -> list[Detections]:
+    def detect(self, frames: list[np.ndarray], scale: float = 1.0) -> list[Detections]:
         results: list[list[Detections]] = [[] for _ in frames]
         for detector in self.detectors:
             try:
-                out = detector.detect(frames)
+                out = detector.detect(frames, scale)
             except Exception as exc:  # fail closed: a detector error fails the whole file
                 raise StageError(f"detector {type(detector).__name__} failed: {exc}") from exc
             if len(out) != len(frames):

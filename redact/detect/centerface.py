@@ -47,11 +47,13 @@ class CenterFaceDetector:
                                             providers=providers)
         self.input_name = self.session.get_inputs()[0].name
 
-    def detect(self, frames: list[np.ndarray]) -> list[Detections]:
-        return [self._detect_one(frame) for frame in frames]
+    def detect(self, frames: list[np.ndarray], scale: float = 1.0) -> list[Detections]:
+        return [self._detect_one(frame, scale) for frame in frames]
 
-    def _detect_one(self, frame: np.ndarray) -> Detections:
-        parts = [self._detect_at(frame, s) for s in self.sizes]
+    def _detect_one(self, frame: np.ndarray, scale: float) -> Detections:
+        # Only the fine pass scales: the coarse pass is there for large faces.
+        sizes = [self.sizes[0], *(round(s * scale) for s in self.sizes[1:])]
+        parts = [self._detect_at(frame, s) for s in sizes]
         d = Detections.concat(parts)
         if len(parts) > 1 and len(d):
             d = d[nms(d.xyxy, d.score, 0.3)]

@@ -48,9 +48,10 @@ class YoloDetector:
             )
         self.min_conf = min(thresholds.values())
 
-    def detect(self, frames: list[np.ndarray]) -> list[Detections]:
+    def detect(self, frames: list[np.ndarray], scale: float = 1.0) -> list[Detections]:
+        imgsz = max(32, round(self.size * scale / 32) * 32)
         results = self.model.predict(
-            frames, imgsz=self.size, conf=self.min_conf, device=self.device, verbose=False,
+            frames, imgsz=imgsz, conf=self.min_conf, device=self.device, verbose=False,
             classes=sorted(self.class_category), half=self.device != "cpu",
         )
         out = []

