@@ -107,7 +107,8 @@ def iter_frames(container, on_audio: Callable[[Any], None]) -> Iterator[Frame]:
     except av.FFmpegError as exc:
         raise InputError(f"{Path(container.name).name}: decoding failed at frame {index} "
                          f"({exc.strerror or exc}); the file is corrupt or truncated") from None
-    declared = int(vstream.frames or 0)
+    # Only the MP4/MOV sample table counts real frames; AVI counts dropped-frame placeholders.
+    declared = int(vstream.frames or 0) if "mp4" in container.format.name else 0
     if index == 0:
         raise InputError(f"{Path(container.name).name}: no video frame could be decoded")
     if declared and index < declared:

@@ -1,0 +1,124 @@
+"""Shared fixtures: tiny clips built with PyAV, a scripted fake detector, the shared data."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from redact.detect.base import DetectorSet
+from redact.detect.detections import Detections
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def shared_data(sub: str) -> Path:
+    path = SHARED / sub
+    if not path.exists():
+        pytest.skip(f"real data not available: {path} is absent (see ../shared/data/README.md)")
+    return path
+
+
+def frame_image(i: int, width: int, height: int) -> np.ndarray:
+    """A textured frame whose content changes with ``i`` (so codecs cannot skip it)."""
+    y, x = np.mgrid[0:height, 0:width]
+    img = np.stack([(x * 3 + i * 7) % 256, (y * 5 + i * 3) % 256, ((x + y) * 2) % 256], axis=2)
+    return img.astype(np.uint8)
+
+
+def make_clip(path: Path, *, width: int = 64, height: int = 48, pts: list[int] | None = None,
+              time_base: Fraction = Fraction(1, 1000), n: int = 10, audio: bool = False,
+              rotation: int = 0, metadata: dict | None = None, codec: str = "libx264") -> Path:
+    """Write a small clip. ``pts`` (in ``time_base``) makes variable frame rate."""
+    pts = pts if pts is not None else [round(i * 1000 / 25) for i in range(n)]
+    fmt = {".mkv": "matroska", ".mov": "mov", ".avi": "avi"}.get(path.suffix, "mp4")
+    with av.open(str(path), "w", format=fmt) as out:
+        if metadata:
+            out.metadata.update(metadata)
+        vs = out.add_stream(codec, rate=25)
+        vs.width, vs.height = width, height
+        vs.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        vs.time_base = time_base
+        vs.codec_context.time_base = time_base
+        if rotation:
+            vs.set_display_rotation(rotation)
+        a_s = None
+        if audio:
+            a_s = out.add_stream("aac", rate=16000)
+            a_s.layout = "mono"
+        for i, p in enumerate(pts):
+            frame = av.VideoFrame.from_ndarray(frame_image(i, width, height), format="rgb24")
+            frame.pts, frame.time_base = p, time_base
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode():
+            out.mux(packet)
+        if a_s is not None:
+            total = int(float(pts[-1] * time_base) * 16000) + 1600
+            t = np.arange(total) / 16000
+            samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
+            for start in range(0, total, 1024):
+                chunk = np.ascontiguousarray(samples[:, start:start + 1024])
+                af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+                af.sample_rate, af.pts, af.time_base = 16000, start, Fraction(1, 16000)
+                for packet in a_s.encode(af):
+                    out.mux(packet)
+            for packet in a_s.encode():
+                out.mux(packet)
+    return path
+
+
+def read_video(path: Path) -> dict:
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        frames = list(c.decode(v))
+        audio = [(s.codec_context.name, s.codec_context.sample_rate) for s in c.streams.audio]
+        return {"pts": [f.pts for f in frames], "time_base": v.time_base,
+                "times": [float(f.pts * f.time_base) for f in frames],
+                "size": (v.codec_context.width, v.codec_context.height),
+                "rotation": frames[0].rotation if frames else 0,
+                "images": [f.to_ndarray(format="rgb24") for f in frames],
+                "audio": audio, "metadata": dict(c.metadata)}
+
+
+class ScriptedDetector:
+    """Returns the boxes scripted for each call, in call order (one call per detected frame)."""
+
+    categories = ("face",)
+
+    def __init__(self, script: dict[int, list[list[float]]] | None = None,
+                 fail_at: int | None = None) -> None:
+        self.script = script or {}
+        self.calls = 0
+        self.fail_at = fail_at
+
+    def detect(self, frames, scale: float = 1.0):
+        out = []
+        for _ in frames:
+            if self.fail_at is not None and self.calls == self.fail_at:
+                raise RuntimeError("scripted detector failure")
+            boxes = self.script.get(self.calls, [])
+            out.append(Detections.from_lists(boxes, [0.9] * len(boxes), ["face"] * len(boxes)))
+            self.calls += 1
+        return out
+
+
+def scripted_set(detector: ScriptedDetector) -> DetectorSet:
+    return DetectorSet([detector], [], "cpu")
+
+
+@pytest.fixture
+def fake_runner():
+    """A FileRunner whose detector is scripted (no model weights needed)."""
+    from redact.config import load_settings
+    from redact.pipeline.batch import FileRunner
+
+    def build(script=None, fail_at=None, **overrides):
+        runner = FileRunner(load_settings(overrides=overrides, override_source="api"))
+        runner._detectors = scripted_set(ScriptedDetector(script, fail_at))
+        return runner
+
+    return build

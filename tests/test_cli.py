@@ -1,0 +1,65 @@
+"""The CLI contract, end to end with the real models on tiny clips."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import make_clip
+
+pytestmark = pytest.mark.models
+
+
+def redact_cli(*args, check_code=None):
+    proc = subprocess.run([sys.executable, "-m", "redact.cli.main", *map(str, args)],
+                          capture_output=True, text=True, timeout=600)
+    if check_code is not None:
+        assert proc.returncode == check_code, proc.stderr
+    return proc
+
+
+def test_run_json_contract_and_exit_codes(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    make_clip(src / "ok.mp4", n=6, width=96, height=64, audio=True)
+    (src / "bad.mp4").write_text("not a video")
+    before = hashlib.sha256((src / "bad.mp4").read_bytes()).hexdigest()
+    proc = redact_cli("run", src, "-o", tmp_path / "out", "--json", check_code=1)
+    assert "Traceback" not in proc.stderr
+    doc = json.loads(proc.stdout)
+    by_name = {r["input"].rsplit("/", 1)[-1]: r for r in doc["results"]}
+    assert set(by_name["ok.mp4"]) >= {"input", "output", "audit", "status", "error"}
+    assert by_name["ok.mp4"]["status"] == "ok" and by_name["ok.mp4"]["error"] is None
+    assert by_name["bad.mp4"]["status"] == "failed" and by_name["bad.mp4"]["output"] is None
+    assert by_name["ok.mp4"]["output"].startswith("/")
+    audit = json.loads(open(by_name["ok.mp4"]["audit"]).read())
+    out_sha = hashlib.sha256(open(by_name["ok.mp4"]["output"], "rb").read()).hexdigest()
+    assert audit["output"]["sha256"] == out_sha
+    assert audit["input"]["sha256"] == hashlib.sha256((src / "ok.mp4").read_bytes()).hexdigest()
+    assert {m["name"] for m in audit["models"]} == {"centerface", "fastanpr-plate"}
+    assert audit["config"]["style"] == {"value": "blur", "source": "default"}
+    assert hashlib.sha256((src / "bad.mp4").read_bytes()).hexdigest() == before
+
+    ok_only = redact_cli("run", src / "ok.mp4", "-o", tmp_path / "o2", "--json",
+                         "--style", "pixelate", check_code=0)
+    audit2 = json.loads(open(json.loads(ok_only.stdout)["results"][0]["audit"]).read())
+    assert audit2["config"]["style"] == {"value": "pixelate", "source": "flag"}
+
+
+def test_usage_errors_exit_2(tmp_path):
+    make_clip(tmp_path / "a.mp4", n=2)
+    assert redact_cli("run", tmp_path / "a.mp4", "-o", tmp_path / "o",
+                      "--style", "smudge").returncode == 2
+    assert redact_cli("run", tmp_path / "a.mp4", "-o", tmp_path / "o",
+                      "--categories", "face,screen").returncode == 2
+    proc = redact_cli("run")
+    assert proc.returncode == 2
+
+
+def test_models_list():
+    proc = redact_cli("models", "list", check_code=0)
+    assert "centerface" in proc.stdout and "fastanpr-plate" in proc.stdout

@@ -1,0 +1,97 @@
+"""Decode/encode fidelity on clips the tests build themselves (scripted detector, no models)."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import pytest
+
+from tests.conftest import make_clip, read_video
+
+
+def run_one(fake_runner, src, out_dir, **overrides):
+    result = fake_runner(**overrides).run(src, out_dir / src.name)
+    assert result.status == "ok", result.error
+    return result
+
+
+def test_constant_rate_clip_keeps_frames_pts_and_size(tmp_path, fake_runner):
+    src = make_clip(tmp_path / "cfr.mp4", n=12)
+    run_one(fake_runner, src, tmp_path / "out")
+    a, b = read_video(src), read_video(tmp_path / "out" / "cfr.mp4")
+    assert b["size"] == a["size"]
+    assert len(b["pts"]) == len(a["pts"]) == 12
+    assert b["times"] == pytest.approx(a["times"], abs=1e-6)
+
+
+def test_variable_frame_rate_timestamps_survive(tmp_path, fake_runner):
+    pts = [0, 40, 50, 130, 140, 300, 310, 320, 600, 633]
+    src = make_clip(tmp_path / "vfr.mp4", pts=pts, time_base=Fraction(1, 1000))
+    run_one(fake_runner, src, tmp_path / "out")
+    out = read_video(tmp_path / "out" / "vfr.mp4")
+    assert out["times"] == pytest.approx([p / 1000 for p in pts], abs=1e-6)
+
+
+@pytest.mark.parametrize("size", [(63, 47), (33, 65)])
+def test_odd_sizes_keep_exact_resolution(tmp_path, fake_runner, size):
+    src = make_clip(tmp_path / "odd.mp4", width=size[0], height=size[1], n=5)
+    result = run_one(fake_runner, src, tmp_path / "out")
+    out = read_video(tmp_path / "out" / "odd.mp4")
+    assert out["size"] == size and len(out["pts"]) == 5
+    audit = json.loads(open(result.audit).read())
+    assert any("4:4:4" in w for w in audit["warnings"])
+
+
+def test_audio_is_copied_not_reencoded(tmp_path, fake_runner):
+    import av
+
+    src = make_clip(tmp_path / "a.mp4", n=20, audio=True)
+    run_one(fake_runner, src, tmp_path / "out")
+
+    def audio_packets(path):
+        with av.open(str(path)) as c:
+            return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
+
+    assert read_video(tmp_path / "out" / "a.mp4")["audio"] == read_video(src)["audio"]
+    # Stream copy: the compressed audio payloads are byte-identical.
+    assert audio_packets(tmp_path / "out" / "a.mp4") == audio_packets(src)
+
+
+def test_rotation_metadata_is_kept(tmp_path, fake_runner):
+    src = make_clip(tmp_path / "rot.mp4", n=4, rotation=90)
+    assert read_video(src)["rotation"] == 90
+    run_one(fake_runner, src, tmp_path / "out")
+    assert read_video(tmp_path / "out" / "rot.mp4")["rotation"] == 90
+
+
+def test_location_metadata_stripped_by_default_and_kept_on_request(tmp_path, fake_runner):
+    tags = {"location": "+40.7128-074.0060/", "title": "unit 12"}
+    src = make_clip(tmp_path / "gps.mov", n=3, metadata=tags)
+    assert "location" in read_video(src)["metadata"]
+    run_one(fake_runner, src, tmp_path / "strip")
+    assert "location" not in read_video(tmp_path / "strip" / "gps.mov")["metadata"]
+    run_one(fake_runner, src, tmp_path / "keep", keep_metadata=True)
+    assert read_video(tmp_path / "keep" / "gps.mov")["metadata"].get("location") == tags["location"]
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mov", ".avi"])
+def test_other_containers(tmp_path, fake_runner, suffix):
+    src = make_clip(tmp_path / f"c{suffix}", n=6, pts=list(range(6)), time_base=Fraction(1, 25))
+    run_one(fake_runner, src, tmp_path / "out")
+    assert len(read_video(tmp_path / "out" / f"c{suffix}")["pts"]) == 6
+
+
+def test_region_is_redacted_and_rest_untouched(tmp_path, fake_runner):
+    import numpy as np
+
+    src = make_clip(tmp_path / "r.mp4", width=96, height=64, n=3)
+    runner = fake_runner({0: [[10, 10, 40, 40]], 1: [[10, 10, 40, 40]], 2: [[10, 10, 40, 40]]},
+                         style="solid", margin=0.0, tracking=False)
+    assert runner.run(src, tmp_path / "out" / "r.mp4").status == "ok"
+    out = read_video(tmp_path / "out" / "r.mp4")["images"]
+    orig = read_video(src)["images"]
+    for o, i in zip(out, orig, strict=True):
+        assert o[12:38, 12:38].max() < 30  # black box (codec noise allowed)
+        diff = np.abs(o[:, 50:].astype(int) - i[:, 50:].astype(int)).mean()
+        assert diff < 6  # outside the box: visually faithful

