@@ -102,6 +102,69 @@ def run(
     raise typer.Exit(report.exit_code)
 
 
+@app.command()
+def plan(
+    inputs: Annotated[list[Path], typer.Argument(help="Video files and folders.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for <name>.plan.json files.")],
+    categories: Categories = None,
+    device: Device = None,
+    preset: Preset = None,
+    style: Style = None,
+    detect_every: Annotated[int | None, typer.Option()] = None,
+    screen_model: Annotated[str | None, typer.Option()] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Detect and track only; write an editable redaction plan per video."""
+    from redact.io import VIDEO_EXTS
+    from redact.pipeline.batch import BatchReport, FileRunner, collect_jobs, plan_file
+
+    try:
+        settings = build_settings(preset, categories=categories, device=device, style=style,
+                                  detect_every=detect_every, screen_model=screen_model)
+    except RedactError as exc:
+        fail(str(exc), 2)
+    jobs, results = collect_jobs(inputs, out)
+    runner = FileRunner(settings)
+    for job in jobs:
+        if job.src.suffix.lower() not in VIDEO_EXTS:
+            continue
+        dst = job.dst.with_name(job.dst.name + ".plan.json")
+        results.append(plan_file(job.src, dst, settings, runner=runner))
+    report = BatchReport(results)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        for r in report.results:
+            typer.echo(f"{r.status:7} {r.input} -> {r.output or r.error}")
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
+def render(
+    input: Annotated[Path, typer.Argument(help="The video the plan was made for.")],
+    plan_path: Annotated[Path, typer.Option("--plan", help="Plan JSON (edited or not).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Render a video from a (possibly hand-edited) plan."""
+    from redact.config import load_settings
+    from redact.pipeline.batch import BatchReport, FileRunner
+    from redact.pipeline.plan import load_plan
+
+    try:
+        the_plan = load_plan(plan_path)
+    except RedactError as exc:
+        fail(str(exc), 2)
+    runner = FileRunner(load_settings())
+    result = runner.run(input, out / input.name, plan=the_plan, debug=STATE["debug"])
+    report = BatchReport([result])
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        typer.echo(f"{result.status} {result.output or result.error}")
+    raise typer.Exit(report.exit_code)
+
+
 @models_app.command("list")
 def models_list() -> None:
     """Show every registered model and whether its verified weights are cached."""

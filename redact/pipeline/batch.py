@@ -13,7 +13,7 @@ from typing import Any
 
 from redact.audit.record import audit_path_for, build_record, file_entry, now_iso, write_record
 from redact.config import Config, Settings, load_settings
-from redact.errors import InputError, RedactError
+from redact.errors import ConfigError, InputError, RedactError
 from redact.io import IMAGE_EXTS, MEDIA_EXTS, VIDEO_EXTS
 from redact.io.atomic import TMP_MARK, atomic_output
 from redact.models.store import ModelStore, sha256_file
@@ -156,13 +156,28 @@ class FileRunner:
         return result
 
     def _run(self, src: Path, dst: Path, started: str, progress, plan) -> FileResult:
-        config = self.settings.config
+        settings = self.settings
         ext = src.suffix.lower()
         if ext not in MEDIA_EXTS:
             raise InputError(f"{src.name}: unsupported file type")
         if src.stat().st_size == 0:
             raise InputError(f"{src.name}: file is empty (0 bytes)")
         input_sha = sha256_file(src)
+        if plan is not None:
+            if ext not in VIDEO_EXTS:
+                raise InputError(f"{src.name}: plans apply to videos only")
+            if plan.input_sha256 != input_sha:
+                raise ConfigError(f"plan was made for another file (sha256 "
+                                  f"{plan.input_sha256[:12]}…, this input {input_sha[:12]}…)")
+            # Render with the plan's own settings so an unedited plan reproduces `run`.
+            values = dict(plan.settings)
+            values["categories"] = tuple(values.get("categories", ()))
+            try:
+                plan_config = Config(**values)
+            except TypeError as exc:
+                raise ConfigError(f"plan field settings: {exc}") from None
+            settings = Settings(plan_config, {k: "plan" for k in values}, preset=None)
+        config = settings.config
         detectors = None if plan is not None else self.detectors
         models = plan.models if plan is not None else detectors.models
         device = "plan" if plan is not None else detectors.device
@@ -189,7 +204,7 @@ class FileRunner:
             if sha256_file(src) != input_sha:
                 raise InputError(f"{src.name}: input changed while it was being redacted")
             record = build_record(
-                settings=self.settings, models=models, device=device,
+                settings=settings, models=models, device=device,
                 input_entry=file_entry(src, input_sha, **input_extra),
                 output_entry={**file_entry(tmp, sha256_file(tmp)), "path": str(dst)},
                 started=started, frames=frames, log=log_, tracks=tracks, warnings=warnings,
@@ -199,3 +214,34 @@ class FileRunner:
             write_record(audit_path, record)
         return FileResult(str(src), str(dst), str(audit_path), "ok",
                           counts=dict(log_.counts), frames=frames["output"])
+
+
+def plan_file(src: Path | str, dst: Path | str, settings: Settings, *,
+              runner: FileRunner | None = None, progress=None) -> FileResult:
+    """Detect and track without rendering; write the plan JSON to ``dst`` (atomically)."""
+    import json
+
+    from redact.io.atomic import write_bytes_atomic
+    from redact.pipeline.plan import build_plan_document
+    from redact.pipeline.video import redact_video
+
+    src, dst = Path(src).resolve(), Path(dst).resolve()
+    runner = runner or FileRunner(settings)
+    t0 = time.monotonic()
+    try:
+        if src.suffix.lower() not in VIDEO_EXTS:
+            raise InputError(f"{src.name}: plans apply to videos only")
+        if src.stat().st_size == 0:
+            raise InputError(f"{src.name}: file is empty (0 bytes)")
+        input_sha = sha256_file(src)
+        outcome = redact_video(src, None, src.suffix, settings.config, runner.detectors,
+                               progress=progress, collect_plan=True)
+        doc = build_plan_document(input_path=src, input_sha=input_sha, settings=settings,
+                                  models=runner.detectors.models, frames=outcome.plan_frames,
+                                  frame_count=outcome.frames_in, tracks=outcome.tracks)
+        write_bytes_atomic(dst, json.dumps(doc, indent=1).encode() + b"\n")
+    except RedactError as exc:
+        return FileResult(str(src), None, None, "failed", str(exc),
+                          round(time.monotonic() - t0, 3))
+    return FileResult(str(src), str(dst), None, "ok", seconds=round(time.monotonic() - t0, 3),
+                      counts=dict(outcome.log.counts), frames=outcome.frames_in)

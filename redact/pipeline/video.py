@@ -26,6 +26,7 @@ class VideoOutcome:
     log: RegionLog = field(default_factory=RegionLog)
     warnings: list[str] = field(default_factory=list)
     tracks: list[dict] = field(default_factory=list)
+    plan_frames: list[dict] = field(default_factory=list)
 
 
 def make_stage(config: Config) -> TemporalStage:
@@ -36,16 +37,37 @@ def make_stage(config: Config) -> TemporalStage:
     return TrackingStage.from_config(config)
 
 
-def redact_video(src: Path, dst_tmp: Path, final_suffix: str, config: Config,
+def exact_records(regions) -> list[dict]:
+    """Regions with full float precision (float32 → JSON → float32 is lossless)."""
+    return [{"category": str(c), "box": [float(v) for v in b], "score": float(s),
+             "source": str(src), "track": int(t)}
+            for b, s, c, src, t in zip(regions.xyxy, regions.score, regions.category,
+                                       regions.source, regions.track_id, strict=True)]
+
+
+def paint(image, boxes, default_style: str, styles: dict[int, str]) -> None:
+    if not styles:
+        apply_style(image, boxes.xyxy, default_style)
+        return
+    per_box = [styles.get(int(t), default_style) for t in boxes.track_id]
+    for style in set(per_box):
+        mask = [s == style for s in per_box]
+        apply_style(image, boxes.xyxy[mask], style)
+
+
+def redact_video(src: Path, dst_tmp: Path | None, final_suffix: str, config: Config,
                  detectors: DetectorSet | None, *, progress: Progress | None = None,
-                 stage: TemporalStage | None = None) -> VideoOutcome:
+                 stage: TemporalStage | None = None, collect_plan: bool = False) -> VideoOutcome:
     """Redact ``src`` into ``dst_tmp``. With ``detectors=None`` the stage alone decides
-    (rendering from a plan)."""
+    (rendering from a plan); with ``dst_tmp=None`` nothing is rendered or encoded (planning)."""
     outcome = VideoOutcome()
     container = open_input(src)
-    writer = VideoWriter(dst_tmp, final_suffix, container, crf=config.crf,
-                         preset=config.encoder_preset, keep_metadata=config.keep_metadata)
+    writer = None
+    if dst_tmp is not None:
+        writer = VideoWriter(dst_tmp, final_suffix, container, crf=config.crf,
+                             preset=config.encoder_preset, keep_metadata=config.keep_metadata)
     stage = stage or make_stage(config)
+    styles: dict[int, str] = getattr(stage, "styles", {})
     total = int(container.streams.video[0].frames or 0)
     outcome.input_streams = describe_streams(container)
     buffered = 0
@@ -55,10 +77,14 @@ def redact_video(src: Path, dst_tmp: Path, final_suffix: str, config: Config,
         for slot in slots:
             frame: Frame = slot.payload  # type: ignore[assignment]
             h, w = frame.image.shape[:2]
-            boxes = render_boxes(slot.final_regions(), config.margin, w, h)
-            image = frame.image
-            apply_style(image, boxes.xyxy, config.style)
-            writer.write(frame, image)
+            regions = slot.final_regions()
+            if collect_plan and len(regions):
+                outcome.plan_frames.append({"frame": frame.index, "pts": int(frame.pts),
+                                            "time": frame.time, "regions": exact_records(regions)})
+            boxes = render_boxes(regions, config.margin, w, h)
+            if writer is not None:
+                paint(frame.image, boxes, config.style, styles)
+                writer.write(frame, frame.image)
             outcome.log.add(frame.index, frame.pts, frame.time_base, boxes)
             outcome.frames_out += 1
             buffered -= 1
@@ -67,7 +93,8 @@ def redact_video(src: Path, dst_tmp: Path, final_suffix: str, config: Config,
                 progress(outcome.frames_out, total)
 
     try:
-        for frame in iter_frames(container, writer.add_audio):
+        on_audio = writer.add_audio if writer is not None else (lambda _packet: None)
+        for frame in iter_frames(container, on_audio):
             outcome.frames_in += 1
             dets = None
             if detectors is not None and frame.index % config.detect_every == 0:
@@ -80,12 +107,15 @@ def redact_video(src: Path, dst_tmp: Path, final_suffix: str, config: Config,
         if outcome.frames_out != outcome.frames_in:
             raise RuntimeError(f"internal error: {outcome.frames_in} frames decoded but "
                                f"{outcome.frames_out} encoded")
-        writer.close()
+        if writer is not None:
+            writer.close()
     except BaseException:
-        writer.abort()
+        if writer is not None:
+            writer.abort()
         raise
     finally:
         container.close()
-    outcome.warnings.extend(writer.warnings)
+    if writer is not None:
+        outcome.warnings.extend(writer.warnings)
     outcome.tracks = [t.summary() for t in getattr(stage, "tracks", [])]
     return outcome

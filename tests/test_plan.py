@@ -1,0 +1,102 @@
+"""Plan round trip, hand edits and validation (scripted detector, no models)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+
+from redact.errors import ConfigError
+from redact.pipeline.batch import plan_file
+from redact.pipeline.plan import load_plan, parse_plan
+from tests.conftest import make_clip, read_video
+
+BOX_A = [8, 8, 40, 40]
+BOX_B = [60, 8, 92, 40]
+
+
+@pytest.fixture
+def planned(tmp_path, fake_runner):
+    src = make_clip(tmp_path / "v.mp4", width=128, height=64, n=12)
+    script = {i: [BOX_A, BOX_B] for i in range(12)}
+    runner = fake_runner(script, style="solid", margin=0.0)
+    plan_path = tmp_path / "v.mp4.plan.json"
+    result = plan_file(src, plan_path, runner.settings, runner=runner)
+    assert result.status == "ok", result.error
+    return src, plan_path, fake_runner(script, style="solid", margin=0.0)
+
+
+def test_unedited_plan_renders_identically_to_run(tmp_path, planned):
+    src, plan_path, runner = planned
+    assert runner.run(src, tmp_path / "run" / "v.mp4").status == "ok"
+    result = runner.run(src, tmp_path / "render" / "v.mp4", plan=load_plan(plan_path))
+    assert result.status == "ok", result.error
+    a = read_video(tmp_path / "run" / "v.mp4")["images"]
+    b = read_video(tmp_path / "render" / "v.mp4")["images"]
+    assert len(a) == len(b) == 12
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_excluded_track_visible_and_manual_box_redacted(tmp_path, planned):
+    src, plan_path, runner = planned
+    doc = json.loads(plan_path.read_text())
+    track_b = next(t for t in doc["tracks"] if t["first_frame"] == 0 and
+                   any(r["track"] == t["id"] and r["box"][0] == 60
+                       for r in doc["frames"][0]["regions"]))
+    track_b["exclude"] = True
+    doc["manual"] = [{"category": "face", "box": [100, 30, 124, 60], "start_frame": 2,
+                      "end_frame": 9}]
+    edited = tmp_path / "edited.plan.json"
+    edited.write_text(json.dumps(doc))
+    result = runner.run(src, tmp_path / "edit" / "v.mp4", plan=load_plan(edited))
+    assert result.status == "ok", result.error
+    out = read_video(tmp_path / "edit" / "v.mp4")["images"]
+    orig = read_video(src)["images"]
+    for i, (o, s) in enumerate(zip(out, orig, strict=True)):
+        assert o[12:36, 12:36].max() < 30  # track A still redacted (solid)
+        assert np.abs(o[12:36, 64:88].astype(int) - s[12:36, 64:88]).mean() < 8  # B visible
+        manual = o[33:58, 102:122]
+        assert (manual.max() < 30) == (2 <= i <= 9), i
+    audit = json.loads(open(result.audit).read())
+    kinds = {e["edit"] for e in audit["plan_edits"]}
+    assert kinds == {"exclude_track", "manual_region"}
+
+
+def test_plan_for_another_file_is_refused(tmp_path, planned):
+    _, plan_path, runner = planned
+    other = make_clip(tmp_path / "other.mp4", width=128, height=64, n=12, metadata={"title": "b"})
+    result = runner.run(other, tmp_path / "o" / "other.mp4", plan=load_plan(plan_path))
+    assert result.status == "failed" and "another file" in result.error
+
+
+def test_keyframed_manual_region_moves_linearly():
+    doc = {"schema": "redact.plan/1", "input": {"sha256": "x", "frames": 11}, "settings": {},
+           "tracks": [], "frames": [],
+           "manual": [{"category": "plate", "keyframes": [
+               {"frame": 0, "box": [0, 0, 10, 10]}, {"frame": 10, "box": [100, 0, 110, 10]}]}]}
+    plan = parse_plan(doc)
+    assert plan.regions_for(5).xyxy[0].tolist() == [50, 0, 60, 10]
+    assert len(plan.regions_for(11)) == 0
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda d: d.update(schema="v0"), "schema"),
+    (lambda d: d["tracks"].append({"id": 1, "exclude": "yes"}), "tracks[0].exclude"),
+    (lambda d: d["tracks"].append({"id": 1, "style": "smear"}), "tracks[0].style"),
+    (lambda d: d["manual"].append({"box": [0, 0, 1], "start_frame": 0, "end_frame": 1}),
+     "manual[0].box"),
+    (lambda d: d["manual"].append({"box": [0, 0, 1, 1], "start_frame": 5, "end_frame": 1}),
+     "manual[0].end_frame"),
+    (lambda d: d["frames"].append({"frame": 0, "regions": [{"box": [0, 0, 1, 1],
+                                                              "category": "dog"}]}),
+     "frames[0].regions[0].category"),
+])
+def test_malformed_plan_names_the_field(mutate, field):
+    doc = {"schema": "redact.plan/1", "input": {"sha256": "x", "frames": 1}, "settings": {},
+           "tracks": [], "manual": [], "frames": []}
+    bad = copy.deepcopy(doc)
+    mutate(bad)
+    with pytest.raises(ConfigError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        parse_plan(bad)
