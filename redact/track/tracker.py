@@ -171,10 +171,13 @@ class TrackingStage:
         self._next_id += 1
         self.tracks.append(track)
         self.live.append(track)
-        # Temporal padding backwards: the frames just before the detector first fired.
+        # Temporal padding backwards: the frames just before the detector first fired. The
+        # object was somewhere near, not exactly here: the box grows with the time offset.
         for past in self.buffer:
-            if slot.time - past.time <= self.pad_before_s:
-                self._add(past, track, box, "padded")
+            dt = slot.time - past.time
+            if dt <= self.pad_before_s:
+                frac = 0.1 + 0.4 * dt / max(self.pad_before_s, 1e-6)
+                self._add(past, track, grow(box, frac), "padded")
         return track
 
     def _rematch(self, track: Track, slot: Slot, box: np.ndarray, score: float) -> None:
@@ -201,7 +204,8 @@ class TrackingStage:
                 self._add(slot, track, grow(track.predict(t), frac), "tracked")
                 alive = True
             if dt <= self.pad_after_s:
-                self._add(slot, track, grow(track.box, 0.05), "padded")
+                frac = 0.1 + 0.4 * dt / max(self.pad_after_s, 1e-6)
+                self._add(slot, track, grow(track.box, frac), "padded")
                 alive = True
             if alive or dt <= self.gap_fill_s:
                 still_live.append(track)  # may still be re-found and gap-filled
