@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from redact.errors import RedactError
+from redact.errors import ConfigError, RedactError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   pretty_exceptions_show_locals=False,
@@ -74,9 +74,22 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    state: Annotated[Path | None, typer.Option(help="Job state DB (default OUT/.redact).")]
+    = None,
+    workers: Annotated[int, typer.Option(help="Files processed in parallel.")] = 1,
+    since: Annotated[str | None, typer.Option(help="Only inputs modified since: ISO time or "
+                                              "a duration like 36h, 2d.")] = None,
+    sign_key: Annotated[Path | None, typer.Option(help="Ed25519 private key (PEM) to sign "
+                                                  "the journal and audit hashes.")] = None,
+    force: Annotated[bool, typer.Option(help="Redo files even if unchanged.")] = False,
+    log_file: Annotated[Path | None, typer.Option(help="Append a log here.")] = None,
 ) -> None:
-    """Redact INPUTS into OUT (outputs mirror the input folder layout; audit beside each)."""
-    from redact.pipeline.batch import redact_paths
+    """Redact INPUTS into OUT (outputs mirror the input folder layout; audit beside each).
+
+    Re-running skips unchanged inputs; a killed run resumes; a second concurrent run on the
+    same OUT exits 3.
+    """
+    from redact.pipeline.jobs import BatchOptions, BatchRunner, parse_since
 
     STATE["debug"] = STATE["debug"] or debug
     try:
@@ -86,13 +99,20 @@ def run(
             plate_threshold=plate_threshold, screen_model=screen_model, margin=margin,
             crf=crf, encoder_preset=encoder_preset, detect_every=detect_every,
             tracking=tracking, keep_metadata=keep_metadata, offline=offline)
+        options = BatchOptions(state=state, workers=workers, force=force, sign_key=sign_key,
+                               since=parse_since(since) if since else None)
+        if workers < 1:
+            raise ConfigError("--workers must be at least 1")
     except RedactError as exc:
         fail(str(exc), 2)
     from redact.cli.progress import BatchProgress
 
+    _setup_log(log_file)
     with BatchProgress(enabled=not (as_json or quiet)) as bar:
-        report = redact_paths(inputs, out, settings, progress=bar.for_file,
-                              debug=STATE["debug"])
+        runner = BatchRunner(settings, out, options, progress=bar.for_file,
+                             debug=STATE["debug"])
+        report = runner.run(inputs)
+    _log_report(report)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     elif not quiet:
@@ -163,6 +183,76 @@ def render(
     else:
         typer.echo(f"{result.status} {result.output or result.error}")
     raise typer.Exit(report.exit_code)
+
+
+audit_app = typer.Typer(no_args_is_help=True, help="Check the chain of custody.")
+keys_app = typer.Typer(no_args_is_help=True, help="Signing keys.")
+app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    path: Annotated[Path, typer.Argument(help="Output folder or journal file.")],
+    public_key: Annotated[Path | None, typer.Option(help="Trusted Ed25519 public key (PEM).")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Check the journal chain, signatures, and every output and audit hash on disk."""
+    from redact.audit.journal import load_public_key
+    from redact.audit.verify import verify
+
+    key = load_public_key(public_key) if public_key else None
+    result = verify(path, key)
+    if as_json:
+        typer.echo(json.dumps({"ok": result.ok, "journal": str(result.journal),
+                               "entries": result.entries, "files": result.files_checked,
+                               "signed": result.signed, "problems": result.problems}, indent=2))
+    else:
+        for problem in result.problems:
+            typer.echo(f"FAIL {problem}")
+        verdict = "ok" if result.ok else f"{len(result.problems)} problem(s)"
+        typer.echo(f"{verdict}: {result.entries} journal entries, {result.files_checked} "
+                   f"outputs checked, {result.signed} signed entries")
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@keys_app.command("generate")
+def keys_generate(folder: Path) -> None:
+    """Make an Ed25519 key pair: FOLDER/redact-signing.key (private) and .pub."""
+    from redact.audit.journal import generate_keys
+
+    private, public = generate_keys(folder)
+    typer.echo(f"private key: {private} (keep it secret)\npublic key:  {public}")
+
+
+@app.command()
+def report(out_dir: Path) -> None:
+    """Write OUT_DIR/report.html and report.csv from the job state and audit records."""
+    from redact.audit.report import build_report
+
+    html_path, csv_path = build_report(out_dir)
+    typer.echo(f"{html_path}\n{csv_path}")
+
+
+def _setup_log(path: Path | None) -> None:
+    if path is None:
+        return
+    import logging
+
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("redact")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def _log_report(report) -> None:
+    import logging
+
+    logger = logging.getLogger("redact")
+    for r in report.results:
+        logger.info("%s %s -> %s %s", r.status, r.input, r.output or "-", r.error or "")
 
 
 @models_app.command("list")

@@ -1,0 +1,25 @@
+"""Helper process for the SIGKILL test: a batch whose scripted detector is slow."""
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from redact.config import load_settings  # noqa: E402
+from redact.pipeline.batch import FileRunner  # noqa: E402
+from redact.pipeline.jobs import BatchRunner  # noqa: E402
+from tests.conftest import ScriptedDetector, scripted_set  # noqa: E402
+
+
+class Slow(ScriptedDetector):
+    def detect(self, frames, scale=1.0):
+        time.sleep(float(sys.argv[3]))
+        return super().detect(frames, scale)
+
+
+settings = load_settings(overrides={"face_model": "centerface"}, override_source="api")
+runner = FileRunner(settings)
+runner._detectors = scripted_set(Slow({}))
+report = BatchRunner(settings, Path(sys.argv[2]), file_runner=runner).run([Path(sys.argv[1])])
+print("done", report.exit_code, flush=True)
