@@ -41,7 +41,7 @@ def box_ssim(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def leaked(orig: np.ndarray, redacted: np.ndarray, box) -> bool:
-    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    x1, y1, x2, y2 = (round(v) for v in box)
     h, w = orig.shape[:2]
     x1, y1, x2, y2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
     if x2 - x1 < 1 or y2 - y1 < 1:

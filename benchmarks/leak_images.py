@@ -64,10 +64,12 @@ def main() -> None:
     lines = [
         "## Leak rate on annotated stills (benchmarks/leak_images.py)",
         "",
-        f"Machine: {machine()}. Settings: defaults{(' + ' + json.dumps(overrides)) if overrides else ''}.",
+        f"Machine: {machine()}. Settings: defaults"
+        f"{(' + ' + json.dumps(overrides)) if overrides else ''}.",
         "A ground-truth box leaks when SSIM(original, redacted) inside it is above 0.75.",
         "",
-        "| set | images | boxes | leaked | leak rate | <16 px | 16–32 px | 32–64 px | ≥64 px | time |",
+        "| set | images | boxes | leaked | leak rate | <16 px | 16–32 px | 32–64 px | ≥64 px "
+        "| time |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

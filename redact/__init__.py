@@ -48,7 +48,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from redact.config import Config, Settings, load_settings
+    from redact.config import Config, Settings, load_settings  # noqa: F401
     from redact.pipeline.batch import redact_file, redact_paths
 
 

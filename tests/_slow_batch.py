@@ -6,10 +6,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from redact.config import load_settings  # noqa: E402
-from redact.pipeline.batch import FileRunner  # noqa: E402
-from redact.pipeline.jobs import BatchRunner  # noqa: E402
-from tests.conftest import ScriptedDetector, scripted_set  # noqa: E402
+from redact.config import load_settings
+from redact.pipeline.batch import FileRunner
+from redact.pipeline.jobs import BatchRunner
+from tests.conftest import ScriptedDetector, scripted_set
 
 
 class Slow(ScriptedDetector):

@@ -209,3 +209,29 @@ def test_report_lists_every_file(tmp_path, footage):
     assert "<svg class=\"timeline\"" in page
     assert "<img" not in page  # no pixels from any input
     assert len(csv_path.read_text().strip().splitlines()) == 5
+
+
+def test_report_renders_in_headless_chromium(tmp_path, footage):
+    """Open the HTML report in a real browser and take a screenshot."""
+    from redact.audit.report import build_report
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    out = tmp_path / "out"
+    batch([footage], out)
+    html_path, _ = build_report(out)
+    shot = tmp_path / "report.png"
+    proc = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+         f"--screenshot={shot}", "--window-size=1000,900", html_path.as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert shot.is_file() and shot.stat().st_size > 5000, proc.stderr[-500:]
+    import cv2
+
+    img = cv2.imread(str(shot))
+    assert img is not None and img.shape[1] == 1000
+    # the page is not blank: the timeline strip colours are present
+    assert (abs(img.astype(int) - [15, 72, 217]).sum(axis=2) < 40).any()

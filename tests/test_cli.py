@@ -6,6 +6,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -36,8 +37,8 @@ def test_run_json_contract_and_exit_codes(tmp_path):
     assert by_name["ok.mp4"]["status"] == "ok" and by_name["ok.mp4"]["error"] is None
     assert by_name["bad.mp4"]["status"] == "failed" and by_name["bad.mp4"]["output"] is None
     assert by_name["ok.mp4"]["output"].startswith("/")
-    audit = json.loads(open(by_name["ok.mp4"]["audit"]).read())
-    out_sha = hashlib.sha256(open(by_name["ok.mp4"]["output"], "rb").read()).hexdigest()
+    audit = json.loads(Path(by_name["ok.mp4"]["audit"]).read_text())
+    out_sha = hashlib.sha256(Path(by_name["ok.mp4"]["output"]).read_bytes()).hexdigest()
     assert audit["output"]["sha256"] == out_sha
     assert audit["input"]["sha256"] == hashlib.sha256((src / "ok.mp4").read_bytes()).hexdigest()
     assert {m["name"] for m in audit["models"]} == {"centerface", "fastanpr-plate"}
@@ -46,7 +47,7 @@ def test_run_json_contract_and_exit_codes(tmp_path):
 
     ok_only = redact_cli("run", src / "ok.mp4", "-o", tmp_path / "o2", "--json",
                          "--style", "pixelate", check_code=0)
-    audit2 = json.loads(open(json.loads(ok_only.stdout)["results"][0]["audit"]).read())
+    audit2 = json.loads(Path(json.loads(ok_only.stdout)["results"][0]["audit"]).read_text())
     assert audit2["config"]["style"] == {"value": "pixelate", "source": "flag"}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
@@ -39,7 +40,7 @@ def test_odd_sizes_keep_exact_resolution(tmp_path, fake_runner, size):
     result = run_one(fake_runner, src, tmp_path / "out")
     out = read_video(tmp_path / "out" / "odd.mp4")
     assert out["size"] == size and len(out["pts"]) == 5
-    audit = json.loads(open(result.audit).read())
+    audit = json.loads(Path(result.audit).read_text())
     assert any("4:4:4" in w for w in audit["warnings"])
 
 

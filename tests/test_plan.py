@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -59,7 +60,7 @@ def test_excluded_track_visible_and_manual_box_redacted(tmp_path, planned):
         assert np.abs(o[12:36, 64:88].astype(int) - s[12:36, 64:88]).mean() < 8  # B visible
         manual = o[33:58, 102:122]
         assert (manual.max() < 30) == (2 <= i <= 9), i
-    audit = json.loads(open(result.audit).read())
+    audit = json.loads(Path(result.audit).read_text())
     kinds = {e["edit"] for e in audit["plan_edits"]}
     assert kinds == {"exclude_track", "manual_region"}
 

@@ -39,7 +39,8 @@ def test_new_object_redacted_from_first_detection():
 
 def test_gap_is_filled_by_interpolation():
     times = [i * 0.04 for i in range(12)]
-    moving = {i: [[100 + 4 * i, 100, 140 + 4 * i, 140]] for i in range(12) if i not in (4, 5, 6, 7, 8)}
+    hidden = (4, 5, 6, 7, 8)
+    moving = {i: [[100 + 4 * i, 100, 140 + 4 * i, 140]] for i in range(12) if i not in hidden}
     regions, _ = run(times, moving, coast_s=0.0, pad_after_s=0.0)
     for i in (4, 5, 6, 7, 8):
         assert "interpolated" in sources(regions[i]), i

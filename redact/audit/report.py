@@ -18,26 +18,17 @@ COLORS = {"face": "#d9480f", "plate": "#1971c2", "screen": "#5f3dc4"}
 
 
 def _timeline(record: dict) -> str:
-    """SVG strip: one lane per category, dark where a region was painted."""
+    """SVG strip: one lane per category, coloured over the part of the video (by frame
+    position) where a region of that category was painted."""
     frames = record.get("regions", [])
-    times = [f.get("time", 0.0) for f in frames]
-    total_frames = record.get("frames", {}).get("output", 1) or 1
-    duration = None
-    for s in record.get("input", {}).get("streams", []):
-        if s.get("type") == "video" and s.get("frames"):
-            duration = None
-    if times:
-        duration = max(times) or None
+    total = max(1, record.get("frames", {}).get("output", 1) or 1)
     cats = sorted({r["category"] for f in frames for r in f["regions"]}) or ["face"]
     lanes = {c: [0] * BINS for c in cats}
     for f in frames:
-        if duration:
-            pos = f.get("time", 0.0) / duration
-        else:
-            pos = f["frame"] / max(1, total_frames - 1)
-        b = min(BINS - 1, int(pos * BINS))
+        b0 = min(BINS - 1, f["frame"] * BINS // total)
+        b1 = max(b0 + 1, (f["frame"] + 1) * BINS // total)
         for r in f["regions"]:
-            lanes[r["category"]][b] = 1
+            lanes[r["category"]][b0:b1] = [1] * (b1 - b0)
     h = 8
     rects = []
     for li, (cat, bins) in enumerate(lanes.items()):

@@ -107,6 +107,6 @@ class DetectorSet:
 def letterbox_size(width: int, height: int, long_side: int, multiple: int = 32) -> tuple[int, int]:
     """Detector input size: scale so the long side is ``long_side``, round to ``multiple``."""
     scale = long_side / max(width, height)
-    w = max(multiple, int(round(width * scale / multiple)) * multiple)
-    h = max(multiple, int(round(height * scale / multiple)) * multiple)
+    w = max(multiple, round(width * scale / multiple) * multiple)
+    h = max(multiple, round(height * scale / multiple) * multiple)
     return w, h

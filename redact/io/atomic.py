@@ -35,11 +35,10 @@ def atomic_output(final: Path) -> Iterator[Path]:
 
 
 def write_bytes_atomic(final: Path, data: bytes) -> None:
-    with atomic_output(final) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+    with atomic_output(final) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def sweep_temporaries(folder: Path) -> list[Path]:

@@ -7,6 +7,7 @@ timestamps (so variable frame rate survives) and stream-copies audio.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -162,10 +163,8 @@ class VideoWriter:
         vs.codec_context.time_base = src_v.time_base
         vs.options = {"crf": str(self.crf), "preset": self.preset}
         for attr in ("color_range", "colorspace", "color_primaries", "color_trc"):
-            try:
+            with contextlib.suppress(AttributeError, TypeError, ValueError):
                 setattr(vs.codec_context, attr, getattr(ctx, attr))
-            except (AttributeError, TypeError, ValueError):
-                pass
         if src_v.sample_aspect_ratio:
             vs.sample_aspect_ratio = src_v.sample_aspect_ratio
         if first_rotation:
@@ -230,8 +229,6 @@ class VideoWriter:
 
     def abort(self) -> None:
         if self.out is not None:
-            try:
+            with contextlib.suppress(Exception):  # the temp file is deleted anyway
                 self.out.close()
-            except Exception:  # the temp file is deleted anyway
-                pass
             self.out = None

@@ -143,7 +143,8 @@ class ModelStore:
     def import_from(self, src: Path) -> list[str]:
         """Copy weights from ``src`` into the cache, accepting only files whose sha256 matches."""
         if not src.is_dir():
-            raise ConfigError(f"{src} is not a folder; pass the folder `redact models export` wrote")
+            raise ConfigError(f"{src} is not a folder; pass the folder that "
+                              "`redact models export` wrote")
         user_src = src / "user-models.json"
         if user_src.is_file():
             merged = load_user_models(self.cache_dir)

@@ -104,7 +104,7 @@ class BatchRunner:
         journal.append("run_start", inputs=[str(Path(i).resolve()) for i in inputs],
                        out_dir=str(self.out_dir), config_hash=self.config_hash,
                        models=json.loads(self.models), files=len(todo))
-        for (job, pending), result in zip(todo, self._execute([j for j, _ in todo]),
+        for (_job, pending), result in zip(todo, self._execute([j for j, _ in todo]),
                                           strict=True):
             results.append(result)
             self._record(db, journal, pending, result)

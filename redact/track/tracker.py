@@ -75,7 +75,8 @@ class Track:
         return {"id": self.id, "category": self.category,
                 "first_time": round(self.first_time, 6), "last_time": round(self.last_time, 6),
                 "first_frame": self.first_frame, "last_frame": self.last_frame,
-                "frames_detected": self.detected, "frames_filled": dict(sorted(self.filled.items()))}
+                "frames_detected": self.detected,
+                "frames_filled": dict(sorted(self.filled.items()))}
 
 
 class TrackingStage:
