@@ -96,3 +96,18 @@ def test_region_is_redacted_and_rest_untouched(tmp_path, fake_runner):
         assert o[12:38, 12:38].max() < 30  # black box (codec noise allowed)
         diff = np.abs(o[:, 50:].astype(int) - i[:, 50:].astype(int)).mean()
         assert diff < 6  # outside the box: visually faithful
+
+
+def test_buffer_stays_bounded_on_long_clips(tmp_path, fake_runner):
+    """Frames held at once do not grow with clip length (look-back buffer)."""
+    peaks = []
+    for n in (60, 600):
+        src = make_clip(tmp_path / f"long{n}.mp4", n=n, width=32, height=32,
+                        pts=list(range(n)), time_base=Fraction(1, 30))
+        script = {i: [[2, 2, 12, 12]] for i in range(0, n, 5)}
+        result = fake_runner(script).run(src, tmp_path / "out" / src.name)
+        assert result.status == "ok", result.error
+        audit = json.loads(Path(result.audit).read_text())
+        assert audit["frames"]["output"] == n
+        peaks.append(audit["frames"]["max_buffered"])
+    assert peaks[0] == peaks[1] <= 1.0 * 30 + 2

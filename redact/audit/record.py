@@ -9,8 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from redact.io.atomic import write_bytes_atomic
-
 SCHEMA = "redact.audit/1"
 AUDIT_SUFFIX = ".audit.json"
 
@@ -58,10 +56,29 @@ def build_record(*, settings, models, device: str, input_entry: dict, output_ent
     }
 
 
-def write_record(path: Path, record: dict[str, Any]) -> bytes:
-    data = json.dumps(record, indent=1, sort_keys=False).encode() + b"\n"
-    write_bytes_atomic(path, data)
-    return data
+def write_record(path: Path, record: dict[str, Any]) -> None:
+    """Write atomically; a ``Spool`` under "regions" is streamed from disk."""
+    write_json_streaming(path, record)
+
+
+def write_json_streaming(path: Path, doc: dict[str, Any]) -> None:
+    """``json.dump`` for a dict whose values may be ``Spool``s (written as arrays)."""
+    import os
+
+    from redact.io.atomic import atomic_output
+    from redact.io.spool import Spool
+
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(b"{")
+        for i, (key, value) in enumerate(doc.items()):
+            fh.write((",\n " if i else "\n ").encode() + json.dumps(key).encode() + b": ")
+            if isinstance(value, Spool):
+                value.write_json_array(fh)
+            else:
+                fh.write(json.dumps(value, indent=1).encode())
+        fh.write(b"\n}\n")
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _user() -> str:

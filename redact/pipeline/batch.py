@@ -219,9 +219,7 @@ class FileRunner:
 def plan_file(src: Path | str, dst: Path | str, settings: Settings, *,
               runner: FileRunner | None = None, progress=None) -> FileResult:
     """Detect and track without rendering; write the plan JSON to ``dst`` (atomically)."""
-    import json
-
-    from redact.io.atomic import write_bytes_atomic
+    from redact.audit.record import write_json_streaming
     from redact.pipeline.plan import build_plan_document
     from redact.pipeline.video import redact_video
 
@@ -239,7 +237,7 @@ def plan_file(src: Path | str, dst: Path | str, settings: Settings, *,
         doc = build_plan_document(input_path=src, input_sha=input_sha, settings=settings,
                                   models=runner.detectors.models, frames=outcome.plan_frames,
                                   frame_count=outcome.frames_in, tracks=outcome.tracks)
-        write_bytes_atomic(dst, json.dumps(doc, indent=1).encode() + b"\n")
+        write_json_streaming(dst, doc)
     except RedactError as exc:
         return FileResult(str(src), None, None, "failed", str(exc),
                           round(time.monotonic() - t0, 3))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from redact.detect.detections import Detections
+from redact.io.spool import Spool
 
 
 def render_boxes(regions: Detections, margin: float, width: int, height: int) -> Detections:
@@ -22,7 +23,7 @@ def render_boxes(regions: Detections, margin: float, width: int, height: int) ->
 class RegionLog:
     """Counts and per-frame records of what was redacted (goes into the audit record)."""
 
-    frames: list[dict] = field(default_factory=list)
+    frames: Spool = field(default_factory=Spool)  # on disk: flat memory on long videos
     counts: dict[str, int] = field(default_factory=dict)
     by_source: dict[str, int] = field(default_factory=dict)
     frames_with_regions: int = 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from redact.config import Config
 from redact.detect.base import DetectorSet
+from redact.io.spool import Spool
 from redact.io.video import Frame, VideoWriter, describe_streams, iter_frames, open_input
 from redact.pipeline.frames import RegionLog, render_boxes
 from redact.render import apply_style
@@ -26,7 +27,7 @@ class VideoOutcome:
     log: RegionLog = field(default_factory=RegionLog)
     warnings: list[str] = field(default_factory=list)
     tracks: list[dict] = field(default_factory=list)
-    plan_frames: list[dict] = field(default_factory=list)
+    plan_frames: Spool = field(default_factory=Spool)
 
 
 def make_stage(config: Config) -> TemporalStage:
