@@ -57,7 +57,7 @@ class Config:
     keep_metadata: bool = False
     offline: bool = False
     # Temporal stages (tracking, look-back buffer).
-    detect_every: int = 1
+    detect_every: int = 3
     tracking: bool = True
     coast_s: float = 0.5
     gap_fill_s: float = 1.0

@@ -35,9 +35,7 @@ class CenterFaceDetector:
 
         self.categories = categories
         self.threshold = thresholds["face"]
-        # A coarse pass finds large faces that the fine (often upsampled) pass splits or misses;
-        # the fine pass finds the small ones. Their union is the recall we measured.
-        self.sizes = sorted({size, *(s for s in [coarse_size] if s)})
+        self.size, self.coarse_size = size, coarse_size
         providers = ["CPUExecutionProvider"]
         if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
@@ -51,8 +49,13 @@ class CenterFaceDetector:
         return [self._detect_one(frame, scale) for frame in frames]
 
     def _detect_one(self, frame: np.ndarray, scale: float) -> Detections:
-        # Only the fine pass scales: the coarse pass is there for large faces.
-        sizes = [self.sizes[0], *(round(s * scale) for s in self.sizes[1:])]
+        # The fine pass (configured size × scale) finds small faces; when it *upsamples* the
+        # frame, large faces get split or missed, so a coarse pass runs too. On frames larger
+        # than the fine input (1080p video) the coarse pass adds nothing and is skipped.
+        fine = round(self.size * scale)
+        sizes = [fine]
+        if self.coarse_size and fine > max(frame.shape[:2]):
+            sizes.insert(0, self.coarse_size)
         parts = [self._detect_at(frame, s) for s in sizes]
         d = Detections.concat(parts)
         if len(parts) > 1 and len(d):

@@ -77,8 +77,9 @@ def collect_jobs(inputs: Iterable[Path | str], out_dir: Path) -> tuple[list[Job]
         root = Path(raw).resolve()
         if root.is_dir():
             for path in sorted(p for p in root.rglob("*") if p.is_file()):
-                if out_dir in path.parents or path.name.startswith("."):
-                    continue  # never re-redact our own outputs or hidden/temp files
+                if out_dir in path.parents or TMP_MARK in path.name or any(
+                        part == ".redact" for part in path.parts):
+                    continue  # never re-redact our own outputs, temporaries or job state
                 if path.suffix.lower() in MEDIA_EXTS:
                     jobs.append(Job(path, out_dir / path.relative_to(root)))
                 else:

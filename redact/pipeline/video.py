@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from redact.render import apply_style
 from redact.track import PerFrameStage, Slot, TemporalStage
 
 Progress = Callable[[int, int], None]
+DETECT_AHEAD = 3  # frames decoded ahead of the one being painted
 
 
 @dataclass
@@ -93,17 +96,31 @@ def redact_video(src: Path, dst_tmp: Path | None, final_suffix: str, config: Con
             if progress:
                 progress(outcome.frames_out, total)
 
+    # Detection runs in a worker thread a few frames ahead of rendering/encoding: ONNX Runtime
+    # and torch release the GIL, so the detectors overlap with decode, paint and x264 instead
+    # of leaving a core idle. A frame is painted only after its own detection has finished.
+    pool = ThreadPoolExecutor(1, thread_name_prefix="detect") if detectors is not None else None
+    pending: deque[tuple[Frame, Future | None]] = deque()
+
+    def advance(keep: int) -> None:
+        while len(pending) > keep:
+            frame, future = pending.popleft()
+            dets = future.result()[0] if future is not None else None
+            release(stage.push(Slot(frame.index, frame.time, dets, payload=frame)))
+
     try:
         on_audio = writer.add_audio if writer is not None else (lambda _packet: None)
         for frame in iter_frames(container, on_audio):
             outcome.frames_in += 1
-            dets = None
-            if detectors is not None and frame.index % config.detect_every == 0:
-                dets = detectors.detect([frame.image])[0]
+            future = None
+            if pool is not None and frame.index % config.detect_every == 0:
+                future = pool.submit(detectors.detect, [frame.image])
                 outcome.frames_detected += 1
+            pending.append((frame, future))
             buffered += 1
             outcome.max_buffered = max(outcome.max_buffered, buffered)
-            release(stage.push(Slot(frame.index, frame.time, dets, payload=frame)))
+            advance(DETECT_AHEAD)
+        advance(0)
         release(stage.flush())
         if outcome.frames_out != outcome.frames_in:
             raise RuntimeError(f"internal error: {outcome.frames_in} frames decoded but "
@@ -115,6 +132,8 @@ def redact_video(src: Path, dst_tmp: Path | None, final_suffix: str, config: Con
             writer.abort()
         raise
     finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         container.close()
     if writer is not None:
         outcome.warnings.extend(writer.warnings)
