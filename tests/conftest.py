@@ -117,6 +117,8 @@ def fake_runner():
     from redact.pipeline.batch import FileRunner
 
     def build(script=None, fail_at=None, **overrides):
+        # Scripts are indexed by detector call, so detect on every frame unless told otherwise.
+        overrides.setdefault("detect_every", 1)
         runner = FileRunner(load_settings(overrides=overrides, override_source="api"))
         runner._detectors = scripted_set(ScriptedDetector(script, fail_at))
         return runner
