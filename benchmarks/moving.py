@@ -207,7 +207,7 @@ def main() -> None:
             if result.status != "ok":
                 raise SystemExit(result.error)
             stats = score(orig, decode(Path(tmp) / "out.mp4"), truth, len(objs))
-            rows.append((overrides, stats, args.frames / secs))
+            rows.append((settings.config, stats, args.frames / secs))
             print(overrides, stats, f"{args.frames / secs:.2f} fps", flush=True)
     lines = [
         "## Moving objects with exact ground truth (benchmarks/moving.py)",
@@ -221,11 +221,10 @@ def main() -> None:
         "plate longest run | fps (720p) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for overrides, stats, fps in rows:
+    for config, stats, fps in rows:
         f, p = stats.get("face", {}), stats.get("plate", {})
         lines.append(
-            f"| {'on' if overrides.get('tracking', True) else 'off'} | "
-            f"{overrides.get('detect_every', 1)} | "
+            f"| {'on' if config.tracking else 'off'} | {config.detect_every} | "
             f"{f['leaks']}/{f['frames']} ({100 * f['leaks'] / f['frames']:.1f}%) | "
             f"{f['longest']} | {p['leaks']}/{p['frames']} "
             f"({100 * p['leaks'] / p['frames']:.1f}%) | {p['longest']} | {fps:.2f} |")

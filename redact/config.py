@@ -46,7 +46,7 @@ class Config:
     face_size: int = 960
     # Second, coarse face pass (0 turns it off); see detect/centerface.py.
     face_coarse_size: int = 480
-    plate_size: int = 640
+    plate_size: int = 800
     screen_size: int = 640
     # Still images are one frame, so their detectors get inputs this many times larger.
     still_scale: float = 1.5

@@ -106,3 +106,14 @@ def test_existing_output_replaced_only_on_success(tmp_path, fake_runner):
     old = digest(dst)
     assert fake_runner(fail_at=2).run(src, dst).status == "failed"
     assert digest(dst) == old  # a failed rerun leaves the previous good output alone
+
+
+def test_colliding_outputs_fail_instead_of_overwriting(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    make_clip(a / "same.mp4", n=2)
+    make_clip(b / "same.mp4", n=3)
+    jobs, early = collect_jobs([a, b], tmp_path / "out")
+    assert len(jobs) == 1
+    assert early[0].status == "failed" and "separate output folders" in early[0].error

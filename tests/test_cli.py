@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +65,35 @@ def test_usage_errors_exit_2(tmp_path):
 def test_models_list():
     proc = redact_cli("models", "list", check_code=0)
     assert "centerface" in proc.stdout and "fastanpr-plate" in proc.stdout
+
+
+def test_user_yolo_model_serves_a_category(tmp_path):
+    """Any YOLO weights + class map: here the plate model stands in for a screen model."""
+    from redact.models import ModelStore
+
+    env = {**os.environ, "REDACT_MODEL_DIR": str(tmp_path / "cache")}
+    store = ModelStore()
+    weights = store.ensure(store.specs()["fastanpr-plate"])
+    spec_args = ["models", "add", "screens", str(weights), "--classes", "License_Plate=screen"]
+    for cmd in (["models", "import", str(store.cache_dir)], spec_args):
+        proc = subprocess.run([sys.executable, "-m", "redact.cli.main", *cmd], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+    make_clip(tmp_path / "s.mp4", n=3, width=96, height=64)
+    proc = subprocess.run([sys.executable, "-m", "redact.cli.main", "run", str(tmp_path / "s.mp4"),
+                           "-o", str(tmp_path / "out"), "--categories", "face,screen",
+                           "--screen-model", "screens", "--json"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    audit = json.loads(Path(json.loads(proc.stdout)["results"][0]["audit"]).read_text())
+    assert {m["name"] for m in audit["models"]} == {"centerface", "screens"}
+
+
+def test_parallel_workers(tmp_path):
+    (tmp_path / "in").mkdir()
+    for i in range(2):
+        make_clip(tmp_path / "in" / f"w{i}.mp4", n=4, width=96, height=64)
+    proc = redact_cli("run", tmp_path / "in", "-o", tmp_path / "out", "--workers", "2",
+                      "--json", check_code=0)
+    assert [r["status"] for r in json.loads(proc.stdout)["results"]] == ["ok", "ok"]
+    assert redact_cli("audit", "verify", tmp_path / "out").returncode == 0

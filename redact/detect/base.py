@@ -41,6 +41,15 @@ def load_backend(kind: str):
     return getattr(import_module(module), attr)
 
 
+def _cuda_available() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except ImportError:
+        return False
+
+
 def resolve_device(device: str) -> str:
     if device != "auto":
         return device
@@ -63,6 +72,9 @@ class DetectorSet:
     @classmethod
     def from_config(cls, config: Config, store: ModelStore) -> DetectorSet:
         device = resolve_device(config.device)
+        if device == "cuda" and not _cuda_available():
+            raise ConfigError("--device cuda was asked for but no CUDA GPU is usable here; "
+                              "use --device auto or cpu")
         by_model: dict[str, list[str]] = {}
         for category in config.categories:
             by_model.setdefault(config.model_for(category), []).append(category)

@@ -94,7 +94,19 @@ def collect_jobs(inputs: Iterable[Path | str], out_dir: Path) -> tuple[list[Job]
                 jobs.append(Job(root, out_dir / root.name))
         else:
             early.append(FileResult(str(root), None, None, "failed", "no such file or folder"))
-    return jobs, early
+    # Two inputs mapping to one output (same relative path under two input folders) would
+    # silently overwrite each other: the later ones fail instead.
+    seen: dict[Path, Path] = {}
+    unique: list[Job] = []
+    for job in jobs:
+        if job.dst in seen:
+            early.append(FileResult(str(job.src), None, None, "failed",
+                                    f"output {job.dst} would also be written for {seen[job.dst]}; "
+                                    "redact these inputs into separate output folders"))
+        else:
+            seen[job.dst] = job.src
+            unique.append(job)
+    return unique, early
 
 
 def redact_paths(inputs: Iterable[Path | str], out_dir: Path | str,
