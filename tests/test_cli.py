@@ -128,3 +128,42 @@ def test_a_run_makes_no_network_access(tmp_path):
                            str(tmp_path / "out" / "n.mp4")], capture_output=True, text=True,
                           timeout=300)
     assert proc.stdout.strip() == "ok None", proc.stdout + proc.stderr[-2000:]
+
+
+def test_plan_edit_render_round_trip(tmp_path):
+    """`redact plan` → hand edit → `redact render`; an unedited plan renders like `run`."""
+    import av
+    import numpy as np
+
+    clip = make_clip(tmp_path / "p.mp4", n=8, width=128, height=96)
+    redact_cli("plan", clip, "-o", tmp_path / "plans", check_code=0)
+    plan_path = tmp_path / "plans" / "p.mp4.plan.json"
+    doc = json.loads(plan_path.read_text())
+    assert doc["schema"] == "redact.plan/1" and doc["input"]["frames"] == 8
+
+    redact_cli("run", clip, "-o", tmp_path / "run", "--quiet", check_code=0)
+    redact_cli("render", clip, "--plan", plan_path, "-o", tmp_path / "render", check_code=0)
+
+    def frames(path):
+        with av.open(str(path)) as c:
+            return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+    run_frames, render_frames = frames(tmp_path / "run" / "p.mp4"), frames(
+        tmp_path / "render" / "p.mp4")
+    assert all(np.array_equal(a, b) for a, b in zip(run_frames, render_frames, strict=True))
+
+    doc["manual"] = [{"category": "face", "style": "solid", "keyframes": [
+        {"frame": 0, "box": [10, 10, 40, 40]}, {"frame": 7, "box": [80, 50, 110, 80]}]}]
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(doc))
+    proc = redact_cli("render", clip, "--plan", edited, "-o", tmp_path / "edited", "--json",
+                      check_code=0)
+    out = frames(tmp_path / "edited" / "p.mp4")
+    assert out[0][15:35, 15:35].max() < 30 and out[7][55:75, 85:105].max() < 30
+    audit = json.loads(Path(json.loads(proc.stdout)["results"][0]["audit"]).read_text())
+    assert audit["plan_edits"][0]["edit"] == "manual_region"
+
+    doc["tracks"] = [{"id": 1, "exclude": "maybe"}]
+    edited.write_text(json.dumps(doc))
+    proc = redact_cli("render", clip, "--plan", edited, "-o", tmp_path / "bad")
+    assert proc.returncode == 2 and "tracks[0].exclude" in proc.stderr
