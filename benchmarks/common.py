@@ -78,6 +78,14 @@ def machine() -> str:
             f"commit {commit or '?'}, {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}")
 
 
+def publish(name: str, lines: list[str], write: bool) -> None:
+    """Print a result section and, unless ``write`` is false, store it in RESULTS.md."""
+    body = "\n".join(lines)
+    print(body)
+    if write:
+        write_section(name, body)
+
+
 def write_section(name: str, body: str) -> None:
     """Replace (or append) the ``<!-- name -->`` section of RESULTS.md."""
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import BUCKETS, leaked, machine, require_shared, size_bucket, write_section
+from benchmarks.common import BUCKETS, leaked, machine, publish, require_shared, size_bucket
 
 
 def measure(kind: str, overrides: dict) -> dict:
@@ -78,10 +78,7 @@ def main() -> None:
                      f"{100 * r['rate']:.1f}% | {cells} | {r['seconds']:.0f} s |")
     for r in rows:
         lines += ["", f"Leaked {r['kind']} boxes: " + ("; ".join(r["leaked"]) or "none")]
-    body = "\n".join(lines)
-    print(body)
-    if not args.no_write:
-        write_section("leak-images", body)
+    publish("leak-images", lines, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import machine, write_section
+from benchmarks.common import machine, publish
 
 CHILD = r"""
 import json, resource, sys
@@ -95,10 +95,7 @@ def main() -> None:
     for label, r in rows:
         lines.append(f"| {label} | {r['frames']} | {r['max_buffered']} | "
                      f"{r['peak_rss_mb']:.0f} MB |")
-    body = "\n".join(lines)
-    print(body)
-    if not args.no_write:
-        write_section("memory", body)
+    publish("memory", lines, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import leaked, machine, require_shared, write_section
+from benchmarks.common import leaked, machine, publish, require_shared
 
 W, H = 1280, 720
 BACKGROUND = "videos/intel_store-aisle-detection.mp4"
@@ -228,10 +228,7 @@ def main() -> None:
             f"{f['leaks']}/{f['frames']} ({100 * f['leaks'] / f['frames']:.1f}%) | "
             f"{f['longest']} | {p['leaks']}/{p['frames']} "
             f"({100 * p['leaks'] / p['frames']:.1f}%) | {p['longest']} | {fps:.2f} |")
-    body = "\n".join(lines)
-    print(body)
-    if not args.no_write:
-        write_section("moving", body)
+    publish("moving", lines, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import machine, require_shared, write_section
+from benchmarks.common import machine, publish, require_shared
 
 SOURCE = "videos/egoblur_test_face_video.mp4"
 
@@ -121,10 +121,7 @@ def main() -> None:
         label = json.dumps(overrides) if overrides else "defaults"
         lines.append(f"| `{label}` | {fps:.2f} | {base:.2f} | **{ratio:.2f}×** | "
                      f"{', '.join(f'{k} {v}' for k, v in sorted(counts.items()))} |")
-    body = "\n".join(lines)
-    print(body)
-    if not args.no_write:
-        write_section(args.section, body)
+    publish(args.section, lines, write=not args.no_write)
 
 
 if __name__ == "__main__":
