@@ -23,17 +23,36 @@ FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".av
 
 @dataclass(frozen=True)
 class Frame:
-    """One decoded frame. ``time`` is seconds from pts; the encoder reuses ``pts``/``time_base``."""
+    """One decoded frame. ``time`` is seconds from pts; the encoder reuses ``pts``/``time_base``.
+
+    ``pixels`` is our own copy of the picture, in ``pixel_format``: "yuv420p" (planar, shape
+    (h*3/2, w), the common case, painted and encoded without any colour conversion) or "bgr24"
+    (odd sizes, which 4:2:0 cannot hold). Detectors get BGR from ``bgr()``.
+    """
 
     index: int
     pts: int
     time_base: Fraction
-    image: np.ndarray
+    pixels: np.ndarray
+    pixel_format: str = "bgr24"
     rotation: int = 0
 
     @property
     def time(self) -> float:
         return float(self.pts * self.time_base)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height)"""
+        h, w = self.pixels.shape[:2]
+        return (w, h * 2 // 3) if self.pixel_format == "yuv420p" else (w, h)
+
+    def bgr(self) -> np.ndarray:
+        if self.pixel_format == "bgr24":
+            return self.pixels
+        import cv2
+
+        return cv2.cvtColor(self.pixels, cv2.COLOR_YUV2BGR_I420)
 
 
 def _av():
@@ -102,7 +121,11 @@ def iter_frames(container, on_audio: Callable[[Any], None]) -> Iterator[Frame]:
                 if last_pts is not None and pts <= last_pts:
                     pts = last_pts + 1  # the encoder needs strictly increasing pts
                 last_pts = pts
-                yield Frame(index, pts, time_base, vframe.to_ndarray(format="bgr24"),
+                # Trap: the decoder keeps its output as reference pictures, so we never
+                # paint into its buffers; to_ndarray gives us a private copy.
+                fmt = "yuv420p" if vframe.width % 2 == 0 and vframe.height % 2 == 0 \
+                    else "bgr24"
+                yield Frame(index, pts, time_base, vframe.to_ndarray(format=fmt), fmt,
                             int(vframe.rotation or 0))
                 index += 1
     except av.FFmpegError as exc:
@@ -190,11 +213,11 @@ class VideoWriter:
             self._mux_audio(packet)
         self.pending_audio.clear()
 
-    def write(self, frame: Frame, image: np.ndarray) -> None:
+    def write(self, frame: Frame) -> None:
         av = _av()
         if self.out is None:
             self._open(frame.rotation)
-        vframe = av.VideoFrame.from_ndarray(image, format="bgr24")
+        vframe = av.VideoFrame.from_ndarray(frame.pixels, format=frame.pixel_format)
         vframe.pts = frame.pts
         vframe.time_base = frame.time_base
         self._encode(vframe)

@@ -14,6 +14,7 @@ from redact.io.spool import Spool
 from redact.io.video import Frame, VideoWriter, describe_streams, iter_frames, open_input
 from redact.pipeline.frames import RegionLog, render_boxes
 from redact.render import apply_style
+from redact.render.styles import apply_style_yuv420
 from redact.track import PerFrameStage, Slot, TemporalStage
 
 Progress = Callable[[int, int], None]
@@ -49,14 +50,15 @@ def exact_records(regions) -> list[dict]:
                                        regions.source, regions.track_id, strict=True)]
 
 
-def paint(image, boxes, default_style: str, styles: dict[int, str]) -> None:
+def paint(frame: Frame, boxes, default_style: str, styles: dict[int, str]) -> None:
+    draw = apply_style_yuv420 if frame.pixel_format == "yuv420p" else apply_style
     if not styles:
-        apply_style(image, boxes.xyxy, default_style)
+        draw(frame.pixels, boxes.xyxy, default_style)
         return
     per_box = [styles.get(int(t), default_style) for t in boxes.track_id]
     for style in set(per_box):
         mask = [s == style for s in per_box]
-        apply_style(image, boxes.xyxy[mask], style)
+        draw(frame.pixels, boxes.xyxy[mask], style)
 
 
 def redact_video(src: Path, dst_tmp: Path | None, final_suffix: str, config: Config,
@@ -80,15 +82,15 @@ def redact_video(src: Path, dst_tmp: Path | None, final_suffix: str, config: Con
         nonlocal buffered
         for slot in slots:
             frame: Frame = slot.payload  # type: ignore[assignment]
-            h, w = frame.image.shape[:2]
+            w, h = frame.size
             regions = slot.final_regions()
             if collect_plan and len(regions):
                 outcome.plan_frames.append({"frame": frame.index, "pts": int(frame.pts),
                                             "time": frame.time, "regions": exact_records(regions)})
             boxes = render_boxes(regions, config.margin, w, h)
             if writer is not None:
-                paint(frame.image, boxes, config.style, styles)
-                writer.write(frame, frame.image)
+                paint(frame, boxes, config.style, styles)
+                writer.write(frame)
             outcome.log.add(frame.index, frame.pts, frame.time_base, boxes)
             outcome.frames_out += 1
             buffered -= 1
@@ -114,7 +116,7 @@ def redact_video(src: Path, dst_tmp: Path | None, final_suffix: str, config: Con
             outcome.frames_in += 1
             future = None
             if pool is not None and frame.index % config.detect_every == 0:
-                future = pool.submit(detectors.detect, [frame.image])
+                future = pool.submit(lambda f=frame: detectors.detect([f.bgr()]))
                 outcome.frames_detected += 1
             pending.append((frame, future))
             buffered += 1

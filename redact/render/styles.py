@@ -51,9 +51,9 @@ def pixelate(image: np.ndarray, xyxy: np.ndarray) -> None:
         roi[...] = cv2.resize(small, (x2 - x1, y2 - y1), interpolation=cv2.INTER_NEAREST)
 
 
-def solid(image: np.ndarray, xyxy: np.ndarray) -> None:
+def solid(image: np.ndarray, xyxy: np.ndarray, value: int = 0) -> None:
     for x1, y1, x2, y2 in _boxes(image, xyxy):
-        image[y1:y2, x1:x2] = 0
+        image[y1:y2, x1:x2] = value
 
 
 STYLES: dict[str, Callable[[np.ndarray, np.ndarray], None]] = {
@@ -77,3 +77,37 @@ def apply_style(image: np.ndarray, xyxy: np.ndarray, style: str) -> None:
         raise ValueError(f"unknown style {style!r}; known: {', '.join(STYLES)}") from None
     if len(xyxy):
         fn(image, xyxy)
+
+
+def apply_style_yuv420(yuv: np.ndarray, xyxy: np.ndarray, style: str) -> None:
+    """Redact in place on a planar 4:2:0 picture as PyAV lays it out: shape (h*3/2, w), the Y
+    plane then U and V, each (h/2, w/2), stored row-packed.
+
+    Chroma boxes are the luma box halved *outwards*, so colour never survives at an edge.
+
+    >>> yuv = np.full((12, 8), 200, np.uint8)
+    >>> apply_style_yuv420(yuv, np.array([[0, 0, 4, 4]], np.float32), "solid")
+    >>> int(yuv[1, 1]), int(yuv[1, 6]), int(yuv[8, 0])
+    (16, 200, 128)
+    """
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; known: {', '.join(STYLES)}")
+    if not len(xyxy):
+        return
+    h = yuv.shape[0] * 2 // 3
+    w = yuv.shape[1]
+    y_plane = yuv[:h]
+    u_plane = yuv[h:h + h // 4].reshape(h // 2, w // 2)
+    v_plane = yuv[h + h // 4:].reshape(h // 2, w // 2)
+    half = np.asarray(xyxy, np.float32).copy()
+    half[:, :2] = np.floor(half[:, :2] / 2)
+    half[:, 2:] = np.ceil(half[:, 2:] / 2)
+    if style == "solid":  # black in limited-range YUV
+        solid(y_plane, xyxy, 16)
+        solid(u_plane, half, 128)
+        solid(v_plane, half, 128)
+        return
+    fn = STYLES[style]
+    fn(y_plane, xyxy)
+    fn(u_plane, half)
+    fn(v_plane, half)
