@@ -11,8 +11,8 @@ import pytest
 from tests.conftest import make_clip, read_video
 
 
-def run_one(fake_runner, src, out_dir, **overrides):
-    result = fake_runner(**overrides).run(src, out_dir / src.name)
+def run_one(fake_runner, src, out_dir, script=None, **overrides):
+    result = fake_runner(script, **overrides).run(src, out_dir / src.name)
     assert result.status == "ok", result.error
     return result
 
@@ -34,14 +34,17 @@ def test_variable_frame_rate_timestamps_survive(tmp_path, fake_runner):
     assert out["times"] == pytest.approx([p / 1000 for p in pts], abs=1e-6)
 
 
-@pytest.mark.parametrize("size", [(63, 47), (33, 65)])
+@pytest.mark.parametrize("size", [(63, 47), (33, 65), (64, 38)])
 def test_odd_sizes_keep_exact_resolution(tmp_path, fake_runner, size):
+    # (64, 38): even, but each chroma plane has an odd number of rows (19), like 480x270
     src = make_clip(tmp_path / "odd.mp4", width=size[0], height=size[1], n=5)
-    result = run_one(fake_runner, src, tmp_path / "out")
+    result = run_one(fake_runner, src, tmp_path / "out", style="solid",
+                     script={i: [[2, 2, 20, 20]] for i in range(5)})
     out = read_video(tmp_path / "out" / "odd.mp4")
     assert out["size"] == size and len(out["pts"]) == 5
     audit = json.loads(Path(result.audit).read_text())
-    assert any("4:4:4" in w for w in audit["warnings"])
+    odd = size[0] % 2 or size[1] % 2
+    assert any("4:4:4" in w for w in audit["warnings"]) == bool(odd)
 
 
 def test_audio_is_copied_not_reencoded(tmp_path, fake_runner):

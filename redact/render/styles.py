@@ -96,9 +96,13 @@ def apply_style_yuv420(yuv: np.ndarray, xyxy: np.ndarray, style: str) -> None:
         return
     h = yuv.shape[0] * 2 // 3
     w = yuv.shape[1]
-    y_plane = yuv[:h]
-    u_plane = yuv[h:h + h // 4].reshape(h // 2, w // 2)
-    v_plane = yuv[h + h // 4:].reshape(h // 2, w // 2)
+    # Trap: with h/2 odd (270p, 1080p is fine) a chroma plane is not a whole number of rows
+    # of the (h*3/2, w) array, so slice the flat buffer (a view: yuv is contiguous).
+    flat = yuv.reshape(-1)
+    c = (h // 2) * (w // 2)
+    y_plane = flat[: h * w].reshape(h, w)
+    u_plane = flat[h * w: h * w + c].reshape(h // 2, w // 2)
+    v_plane = flat[h * w + c: h * w + 2 * c].reshape(h // 2, w // 2)
     half = np.asarray(xyxy, np.float32).copy()
     half[:, :2] = np.floor(half[:, :2] / 2)
     half[:, 2:] = np.ceil(half[:, 2:] / 2)
