@@ -81,9 +81,6 @@ class Detections:
         values.update(changes)
         return Detections(**values)
 
-    def scaled(self, sx: float, sy: float) -> Detections:
-        return self.replace(xyxy=self.xyxy * np.array([sx, sy, sx, sy], np.float32))
-
     def clipped(self, width: int, height: int) -> Detections:
         xyxy = self.xyxy.copy()
         xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, width)

@@ -146,7 +146,9 @@ class FileRunner:
         return self._detectors
 
     def run(self, src: Path, dst: Path, *, progress=None, debug: bool = False,
-            plan=None) -> FileResult:
+            plan=None, input_sha: str | None = None) -> FileResult:
+        """``input_sha``: the caller's hash of ``src`` (saves one read of a large input; the
+        input is still re-hashed after redaction to catch changes during the run)."""
         src, dst = Path(src).resolve(), Path(dst).resolve()
         started, t0 = now_iso(), time.monotonic()
         result = FileResult(str(src), None, None, "failed")
@@ -156,7 +158,7 @@ class FileRunner:
                                  "another output folder")
             if TMP_MARK in dst.name:
                 raise InputError(f"{src.name}: name is reserved for temporary files")
-            result = self._run(src, dst, started, progress, plan)
+            result = self._run(src, dst, started, progress, plan, input_sha)
         except RedactError as exc:
             result.error = str(exc)
         except Exception as exc:  # fail closed: any unexpected error fails this file only
@@ -168,14 +170,15 @@ class FileRunner:
             log.debug("failed %s: %s", src, result.error)
         return result
 
-    def _run(self, src: Path, dst: Path, started: str, progress, plan) -> FileResult:
+    def _run(self, src: Path, dst: Path, started: str, progress, plan,
+             input_sha: str | None) -> FileResult:
         settings = self.settings
         ext = src.suffix.lower()
         if ext not in MEDIA_EXTS:
             raise InputError(f"{src.name}: unsupported file type")
         if src.stat().st_size == 0:
             raise InputError(f"{src.name}: file is empty (0 bytes)")
-        input_sha = sha256_file(src)
+        input_sha = input_sha or sha256_file(src)
         if plan is not None:
             if ext not in VIDEO_EXTS:
                 raise InputError(f"{src.name}: plans apply to videos only")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from redact.detect.detections import Detections
 from redact.io.spool import Spool
 
@@ -41,7 +39,3 @@ class RegionLog:
             entry.update(pts=int(pts), time_base=str(time_base),
                          time=round(float(pts * time_base), 6))
         self.frames.append(entry)
-
-
-def as_float_boxes(xyxy) -> np.ndarray:
-    return np.asarray(xyxy, dtype=np.float32).reshape(-1, 4)

@@ -3,7 +3,6 @@ optionally in parallel worker processes."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -104,15 +103,13 @@ class BatchRunner:
         journal.append("run_start", inputs=[str(Path(i).resolve()) for i in inputs],
                        out_dir=str(self.out_dir), config_hash=self.config_hash,
                        models=json.loads(self.models), files=len(todo))
-        for (_job, pending), result in zip(todo, self._execute([j for j, _ in todo]),
-                                          strict=True):
+        for (_job, pending), result in zip(todo, self._execute(todo), strict=True):
             results.append(result)
             self._record(db, journal, pending, result)
         report = BatchReport(results)
         journal.append("run_end", ok=sum(r.status == "ok" for r in results),
                        failed=sum(r.status == "failed" for r in results),
                        skipped=sum(r.status == "skipped" for r in results))
-        db.set_meta("journal_head", _last_hash(journal))
         return report
 
     def _up_to_date(self, row: Row, sha: str, job: Job) -> bool:
@@ -124,18 +121,19 @@ class BatchRunner:
             return False
         return sha256_file(out) == row.output_sha256 and sha256_file(audit) == row.audit_sha256
 
-    def _execute(self, jobs: list[Job]):
+    def _execute(self, todo: list[tuple[Job, Row]]):
         workers = max(1, self.options.workers)
-        if workers == 1 or len(jobs) <= 1:
+        if workers == 1 or len(todo) <= 1:
             runner = self.file_runner or FileRunner(self.settings, store=self.store)
-            for job in jobs:
+            for job, row in todo:
                 yield runner.run(job.src, job.dst, debug=self.debug,
-                                 progress=self.progress(job.src) if self.progress else None)
+                                 progress=self.progress(job.src) if self.progress else None,
+                                 input_sha=row.input_sha256)
             return
         threads = max(1, (os.cpu_count() or 1) // workers)
         with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
                                  initargs=(self.settings, threads)) as pool:
-            yield from pool.map(_worker_run, [(j.src, j.dst) for j in jobs])
+            yield from pool.map(_worker_run, [(j.src, j.dst, r.input_sha256) for j, r in todo])
 
     def _record(self, db: StateDB, journal: Journal, pending: Row, result: FileResult) -> None:
         out_sha = sha256_file(Path(result.output)) if result.status == "ok" else None
@@ -154,11 +152,6 @@ class BatchRunner:
         db.put(row)
 
 
-def _last_hash(journal: Journal) -> str:
-    lines = journal.path.read_bytes().rstrip(b"\n").split(b"\n")
-    return hashlib.sha256(lines[-1]).hexdigest()
-
-
 _WORKER: dict = {}
 
 
@@ -175,5 +168,5 @@ def _worker_init(settings: Settings, threads: int) -> None:
 
 
 def _worker_run(args) -> FileResult:
-    src, dst = args
-    return _WORKER["runner"].run(src, dst)
+    src, dst, input_sha = args
+    return _WORKER["runner"].run(src, dst, input_sha=input_sha)

@@ -4,7 +4,6 @@ an exclusive lock so two runs never work on one output folder at once."""
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import sqlite3
 import time
@@ -21,7 +20,6 @@ CREATE TABLE IF NOT EXISTS files (
     status TEXT, output TEXT, output_sha256 TEXT, audit TEXT, audit_sha256 TEXT,
     error TEXT, started REAL, finished REAL, seconds REAL
 );
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
 
@@ -104,15 +102,6 @@ class StateDB:
             "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             tuple(row.__dict__.values()))
         self.conn.commit()
-
-    def set_meta(self, key: str, value) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
-        self.conn.commit()
-
-    def meta(self, key: str, default=None):
-        cur = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,))
-        value = cur.fetchone()
-        return json.loads(value[0]) if value else default
 
     def close(self) -> None:
         self.conn.close()
