@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from importlib import import_module
 from typing import TYPE_CHECKING, Protocol
 
@@ -68,6 +70,7 @@ class DetectorSet:
         self.detectors = detectors
         self.models = models
         self.device = device
+        self._pools: list[ThreadPoolExecutor] | None = None
 
     @classmethod
     def from_config(cls, config: Config, store: ModelStore) -> DetectorSet:
@@ -102,18 +105,56 @@ class DetectorSet:
         return cls(detectors, models, device)
 
     def detect(self, frames: list[np.ndarray], scale: float = 1.0) -> list[Detections]:
-        results: list[list[Detections]] = [[] for _ in frames]
-        for detector in self.detectors:
-            try:
-                out = detector.detect(frames, scale)
-            except Exception as exc:  # fail closed: a detector error fails the whole file
-                raise StageError(f"detector {type(detector).__name__} failed: {exc}") from exc
-            if len(out) != len(frames):
-                raise StageError(f"detector {type(detector).__name__} returned {len(out)} "
-                                 f"results for {len(frames)} frames")
-            for slot, dets in zip(results, out, strict=True):
-                slot.append(dets)
-        return [Detections.concat(parts) for parts in results]
+        """Run every detector on ``frames``, one after another, in this thread."""
+        return self._merge(frames, [self._run(d, frames, scale) for d in self.detectors])
+
+    def start(self, frames: list[np.ndarray], scale: float = 1.0) -> PendingDetections:
+        """Like ``detect``, but each detector works in its own thread and this returns at
+        once; ``.result()`` waits. Must be used inside ``with detector_set:``."""
+        if self._pools is None:
+            raise RuntimeError("DetectorSet.start() needs `with detector_set:` around it")
+        futures = [pool.submit(self._run, d, frames, scale)
+                   for pool, d in zip(self._pools, self.detectors, strict=True)]
+        return PendingDetections(lambda: self._merge(frames, [f.result() for f in futures]))
+
+    # One single-worker pool per detector: a detector never runs two batches at once (the
+    # ultralytics predictor keeps per-call state), but different detectors overlap each other
+    # and the encoder. ONNX Runtime and torch release the GIL while they compute.
+    def __enter__(self) -> DetectorSet:
+        self._pools = [ThreadPoolExecutor(1, thread_name_prefix=f"detect-{i}")
+                       for i in range(len(self.detectors))]
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        pools, self._pools = self._pools or [], None
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    @staticmethod
+    def _run(detector: Detector, frames: list[np.ndarray], scale: float) -> list[Detections]:
+        try:
+            out = detector.detect(frames, scale)
+        except Exception as exc:  # fail closed: a detector error fails the whole file
+            raise StageError(f"detector {type(detector).__name__} failed: {exc}") from exc
+        if len(out) != len(frames):
+            raise StageError(f"detector {type(detector).__name__} returned {len(out)} "
+                             f"results for {len(frames)} frames")
+        return out
+
+    @staticmethod
+    def _merge(frames: list[np.ndarray],
+               per_detector: list[list[Detections]]) -> list[Detections]:
+        return [Detections.concat([out[i] for out in per_detector]) for i in range(len(frames))]
+
+
+class PendingDetections:
+    """Detections still being computed in the set's worker threads."""
+
+    def __init__(self, collect: Callable[[], list[Detections]]) -> None:
+        self._collect = collect
+
+    def result(self) -> list[Detections]:
+        return self._collect()
 
 
 def letterbox_size(width: int, height: int, long_side: int, multiple: int = 32) -> tuple[int, int]:

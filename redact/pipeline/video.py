@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from redact.config import Config
-from redact.detect.base import DetectorSet
+from redact.detect.base import DetectorSet, PendingDetections
 from redact.io.spool import Spool
 from redact.io.video import Frame, VideoWriter, describe_streams, iter_frames, open_input
 from redact.pipeline.frames import RegionLog, render_boxes
@@ -98,31 +98,31 @@ def redact_video(src: Path, dst_tmp: Path | None, final_suffix: str, config: Con
             if progress:
                 progress(outcome.frames_out, total)
 
-    # Detection runs in a worker thread a few frames ahead of rendering/encoding: ONNX Runtime
-    # and torch release the GIL, so the detectors overlap with decode, paint and x264 instead
-    # of leaving a core idle. A frame is painted only after its own detection has finished.
-    pool = ThreadPoolExecutor(1, thread_name_prefix="detect") if detectors is not None else None
-    pending: deque[tuple[Frame, Future | None]] = deque()
+    # Detection runs in worker threads (one per detector) a few frames ahead of rendering and
+    # encoding, so the detectors overlap each other, decode, paint and x264 instead of leaving
+    # a core idle. A frame is painted only after its own detection has finished.
+    pending: deque[tuple[Frame, PendingDetections | None]] = deque()
 
     def advance(keep: int) -> None:
         while len(pending) > keep:
-            frame, future = pending.popleft()
-            dets = future.result()[0] if future is not None else None
+            frame, job = pending.popleft()
+            dets = job.result()[0] if job is not None else None
             release(stage.push(Slot(frame.index, frame.time, dets, payload=frame)))
 
     try:
-        on_audio = writer.add_audio if writer is not None else (lambda _packet: None)
-        for frame in iter_frames(container, on_audio):
-            outcome.frames_in += 1
-            future = None
-            if pool is not None and frame.index % config.detect_every == 0:
-                future = pool.submit(lambda f=frame: detectors.detect([f.bgr()]))
-                outcome.frames_detected += 1
-            pending.append((frame, future))
-            buffered += 1
-            outcome.max_buffered = max(outcome.max_buffered, buffered)
-            advance(DETECT_AHEAD)
-        advance(0)
+        with detectors if detectors is not None else contextlib.nullcontext():
+            on_audio = writer.add_audio if writer is not None else (lambda _packet: None)
+            for frame in iter_frames(container, on_audio):
+                outcome.frames_in += 1
+                job = None
+                if detectors is not None and frame.index % config.detect_every == 0:
+                    job = detectors.start([frame.bgr()])
+                    outcome.frames_detected += 1
+                pending.append((frame, job))
+                buffered += 1
+                outcome.max_buffered = max(outcome.max_buffered, buffered)
+                advance(DETECT_AHEAD)
+            advance(0)
         release(stage.flush())
         if outcome.frames_out != outcome.frames_in:
             raise RuntimeError(f"internal error: {outcome.frames_in} frames decoded but "
@@ -134,8 +134,6 @@ def redact_video(src: Path, dst_tmp: Path | None, final_suffix: str, config: Con
             writer.abort()
         raise
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
         container.close()
     if writer is not None:
         outcome.warnings.extend(writer.warnings)

@@ -1,0 +1,63 @@
+"""DetectorSet: serial and concurrent detection give the same, fail-closed results."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from redact.detect.base import DetectorSet
+from redact.detect.detections import Detections
+from redact.errors import StageError
+
+
+class Labelled:
+    """Reports one box per frame, tagged with its category; records the threads it ran on."""
+
+    def __init__(self, category: str, delay: float = 0.0, fail: bool = False) -> None:
+        self.categories = (category,)
+        self.delay, self.fail = delay, fail
+        self.threads: set[str] = set()
+
+    def detect(self, frames, scale: float = 1.0):
+        self.threads.add(threading.current_thread().name)
+        time.sleep(self.delay)
+        if self.fail:
+            raise RuntimeError("model exploded")
+        cat = self.categories[0]
+        return [Detections.from_lists([[0, 0, f.shape[1], f.shape[0]]], [0.9], [cat])
+                for f in frames]
+
+
+FRAMES = [np.zeros((4, 6, 3), np.uint8), np.zeros((8, 10, 3), np.uint8)]
+
+
+def test_concurrent_matches_serial_and_keeps_frame_order():
+    face, plate = Labelled("face", delay=0.05), Labelled("plate")
+    detectors = DetectorSet([face, plate], [], "cpu")
+    serial = detectors.detect(FRAMES)
+    face.threads.clear(), plate.threads.clear()
+    with detectors:
+        jobs = [detectors.start([f]) for f in FRAMES]
+        concurrent = [job.result()[0] for job in jobs]
+    for a, b in zip(serial, concurrent, strict=True):
+        assert a.xyxy.tolist() == b.xyxy.tolist()
+        assert list(a.category) == list(b.category) == ["face", "plate"]
+    # each detector ran in its own worker, never in two at once
+    assert len(face.threads) == len(plate.threads) == 1 and face.threads != plate.threads
+    assert "MainThread" not in face.threads | plate.threads
+
+
+def test_a_failing_detector_fails_the_result():
+    detectors = DetectorSet([Labelled("face"), Labelled("plate", fail=True)], [], "cpu")
+    with detectors:
+        job = detectors.start(FRAMES[:1])
+        with pytest.raises(StageError, match="model exploded"):
+            job.result()
+
+
+def test_start_needs_the_context():
+    with pytest.raises(RuntimeError, match="with"):
+        DetectorSet([Labelled("face")], [], "cpu").start(FRAMES[:1])
