@@ -61,3 +61,20 @@ def test_a_failing_detector_fails_the_result():
 def test_start_needs_the_context():
     with pytest.raises(RuntimeError, match="with"):
         DetectorSet([Labelled("face")], [], "cpu").start(FRAMES[:1])
+
+
+@pytest.mark.models
+def test_cuda_request_without_ort_cuda_is_written_down():
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has a CUDA provider")
+    from redact.detect.centerface import CenterFaceDetector
+    from redact.models import ModelStore
+
+    store = ModelStore()
+    spec = store.specs()["centerface"]
+    face = CenterFaceDetector(spec=spec, weights=store.ensure(spec), categories=("face",),
+                              thresholds={"face": 0.5}, size=320, device="cuda")
+    assert DetectorSet([face], [spec], "cuda").warnings == [face.warnings[0]]
+    assert "onnxruntime-gpu" in face.warnings[0]

@@ -104,6 +104,11 @@ class DetectorSet:
             models.append(spec)
         return cls(detectors, models, device)
 
+    @property
+    def warnings(self) -> list[str]:
+        """What a reviewer should know about how the detectors ran (e.g. a CPU fallback)."""
+        return [w for d in self.detectors for w in getattr(d, "warnings", [])]
+
     def detect(self, frames: list[np.ndarray], scale: float = 1.0) -> list[Detections]:
         """Run every detector on ``frames``, one after another, in this thread."""
         return self._merge(frames, [self._run(d, frames, scale) for d in self.detectors])

@@ -37,8 +37,15 @@ class CenterFaceDetector:
         self.threshold = thresholds["face"]
         self.size, self.coarse_size = size, coarse_size
         providers = ["CPUExecutionProvider"]
-        if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
-            providers.insert(0, "CUDAExecutionProvider")
+        self.warnings: list[str] = []
+        if device == "cuda":
+            if "CUDAExecutionProvider" in ort.get_available_providers():
+                providers.insert(0, "CUDAExecutionProvider")
+            else:
+                # Still correct, only slower: say so in the audit instead of failing the run.
+                self.warnings.append(
+                    "face detector (CenterFace) ran on the CPU: this onnxruntime has no CUDA "
+                    "provider; install onnxruntime-gpu in place of onnxruntime to use the GPU")
         options = ort.SessionOptions()
         options.log_severity_level = 3
         # Trap: ORT's worker threads busy-wait between ops by default. Here they share two

@@ -217,6 +217,8 @@ class FileRunner:
                 log_ = redact_image(src, tmp, config, detectors)
                 frames = {"input": 1, "output": 1, "detected": 1}
                 input_extra, warnings, tracks = {"kind": "image"}, [], []
+            if detectors is not None:
+                warnings = detectors.warnings + warnings
             if sha256_file(src) != input_sha:
                 raise InputError(f"{src.name}: input changed while it was being redacted")
             record = build_record(
