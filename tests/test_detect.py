@@ -78,3 +78,27 @@ def test_cuda_request_without_ort_cuda_is_written_down():
                               thresholds={"face": 0.5}, size=320, device="cuda")
     assert DetectorSet([face], [spec], "cuda").warnings == [face.warnings[0]]
     assert "onnxruntime-gpu" in face.warnings[0]
+
+
+@pytest.mark.models
+def test_thread_cap_reaches_both_libraries():
+    """Batch workers split the cores; ultralytics would otherwise reset torch's threads."""
+    import torch
+
+    from redact.config import load_settings
+    from redact.detect.base import set_cpu_threads
+    from redact.models import ModelStore
+
+    # Not 1: ultralytics' own choice (cores - 1) is 1 on a 2-core machine.
+    before, cap = torch.get_num_threads(), 2
+    set_cpu_threads(cap)
+    try:
+        detectors = DetectorSet.from_config(load_settings(overrides={"device": "cpu"}).config,
+                                            ModelStore())
+        detectors.detect([np.zeros((96, 128, 3), np.uint8)])  # after ultralytics' setup
+        face = detectors.detectors[0]
+        assert face.session.get_session_options().intra_op_num_threads == cap
+        assert torch.get_num_threads() == cap
+    finally:
+        set_cpu_threads(0)
+        torch.set_num_threads(before)

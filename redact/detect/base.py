@@ -35,6 +35,20 @@ BACKENDS = {
 }
 
 
+_cpu_threads = 0  # 0: each library's own default
+
+
+def set_cpu_threads(threads: int) -> None:
+    """Cap the CPU threads of detectors loaded after this call (batch worker processes split
+    the cores between them). Process-wide, like the libraries' own thread pools."""
+    global _cpu_threads
+    _cpu_threads = max(0, threads)
+
+
+def cpu_threads() -> int:
+    return _cpu_threads
+
+
 def load_backend(kind: str):
     target = BACKENDS.get(kind)
     if target is None:

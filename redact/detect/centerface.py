@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from redact.detect.base import letterbox_size
+from redact.detect.base import cpu_threads, letterbox_size
 from redact.detect.detections import Detections, nms
 from redact.models import ModelSpec
 
@@ -52,6 +52,7 @@ class CenterFaceDetector:
         # cores with the plate detector and x264, and the spinning starved both: turning it
         # off took per-frame 1080p speed from 0.26x to 0.30x of bare decode→encode.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.intra_op_num_threads = cpu_threads()  # ORT ignores OMP_NUM_THREADS
         self.session = ort.InferenceSession(_dynamic_model_bytes(weights), options,
                                             providers=providers)
         self.input_name = self.session.get_inputs()[0].name

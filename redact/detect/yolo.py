@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from redact.detect.base import cpu_threads
 from redact.detect.detections import Detections
 from redact.models import ModelSpec
 
@@ -47,6 +48,14 @@ class YoloDetector:
                 f"its classes are {sorted(names.values())}"
             )
         self.min_conf = min(thresholds.values())
+        # Trap: ultralytics sets torch's thread count (to cores - 1, at most 8) when its
+        # predictor is first set up, overriding any cap. Set it up now on a blank frame, then
+        # apply the cap; this also surfaces a broken weights file at load, not mid-video.
+        self.detect([np.zeros((64, 64, 3), np.uint8)])
+        if cpu_threads() and self.device == "cpu":
+            import torch
+
+            torch.set_num_threads(cpu_threads())
 
     def detect(self, frames: list[np.ndarray], scale: float = 1.0) -> list[Detections]:
         imgsz = max(32, round(self.size * scale / 32) * 32)

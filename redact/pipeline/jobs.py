@@ -157,13 +157,10 @@ _WORKER: dict = {}
 
 def _worker_init(settings: Settings, threads: int) -> None:
     # Each process gets its share of the cores instead of all of them.
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    try:
-        import torch
+    from redact.detect.base import set_cpu_threads
 
-        torch.set_num_threads(threads)
-    except ImportError:
-        pass
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    set_cpu_threads(threads)
     _WORKER["runner"] = FileRunner(settings)
 
 
