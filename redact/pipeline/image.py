@@ -14,7 +14,9 @@ from redact.render import apply_style
 def redact_image(src: Path, dst_tmp: Path, config: Config, detectors: DetectorSet) -> RegionLog:
     image = read_image(src)
     h, w = image.shape[:2]
-    boxes = render_boxes(detectors.detect([image], config.still_scale)[0], config.margin, w, h)
+    with detectors:  # the detectors work side by side, as on video
+        found = detectors.start([image], config.still_scale).result()[0]
+    boxes = render_boxes(found, config.margin, w, h)
     apply_style(image, boxes.xyxy, config.style)
     write_image(dst_tmp, image)
     log = RegionLog()
