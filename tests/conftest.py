@@ -31,7 +31,8 @@ def frame_image(i: int, width: int, height: int) -> np.ndarray:
 
 def make_clip(path: Path, *, width: int = 64, height: int = 48, pts: list[int] | None = None,
               time_base: Fraction = Fraction(1, 1000), n: int = 10, audio: bool = False,
-              rotation: int = 0, metadata: dict | None = None, codec: str = "libx264") -> Path:
+              rotation: int = 0, metadata: dict | None = None, codec: str = "libx264",
+              pix_fmt: str | None = None) -> Path:
     """Write a small clip. ``pts`` (in ``time_base``) makes variable frame rate."""
     pts = pts if pts is not None else [round(i * 1000 / 25) for i in range(n)]
     fmt = {".mkv": "matroska", ".mov": "mov", ".avi": "avi"}.get(path.suffix, "mp4")
@@ -40,7 +41,7 @@ def make_clip(path: Path, *, width: int = 64, height: int = 48, pts: list[int] |
             out.metadata.update(metadata)
         vs = out.add_stream(codec, rate=25)
         vs.width, vs.height = width, height
-        vs.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        vs.pix_fmt = pix_fmt or ("yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p")
         vs.time_base = time_base
         vs.codec_context.time_base = time_base
         if rotation:
@@ -51,6 +52,8 @@ def make_clip(path: Path, *, width: int = 64, height: int = 48, pts: list[int] |
             a_s.layout = "mono"
         for i, p in enumerate(pts):
             frame = av.VideoFrame.from_ndarray(frame_image(i, width, height), format="rgb24")
+            if pix_fmt:
+                frame = frame.reformat(format=pix_fmt)
             frame.pts, frame.time_base = p, time_base
             for packet in vs.encode(frame):
                 out.mux(packet)

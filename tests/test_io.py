@@ -86,6 +86,30 @@ def test_other_containers(tmp_path, fake_runner, suffix):
     assert len(read_video(tmp_path / "out" / f"c{suffix}")["pts"]) == 6
 
 
+def test_full_range_and_deep_pixel_formats(tmp_path, fake_runner):
+    """Full-range 4:2:0 (common in body cameras) keeps its range and levels; a 10-bit input
+    is encoded as 8-bit 4:2:0 and the audit says so."""
+    import av
+    import numpy as np
+
+    full = make_clip(tmp_path / "full.mp4", n=6, pix_fmt="yuvj420p")
+    deep = make_clip(tmp_path / "deep.mp4", n=6, pix_fmt="yuv420p10le")
+    for src in (full, deep):
+        run_one(fake_runner, src, tmp_path / "out")
+    with av.open(str(full)) as a, av.open(str(tmp_path / "out" / "full.mp4")) as b:
+        assert b.streams.video[0].codec_context.color_range == \
+            a.streams.video[0].codec_context.color_range
+    a, b = read_video(full), read_video(tmp_path / "out" / "full.mp4")
+    diff = np.mean([np.abs(x.astype(int) - y).mean() for x, y in zip(a["images"], b["images"],
+                                                                    strict=True)])
+    assert diff < 2.0
+    audit = json.loads((tmp_path / "out" / "full.mp4.audit.json").read_text())
+    assert not audit["warnings"]
+    audit = json.loads((tmp_path / "out" / "deep.mp4.audit.json").read_text())
+    assert any("yuv420p10le" in w for w in audit["warnings"])
+    assert len(read_video(tmp_path / "out" / "deep.mp4")["pts"]) == 6
+
+
 def test_region_is_redacted_and_rest_untouched(tmp_path, fake_runner):
     import numpy as np
 

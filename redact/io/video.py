@@ -181,6 +181,11 @@ class VideoWriter:
         vs.pix_fmt = "yuv444p" if odd else "yuv420p"
         if odd:
             self.warnings.append("odd frame size: encoded as 4:4:4 to keep the exact resolution")
+        elif ctx.pix_fmt not in ("yuv420p", "yuvj420p"):
+            # Full-range (yuvj) input keeps its range flag below; deeper or wider formats do not
+            # survive, and a reviewer comparing against the original should know why.
+            self.warnings.append(f"input pixel format {ctx.pix_fmt} encoded as 8-bit 4:2:0 "
+                                 "(yuv420p)")
         # Same time base as the input, so every pts is copied exactly (VFR survives).
         vs.time_base = src_v.time_base
         vs.codec_context.time_base = src_v.time_base
