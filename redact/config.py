@@ -50,6 +50,10 @@ class Config:
     screen_size: int = 640
     # Still images are one frame, so their detectors get inputs this many times larger.
     still_scale: float = 1.5
+    # Stills: YOLO detectors (plates, screens) also run a second pass at this multiple of their
+    # still input. The plate model is scale-sensitive: each size finds plates the other misses.
+    # 1 turns it off.
+    still_fine_scale: float = 1.33
     # Each box grows by this fraction of its size on every side before rendering.
     margin: float = 0.2
     crf: int = 18
@@ -91,6 +95,9 @@ class Config:
             )
         if not 0.5 <= self.still_scale <= 4.0:
             raise ConfigError(f"still_scale must be between 0.5 and 4, got {self.still_scale}")
+        if not 1.0 <= self.still_fine_scale <= 3.0:
+            raise ConfigError(
+                f"still_fine_scale must be between 1 and 3, got {self.still_fine_scale}")
         if not 0.0 <= self.margin <= 2.0:
             raise ConfigError(f"margin must be between 0 and 2, got {self.margin}")
         if not 0 <= self.crf <= 51:

@@ -13,7 +13,7 @@ from tests.conftest import ScriptedDetector, scripted_set
 
 
 class Slow(ScriptedDetector):
-    def detect(self, frames, scale=1.0):
+    def detect(self, frames, scale=1.0, *, still=False):
         time.sleep(float(sys.argv[3]))
         return super().detect(frames, scale)
 

@@ -98,7 +98,7 @@ class ScriptedDetector:
         self.calls = 0
         self.fail_at = fail_at
 
-    def detect(self, frames, scale: float = 1.0):
+    def detect(self, frames, scale: float = 1.0, *, still: bool = False):
         out = []
         for _ in frames:
             if self.fail_at is not None and self.calls == self.fail_at:

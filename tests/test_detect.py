@@ -21,7 +21,7 @@ class Labelled:
         self.delay, self.fail = delay, fail
         self.threads: set[str] = set()
 
-    def detect(self, frames, scale: float = 1.0):
+    def detect(self, frames, scale: float = 1.0, *, still: bool = False):
         self.threads.add(threading.current_thread().name)
         time.sleep(self.delay)
         if self.fail:
@@ -102,3 +102,23 @@ def test_thread_cap_reaches_both_libraries():
     finally:
         set_cpu_threads(0)
         torch.set_num_threads(before)
+
+
+def test_yolo_second_pass_runs_on_stills_only():
+    from redact.detect.yolo import YoloDetector
+
+    det = YoloDetector.__new__(YoloDetector)  # no weights: the passes are what is tested
+    det.still_fine_scale = 1.33
+    scales = []
+
+    def at(frames, scale):
+        scales.append(scale)
+        boxes = [[0, 0, 10, 10]] if len(scales) == 1 else [[0, 0, 10, 10.2], [20, 20, 40, 30]]
+        return [Detections.from_lists(boxes, [0.5] * len(boxes), ["plate"] * len(boxes))]
+
+    det._detect_at = at
+    assert len(det.detect(FRAMES[:1], 1.0)[0]) == 1 and scales == [1.0]
+    scales.clear()
+    found = det.detect(FRAMES[:1], 1.5, still=True)[0]
+    assert scales == [1.5, pytest.approx(1.995)]
+    assert len(found) == 2  # the near-duplicate merged, the new plate kept

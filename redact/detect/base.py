@@ -23,8 +23,10 @@ class Detector(Protocol):
 
     categories: tuple[str, ...]
 
-    def detect(self, frames: list[np.ndarray], scale: float = 1.0) -> list[Detections]:
-        """``scale`` multiplies the configured input size (stills use a larger one)."""
+    def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,
+               still: bool = False) -> list[Detections]:
+        """``scale`` multiplies the configured input size (stills use a larger one); ``still``
+        says the frames are photos, not video, so extra passes are affordable."""
         ...
 
 
@@ -111,7 +113,8 @@ class DetectorSet:
             thresholds = {c: getattr(config, f"{c}_threshold") for c in categories}
             sizes = [getattr(config, f"{c}_size") for c in categories]
             backend = load_backend(spec.kind)
-            extra = {"coarse_size": config.face_coarse_size} if spec.kind == "centerface" else {}
+            extra = ({"coarse_size": config.face_coarse_size} if spec.kind == "centerface"
+                     else {"still_fine_scale": config.still_fine_scale})
             detectors.append(backend(spec=spec, weights=weights, categories=tuple(categories),
                                      thresholds=thresholds, size=max(sizes), device=device,
                                      **extra))
@@ -123,16 +126,18 @@ class DetectorSet:
         """What a reviewer should know about how the detectors ran (e.g. a CPU fallback)."""
         return [w for d in self.detectors for w in getattr(d, "warnings", [])]
 
-    def detect(self, frames: list[np.ndarray], scale: float = 1.0) -> list[Detections]:
+    def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,
+               still: bool = False) -> list[Detections]:
         """Run every detector on ``frames``, one after another, in this thread."""
-        return self._merge(frames, [self._run(d, frames, scale) for d in self.detectors])
+        return self._merge(frames, [self._run(d, frames, scale, still) for d in self.detectors])
 
-    def start(self, frames: list[np.ndarray], scale: float = 1.0) -> PendingDetections:
+    def start(self, frames: list[np.ndarray], scale: float = 1.0, *,
+              still: bool = False) -> PendingDetections:
         """Like ``detect``, but each detector works in its own thread and this returns at
         once; ``.result()`` waits. Must be used inside ``with detector_set:``."""
         if self._pools is None:
             raise RuntimeError("DetectorSet.start() needs `with detector_set:` around it")
-        futures = [pool.submit(self._run, d, frames, scale)
+        futures = [pool.submit(self._run, d, frames, scale, still)
                    for pool, d in zip(self._pools, self.detectors, strict=True)]
         return PendingDetections(lambda: self._merge(frames, [f.result() for f in futures]))
 
@@ -150,9 +155,10 @@ class DetectorSet:
             pool.shutdown(wait=True, cancel_futures=True)
 
     @staticmethod
-    def _run(detector: Detector, frames: list[np.ndarray], scale: float) -> list[Detections]:
+    def _run(detector: Detector, frames: list[np.ndarray], scale: float,
+             still: bool) -> list[Detections]:
         try:
-            out = detector.detect(frames, scale)
+            out = detector.detect(frames, scale, still=still)
         except Exception as exc:  # fail closed: a detector error fails the whole file
             raise StageError(f"detector {type(detector).__name__} failed: {exc}") from exc
         if len(out) != len(frames):

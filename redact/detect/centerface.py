@@ -57,7 +57,8 @@ class CenterFaceDetector:
                                             providers=providers)
         self.input_name = self.session.get_inputs()[0].name
 
-    def detect(self, frames: list[np.ndarray], scale: float = 1.0) -> list[Detections]:
+    def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,
+               still: bool = False) -> list[Detections]:
         return [self._detect_one(frame, scale) for frame in frames]
 
     def _detect_one(self, frame: np.ndarray, scale: float) -> Detections:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from redact.detect.base import cpu_threads
-from redact.detect.detections import Detections
+from redact.detect.detections import Detections, nms
 from redact.models import ModelSpec
 
 
@@ -26,13 +26,15 @@ def quiet_ultralytics() -> None:
 
 class YoloDetector:
     def __init__(self, *, spec: ModelSpec, weights: Path, categories: tuple[str, ...],
-                 thresholds: dict[str, float], size: int, device: str) -> None:
+                 thresholds: dict[str, float], size: int, device: str,
+                 still_fine_scale: float = 1.0) -> None:
         quiet_ultralytics()
         from ultralytics import YOLO
 
         self.categories = categories
         self.thresholds = thresholds
         self.size = size
+        self.still_fine_scale = still_fine_scale
         self.device = "cuda:0" if device == "cuda" else "cpu"
         self.model = YOLO(str(weights), task="detect")
         class_map = spec.class_to_category()
@@ -57,7 +59,20 @@ class YoloDetector:
 
             torch.set_num_threads(cpu_threads())
 
-    def detect(self, frames: list[np.ndarray], scale: float = 1.0) -> list[Detections]:
+    def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,
+               still: bool = False) -> list[Detections]:
+        out = self._detect_at(frames, scale)
+        if not still or self.still_fine_scale <= 1.0:
+            return out
+        finer = self._detect_at(frames, scale * self.still_fine_scale)
+        merged = []
+        for a, b in zip(out, finer, strict=True):
+            both = Detections.concat([a, b])
+            # Drop only near-duplicates: a box that reaches further than its twin stays.
+            merged.append(both[nms(both.xyxy, both.score, 0.7)] if len(both) else both)
+        return merged
+
+    def _detect_at(self, frames: list[np.ndarray], scale: float) -> list[Detections]:
         imgsz = max(32, round(self.size * scale / 32) * 32)
         results = self.model.predict(
             frames, imgsz=imgsz, conf=self.min_conf, device=self.device, verbose=False,

@@ -15,7 +15,7 @@ def redact_image(src: Path, dst_tmp: Path, config: Config, detectors: DetectorSe
     image = read_image(src)
     h, w = image.shape[:2]
     with detectors:  # the detectors work side by side, as on video
-        found = detectors.start([image], config.still_scale).result()[0]
+        found = detectors.start([image], config.still_scale, still=True).result()[0]
     boxes = render_boxes(found, config.margin, w, h)
     apply_style(image, boxes.xyxy, config.style)
     write_image(dst_tmp, image)
