@@ -31,13 +31,16 @@ def root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")
     STATE["debug"] = debug
 
 
-# Options shared by run / plan; None means "not given", so presets and defaults can win.
+# Options shared by several commands; None means "not given", so presets and defaults can win.
 Categories = Annotated[str | None, typer.Option("--categories", "-c",
                        help="Comma list of face, plate, screen.")]
 Style = Annotated[str | None, typer.Option("--style", help="blur | pixelate | solid")]
 Device = Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda")]
 Preset = Annotated[str | None, typer.Option("--preset", help="Preset name in pipelines/ or a "
                                             "path to a TOML file.")]
+DetectEvery = Annotated[int | None, typer.Option(help="Run detection every Nth frame.")]
+ScreenModel = Annotated[str | None, typer.Option(help="Registered screen model.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
 def build_settings(preset: str | None, **flags):
@@ -60,18 +63,17 @@ def run(
     = None,
     face_threshold: Annotated[float | None, typer.Option()] = None,
     plate_threshold: Annotated[float | None, typer.Option()] = None,
-    screen_model: Annotated[str | None, typer.Option(help="Registered screen model.")] = None,
+    screen_model: ScreenModel = None,
     margin: Annotated[float | None, typer.Option(help="Box growth per side, fraction.")] = None,
     crf: Annotated[int | None, typer.Option(help="x264 CRF (lower = better quality).")] = None,
     encoder_preset: Annotated[str | None, typer.Option(help="x264 preset.")] = None,
-    detect_every: Annotated[int | None, typer.Option(help="Run detection every Nth frame.")]
-    = None,
+    detect_every: DetectEvery = None,
     tracking: Annotated[bool | None, typer.Option("--tracking/--no-tracking")] = None,
     keep_metadata: Annotated[bool | None, typer.Option(
         "--keep-metadata/--strip-metadata", help="Keep container tags (GPS!).")] = None,
     offline: Annotated[bool | None, typer.Option("--offline", help="Never fetch models.")]
     = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: AsJson = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
     state: Annotated[Path | None, typer.Option(help="Job state DB (default OUT/.redact).")]
@@ -130,9 +132,9 @@ def plan(
     device: Device = None,
     preset: Preset = None,
     style: Style = None,
-    detect_every: Annotated[int | None, typer.Option()] = None,
-    screen_model: Annotated[str | None, typer.Option()] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    detect_every: DetectEvery = None,
+    screen_model: ScreenModel = None,
+    as_json: AsJson = False,
 ) -> None:
     """Detect and track only; write an editable redaction plan per video."""
     from redact.io import VIDEO_EXTS
@@ -164,7 +166,7 @@ def render(
     input: Annotated[Path, typer.Argument(help="The video the plan was made for.")],
     plan_path: Annotated[Path, typer.Option("--plan", help="Plan JSON (edited or not).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Render a video from a (possibly hand-edited) plan."""
     from redact.config import load_settings
@@ -196,7 +198,7 @@ def audit_verify(
     path: Annotated[Path, typer.Argument(help="Output folder or journal file.")],
     public_key: Annotated[Path | None, typer.Option(help="Trusted Ed25519 public key (PEM).")]
     = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Check the journal chain, signatures, and every output and audit hash on disk."""
     from redact.audit.journal import load_public_key
