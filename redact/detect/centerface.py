@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from redact.detect.base import cpu_threads, letterbox_size
-from redact.detect.detections import Detections, nms
+from redact.detect.detections import Detections, merge_passes, nms
 from redact.models import ModelSpec
 
 
@@ -69,11 +69,7 @@ class CenterFaceDetector:
         sizes = [fine]
         if self.coarse_size and fine > max(frame.shape[:2]):
             sizes.insert(0, self.coarse_size)
-        parts = [self._detect_at(frame, s) for s in sizes]
-        d = Detections.concat(parts)
-        if len(parts) > 1 and len(d):
-            d = d[nms(d.xyxy, d.score, 0.3)]
-        return d
+        return merge_passes([self._detect_at(frame, s) for s in sizes], 0.3)
 
     def _detect_at(self, frame: np.ndarray, size: int) -> Detections:
         height, width = frame.shape[:2]

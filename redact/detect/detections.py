@@ -107,6 +107,15 @@ class Detections:
         ]
 
 
+def merge_passes(parts: list[Detections], iou_threshold: float) -> Detections:
+    """One frame's detections from passes at several input sizes: concatenated, with boxes
+    that overlap a higher-scored one by more than ``iou_threshold`` dropped."""
+    merged = Detections.concat(parts)
+    if len(parts) > 1 and len(merged):
+        merged = merged[nms(merged.xyxy, merged.score, iou_threshold)]
+    return merged
+
+
 def nms(xyxy: np.ndarray, score: np.ndarray, iou_threshold: float) -> np.ndarray:
     """Indices kept by greedy non-maximum suppression, highest score first."""
     order = np.argsort(-score)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from redact.detect.base import cpu_threads
-from redact.detect.detections import Detections, nms
+from redact.detect.detections import Detections, merge_passes
 from redact.models import ModelSpec
 
 
@@ -50,11 +50,11 @@ class YoloDetector:
                 f"its classes are {sorted(names.values())}"
             )
         self.min_conf = min(thresholds.values())
-        # Trap: ultralytics sets torch's thread count (to cores - 1, at most 8) when its
-        # predictor is first set up, overriding any cap. Set it up now on a blank frame, then
-        # apply the cap; this also surfaces a broken weights file at load, not mid-video.
-        self.detect([np.zeros((64, 64, 3), np.uint8)])
         if cpu_threads() and self.device == "cpu":
+            # Trap: ultralytics sets torch's thread count (to cores - 1, at most 8) when its
+            # predictor is first set up, overriding any cap. Set it up now on a blank frame,
+            # then apply the cap.
+            self.detect([np.zeros((64, 64, 3), np.uint8)])
             import torch
 
             torch.set_num_threads(cpu_threads())
@@ -65,12 +65,8 @@ class YoloDetector:
         if not still or self.still_fine_scale <= 1.0:
             return out
         finer = self._detect_at(frames, scale * self.still_fine_scale)
-        merged = []
-        for a, b in zip(out, finer, strict=True):
-            both = Detections.concat([a, b])
-            # Drop only near-duplicates: a box that reaches further than its twin stays.
-            merged.append(both[nms(both.xyxy, both.score, 0.7)] if len(both) else both)
-        return merged
+        # Drop only near-duplicates: a box that reaches further than its twin stays.
+        return [merge_passes([a, b], 0.7) for a, b in zip(out, finer, strict=True)]
 
     def _detect_at(self, frames: list[np.ndarray], scale: float) -> list[Detections]:
         imgsz = max(32, round(self.size * scale / 32) * 32)
