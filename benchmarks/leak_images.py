@@ -28,16 +28,23 @@ ERRATA = Path(__file__).with_name("label_errata.json")
 
 
 def corrections(kind: str, ann: dict) -> dict[tuple[str, tuple[int, ...]], list[int]]:
-    """(file, labelled box) → corrected box. An entry that matches no labelled box stops the
-    run: a stale correction must not silently change what is measured."""
+    """(file, labelled box) → corrected box. An entry whose corrected box is already labelled
+    (the data set took the fix upstream) is reported and skipped; an entry that matches
+    neither its labelled nor its corrected box stops the run: a stale correction must not
+    silently change what is measured."""
     entries = json.loads(ERRATA.read_text())[f"{kind}s"]
     labelled = {(e["file"], tuple(b)) for e in ann["images"] for b in e["boxes"]}
     out = {}
     for entry in entries:
         key = (entry["file"], tuple(entry["box"]))
-        if key not in labelled:
-            raise SystemExit(f"label_errata.json: {key} is not a labelled {kind} box")
-        out[key] = entry["corrected"]
+        if key in labelled:
+            out[key] = entry["corrected"]
+        elif (entry["file"], tuple(entry["corrected"])) in labelled:
+            print(f"label_errata.json: {entry['file']} {entry['box']} is already corrected "
+                  f"upstream to {entry['corrected']}; skipped", file=sys.stderr)
+        else:
+            raise SystemExit(f"label_errata.json: {key} is not a labelled {kind} box, and "
+                             f"neither is its correction {entry['corrected']}")
     return out
 
 
