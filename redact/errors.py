@@ -7,6 +7,9 @@ line. Errors also inherit the builtin a Python caller would expect (``InputError
 
 from __future__ import annotations
 
+import errno
+from pathlib import Path
+
 
 class RedactError(Exception):
     """Base class: a problem the tool understands and can explain in one line."""
@@ -36,6 +39,27 @@ class ModelError(RedactError, RuntimeError):
 
 class StageError(RedactError, RuntimeError):
     """A pipeline stage (decode, detect, render, encode) failed part-way through a file."""
+
+
+class DiskFullError(RedactError, OSError):
+    """The output device ran out of space (or quota) while an output was written."""
+
+    @classmethod
+    def writing(cls, folder: Path, code: int = errno.ENOSPC) -> DiskFullError:
+        what = "disk quota exceeded" if code == errno.EDQUOT else "no space left on device"
+        err = cls(f"{what} while writing to {folder}; free space or choose another output "
+                  "folder")
+        err.errno = code
+        return err
+
+
+def disk_full(exc: BaseException, folder: Path) -> DiskFullError | None:
+    """``exc`` as a one-line ``DiskFullError`` when it is ENOSPC/EDQUOT, else None."""
+    if isinstance(exc, DiskFullError):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError.writing(folder, exc.errno)
+    return None
 
 
 class LockError(RedactError, RuntimeError):

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from redact.errors import disk_full
+
 TMP_MARK = ".redact-tmp"
 
 
@@ -23,12 +25,21 @@ def temp_path_for(final: Path) -> Path:
 
 @contextmanager
 def atomic_output(final: Path) -> Iterator[Path]:
-    """Yield a temporary path; rename it to ``final`` if the block succeeds, else delete it."""
+    """Yield a temporary path; rename it to ``final`` if the block succeeds, else delete it.
+
+    A full disk anywhere in the block (or in the rename) becomes a one-line ``DiskFullError``.
+    """
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path_for(final)
     try:
-        yield tmp
-        os.replace(tmp, final)
+        try:
+            yield tmp
+            os.replace(tmp, final)
+        except OSError as exc:
+            full = disk_full(exc, final.parent)
+            if full is None:
+                raise
+            raise full from None
     finally:
         if tmp.exists():
             tmp.unlink()

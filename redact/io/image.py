@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import cv2
@@ -10,17 +11,83 @@ import numpy as np
 from redact.errors import InputError
 from redact.io.atomic import write_bytes_atomic
 
+# About 300 MB as 8-bit BGR, before the detectors' copies; larger stills are refused up front.
+MAX_IMAGE_PIXELS = 100_000_000
+
 
 def read_image(path: Path) -> np.ndarray:
+    """8-bit BGR as a viewer shows the image: EXIF orientation applied, CMYK/grey/16-bit
+    converted, transparency flattened onto white."""
     data = np.fromfile(path, dtype=np.uint8)
     if data.size == 0:
         raise InputError(f"{path.name}: file is empty (0 bytes)")
-    # IMREAD_COLOR applies the EXIF orientation, so we redact what a viewer shows; the output
-    # carries no EXIF at all (no GPS, no orientation to re-apply).
+    size = image_size(data[:256 * 1024].tobytes())
+    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise InputError(f"{path.name}: image is {size[0]}x{size[1]}, larger than redact "
+                         f"handles ({MAX_IMAGE_PIXELS / 1e6:.0f} megapixels); scale it down "
+                         "first and redact that")
+    # IMREAD_COLOR applies the EXIF orientation and gives 8-bit BGR from CMYK, grey and
+    # 16-bit input, so we redact what a viewer shows; the output carries no EXIF at all (no
+    # GPS, no orientation to re-apply).
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
         raise InputError(f"{path.name}: not a readable JPEG/PNG image (corrupt or wrong type)")
+    if _png_may_have_alpha(data):
+        image = _flatten_alpha(path, data, image)
     return image
+
+
+def _png_may_have_alpha(data: np.ndarray) -> bool:
+    head = data[:64 * 1024].tobytes()
+    return head[:8] == b"\x89PNG\r\n\x1a\n" and (head[25] in (4, 6) or b"tRNS" in head)
+
+
+def _flatten_alpha(path: Path, data: np.ndarray, bgr: np.ndarray) -> np.ndarray:
+    # Trap: IMREAD_COLOR simply drops alpha, which would release pixels that were invisible
+    # in the original (content hidden under full transparency). Composite onto white instead.
+    raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if raw is None or raw.ndim != 3 or raw.shape[2] not in (2, 4):
+        return bgr
+    if raw.shape[:2] != bgr.shape[:2]:
+        raise InputError(f"{path.name}: transparent image with an orientation tag is not "
+                         "supported; save it without transparency and redact that")
+    alpha = raw[..., -1].astype(np.float32)
+    alpha /= 65535.0 if raw.dtype == np.uint16 else 255.0
+    alpha = alpha[..., None]
+    flat = bgr.astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+    return np.clip(np.rint(flat), 0, 255).astype(np.uint8)
+
+
+def image_size(head: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG or JPEG header without decoding pixels, else None.
+
+    >>> image_size(b"\\x89PNG\\r\\n\\x1a\\n" + b"\\0\\0\\0\\rIHDR" + struct.pack(">II", 640, 480))
+    (640, 480)
+    """
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and len(head) >= 24:
+        return struct.unpack(">II", head[16:24])
+    if head[:2] != b"\xff\xd8":
+        return None
+    pos = 2
+    while pos + 4 <= len(head):
+        if head[pos] != 0xFF:
+            return None
+        marker = head[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", head[pos + 2:pos + 4])
+        # Start-of-frame markers (all but DHT C4, JPG C8, DAC CC) carry the size.
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if pos + 9 > len(head):
+                return None
+            height, width = struct.unpack(">HH", head[pos + 5:pos + 9])
+            return (width, height)
+        pos += 2 + length
+    return None
 
 
 def write_image(path: Path, image: np.ndarray) -> None:

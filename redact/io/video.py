@@ -8,6 +8,7 @@ timestamps (so variable frame rate survives) and stream-copies audio.
 from __future__ import annotations
 
 import contextlib
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -16,9 +17,18 @@ from typing import Any
 
 import numpy as np
 
-from redact.errors import InputError, StageError
+from redact.errors import InputError, StageError, disk_full
 
-FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi"}
+FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi",
+           ".webm": "webm"}
+# Largest frame we decode: 8K UHD. Every buffered frame is held in memory (about 50 MB each at
+# this size), so bigger pictures are refused before the first one is decoded.
+MAX_SIDE = 8192
+MAX_PIXELS = 7680 * 4320
+# Frames short of the declared end that still count as complete (container durations are
+# rounded, and the last frame's duration is a guess).
+TRUNCATION_TOLERANCE_FRAMES = 2
+UNCHECKED = "completeness could not be checked: the container declares no frame count or duration"
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,38 @@ def _av():
     return av
 
 
-def open_input(path: Path):
+class InputVideo:
+    """An open input container, the video stream we redact, and notes for the audit.
+
+    Attribute access falls through to the PyAV container (``streams``, ``metadata``, ``close``
+    ...). ``notes`` collects what the reader found that a reviewer should know (for example
+    that completeness could not be checked); the ``VideoWriter`` reports them with its own
+    warnings.
+    """
+
+    def __init__(self, container, path: Path, video) -> None:
+        self._container = container
+        self.path = path
+        self.video = video
+        self.notes: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._container, name)
+
+
+def is_attached_picture(stream) -> bool:
+    disposition = getattr(stream, "disposition", None)
+    return bool(disposition is not None and int(disposition) & 0x400)  # AV_DISPOSITION_ATTACHED_PIC
+
+
+def main_video_stream(container):
+    """The one video stream we redact (cover art / thumbnails are attached pictures, not video)."""
+    if isinstance(container, InputVideo):
+        return container.video
+    return next(s for s in container.streams.video if not is_attached_picture(s))
+
+
+def open_input(path: Path) -> InputVideo:
     """Open a video container or raise a one-line ``InputError`` saying what is wrong."""
     av = _av()
     if path.stat().st_size == 0:
@@ -71,10 +112,39 @@ def open_input(path: Path):
     except av.FFmpegError as exc:
         raise InputError(f"{path.name}: not a readable video ({exc.strerror or exc}); "
                          "check the file is complete and really a video") from None
-    if not container.streams.video:
+    try:
+        return InputVideo(container, path, _check_streams(container, path))
+    except BaseException:
         container.close()
-        raise InputError(f"{path.name}: contains no video stream")
-    return container
+        raise
+
+
+def _check_streams(container, path: Path):
+    videos = [s for s in container.streams.video if not is_attached_picture(s)]
+    if not videos:
+        what = "only audio" if container.streams.audio else "no picture"
+        raise InputError(f"{path.name}: contains no video stream ({what}); redact works on "
+                         "video and still images, there is nothing here for it to redact")
+    if len(videos) > 1:
+        # Trap: PyAV and FFmpeg tools pick the first video stream and silently drop the rest,
+        # so a second camera view would vanish from the release (or, copied, go unredacted).
+        order = list(container.streams.video)
+        views = ", ".join(f"0:v:{order.index(s)}" for s in videos)
+        raise InputError(f"{path.name}: holds {len(videos)} video streams (several camera "
+                         f"views: {views}); redact one view per file: extract each first, e.g. "
+                         f"ffmpeg -i {path.name} -map 0:v:{order.index(videos[1])} -map 0:a? "
+                         f"-c copy view1{path.suffix}, then redact each file")
+    ctx = videos[0].codec_context
+    _check_size(path.name, ctx.width or 0, ctx.height or 0)
+    return videos[0]
+
+
+def _check_size(name: str, width: int, height: int) -> None:
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        raise InputError(f"{name}: frames are {width}x{height}, larger than redact handles "
+                         f"(8K UHD: at most {MAX_SIDE} px a side and {MAX_PIXELS / 1e6:.1f} "
+                         "megapixels); scale it down first, e.g. ffmpeg -i IN -vf scale=3840:-2 "
+                         "OUT, and redact that")
 
 
 def describe_streams(container) -> list[dict[str, Any]]:
@@ -96,30 +166,49 @@ def describe_streams(container) -> list[dict[str, Any]]:
 
 
 def iter_frames(container, on_audio: Callable[[Any], None]) -> Iterator[Frame]:
-    """Demux once: decode the first video stream, pass audio packets to ``on_audio``.
+    """Demux once: decode the main video stream, pass audio packets to ``on_audio``.
 
-    Raises ``InputError`` for undecodable data and for truncated files (fewer frames decoded
-    than the container declares): fail closed rather than release a silently shortened video.
+    Raises ``InputError`` for undecodable or damaged data and for truncated files (the video
+    ends before the container says it does): fail closed rather than release a silently
+    shortened video. When the container declares nothing to check against, a note says so.
     """
     av = _av()
-    vstream = container.streams.video[0]
+    name = Path(container.name).name
+    vstream = main_video_stream(container)
     vstream.thread_type = "AUTO"
-    audio = list(container.streams.audio)
     time_base = vstream.time_base or Fraction(1, 90000)
     step = _frame_step(vstream, time_base)
-    index, last_pts = 0, None
+    index, last_pts, first_pts, size = 0, None, None, None
+    ends = _Ends()
     try:
-        for packet in container.demux(vstream, *audio):
+        # Demux every stream (the others are dropped) so the end of the longest one is known.
+        for packet in container.demux():
+            ends.add(packet)
             if packet.stream.type == "audio":
                 if packet.dts is not None:
                     on_audio(packet)
                 continue
+            if packet.stream.index != vstream.index:
+                continue
             for vframe in packet.decode():
+                if size is None:
+                    size = (vframe.width, vframe.height)
+                    _check_size(name, *size)
+                elif (vframe.width, vframe.height) != size:
+                    raise InputError(f"{name}: the picture size changes at frame {index} "
+                                     f"({size[0]}x{size[1]} to {vframe.width}x{vframe.height}); "
+                                     "split the file where the size changes and redact each "
+                                     "part")
+                if getattr(vframe, "is_corrupt", False):
+                    raise InputError(f"{name}: frame {index} is damaged (corrupt data the "
+                                     "decoder had to guess); re-export the file from the "
+                                     "camera or evidence system and redact that copy")
                 pts = vframe.pts
                 if pts is None:  # some AVI/raw streams carry no pts: continue the cadence
                     pts = 0 if last_pts is None else last_pts + step
                 if last_pts is not None and pts <= last_pts:
                     pts = last_pts + 1  # the encoder needs strictly increasing pts
+                first_pts = pts if first_pts is None else first_pts
                 last_pts = pts
                 # Trap: the decoder keeps its output as reference pictures, so we never
                 # paint into its buffers; to_ndarray gives us a private copy.
@@ -129,20 +218,128 @@ def iter_frames(container, on_audio: Callable[[Any], None]) -> Iterator[Frame]:
                             int(vframe.rotation or 0))
                 index += 1
     except av.FFmpegError as exc:
-        raise InputError(f"{Path(container.name).name}: decoding failed at frame {index} "
+        raise InputError(f"{name}: decoding failed at frame {index} "
                          f"({exc.strerror or exc}); the file is corrupt or truncated") from None
-    # Only the MP4/MOV sample table counts real frames; AVI counts dropped-frame placeholders.
-    declared = int(vstream.frames or 0) if "mp4" in container.format.name else 0
     if index == 0:
-        raise InputError(f"{Path(container.name).name}: no video frame could be decoded")
-    if declared and index < declared:
-        raise InputError(f"{Path(container.name).name}: decoded {index} of {declared} declared "
-                         "frames; the file is truncated or damaged")
+        raise InputError(f"{name}: no video frame could be decoded (the video stream is empty "
+                         "or unreadable); check the export from the camera system")
+    observed = float((last_pts - first_pts) * time_base) / (index - 1) if index > 1 else 0.0
+    frame_s = max(observed, float(step * time_base))
+    note = _check_complete(container, vstream, name, index,
+                           float(last_pts * time_base) + frame_s, ends.any_end, frame_s)
+    if note and isinstance(container, InputVideo):
+        container.notes.append(note)
+
+
+class _Ends:
+    """Where each demuxed stream ends, in seconds (pts + duration of its last packet)."""
+
+    def __init__(self) -> None:
+        self.any_end = 0.0
+
+    def add(self, packet) -> None:
+        if packet.pts is None or packet.time_base is None:
+            return
+        end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+        self.any_end = max(self.any_end, end)
+
+
+def _check_complete(container, vstream, name: str, decoded: int, video_end: float,
+                    any_end: float, frame_s: float) -> str | None:
+    """Raise ``InputError`` when the video stops short of what the container declares; return
+    a note for the audit when it declares nothing to compare with."""
+    fmt = container.format.name
+    slack = TRUNCATION_TOLERANCE_FRAMES * frame_s + 1e-3
+
+    def truncated(detail: str) -> InputError:
+        return InputError(f"{name}: {detail}; the file is truncated or damaged: use a complete "
+                          "copy (re-export it, or copy it again)")
+
+    if "mp4" in fmt or "mov" in fmt:
+        # The sample table counts every frame. A fragmented MP4 (empty moov) declares none.
+        declared = int(vstream.frames or 0)
+        if not declared:
+            return UNCHECKED + " (fragmented MP4)"
+        if decoded < declared:
+            raise truncated(f"decoded {decoded} of {declared} declared frames")
+        return None
+    if "matroska" in fmt or "webm" in fmt:
+        # Matroska declares the Segment duration (longest stream) and, from FFmpeg/mkvmerge
+        # muxers, a DURATION tag per track; both are written before the clusters.
+        tagged = _parse_duration_tag(vstream.metadata.get("DURATION"))
+        if tagged is not None:
+            if video_end + slack < tagged:
+                raise truncated(f"the video ends at {video_end:.2f} s of the declared "
+                                f"{tagged:.2f} s")
+            return None
+        if container.duration:
+            declared_s = container.duration / 1_000_000
+            if any_end + slack < declared_s:
+                raise truncated(f"the streams end at {any_end:.2f} s of the declared "
+                                f"{declared_s:.2f} s")
+            return None
+        return UNCHECKED + " (Matroska without a duration, as written live)"
+    if fmt == "avi":
+        declared_s = _avi_declared_end(Path(container.name), vstream.index)
+        if declared_s:
+            if video_end + slack < declared_s:
+                raise truncated(f"the video ends at {video_end:.2f} s of the declared "
+                                f"{declared_s:.2f} s")
+            return None
+        return UNCHECKED + " (AVI header holds no length)"
+    return UNCHECKED + f" ({fmt})"
+
+
+def _parse_duration_tag(value: str | None) -> float | None:
+    """Matroska's ``DURATION`` tag, "HH:MM:SS.nnnnnnnnn", in seconds.
+
+    >>> _parse_duration_tag("00:01:02.500000000")
+    62.5
+    """
+    if not value:
+        return None
+    try:
+        h, m, sec = value.strip().split(":")
+        return int(h) * 3600 + int(m) * 60 + float(sec)
+    except ValueError:
+        return None
+
+
+def _avi_declared_end(path: Path, stream_index: int) -> float | None:
+    """End of a stream in seconds from its AVI ``strh`` header (dwStart + dwLength units of
+    dwScale/dwRate), which the muxer writes once the recording is finished.
+
+    We read it ourselves: FFmpeg replaces it with an estimate when the index at the end of
+    the file is missing, which is exactly the truncated case.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64 * 1024)
+    except OSError:
+        return None
+    if head[:4] != b"RIFF" or head[8:12] != b"AVI ":
+        return None
+    found, pos = 0, head.find(b"strh")
+    while pos >= 0 and pos + 8 + 36 <= len(head):
+        body = head[pos + 8:pos + 8 + 36]
+        if found == stream_index:
+            scale, rate, start, length = struct.unpack("<4I", body[20:36])
+            if not (scale and rate and length):
+                return None
+            return (start + length) * scale / rate
+        found += 1
+        pos = head.find(b"strh", pos + 8)
+    return None
 
 
 def _frame_step(vstream, time_base: Fraction) -> int:
     rate = vstream.average_rate or vstream.guessed_rate or Fraction(30)
     return max(1, round(1 / (rate * time_base)))
+
+
+def _write_failed(exc: OSError, path: Path) -> OSError:
+    """A full disk as a one-line ``DiskFullError``; any other write error unchanged."""
+    return disk_full(exc, path.parent) or exc
 
 
 class VideoWriter:
@@ -163,33 +360,51 @@ class VideoWriter:
         self.audio_map: dict[int, Any] = {}
         self.pending_audio: list[Any] = []
         self.frames_written = 0
-        self.warnings: list[str] = []
+        self._warnings: list[str] = []
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the audit should say about this output, including the reader's notes."""
+        return [*getattr(self.source, "notes", []), *self._warnings]
 
     def _open(self, first_rotation: int) -> None:
         av = _av()
-        src_v = self.source.streams.video[0]
+        src_v = main_video_stream(self.source)
         options = {"movflags": "+faststart"} if self.format in ("mp4", "mov") else {}
-        self.out = av.open(str(self.path), "w", format=self.format, options=options)
+        try:
+            self.out = av.open(str(self.path), "w", format=self.format, options=options)
+        except OSError as exc:
+            raise _write_failed(exc, self.path) from None
         if self.keep_metadata:
             self.out.metadata.update(self.source.metadata)
         ctx = src_v.codec_context
         rate = src_v.average_rate or src_v.guessed_rate or Fraction(30)
-        vs = self.out.add_stream("libx264", rate=rate)
+        # WebM cannot hold H.264: VP9 (libvpx, in PyAV's wheel) at a matching quality.
+        webm = self.format == "webm"
+        vs = self.out.add_stream("libvpx-vp9" if webm else "libx264", rate=rate)
         vs.width, vs.height = ctx.width, ctx.height
         # x264 cannot code 4:2:0 with an odd width or height; 4:4:4 keeps the exact size.
         odd = ctx.width % 2 or ctx.height % 2
         vs.pix_fmt = "yuv444p" if odd else "yuv420p"
         if odd:
-            self.warnings.append("odd frame size: encoded as 4:4:4 to keep the exact resolution")
+            self._warnings.append("odd frame size: encoded as 4:4:4 to keep the exact "
+                                  "resolution")
         elif ctx.pix_fmt not in ("yuv420p", "yuvj420p"):
             # Full-range (yuvj) input keeps its range flag below; deeper or wider formats do not
             # survive, and a reviewer comparing against the original should know why.
-            self.warnings.append(f"input pixel format {ctx.pix_fmt} encoded as 8-bit 4:2:0 "
-                                 "(yuv420p)")
+            self._warnings.append(f"input pixel format {ctx.pix_fmt} encoded as 8-bit 4:2:0 "
+                                  "(yuv420p)")
         # Same time base as the input, so every pts is copied exactly (VFR survives).
         vs.time_base = src_v.time_base
         vs.codec_context.time_base = src_v.time_base
-        vs.options = {"crf": str(self.crf), "preset": self.preset}
+        if webm:
+            vp9_crf = min(63, round(self.crf * 63 / 51))  # same place on VP9's 0-63 scale
+            vs.options = {"crf": str(vp9_crf), "b": "0", "row-mt": "1",
+                          "deadline": "good", "cpu-used": "4"}
+            self._warnings.append(f"WebM output: video encoded as VP9 (crf {vp9_crf}); "
+                                  "the x264 preset does not apply")
+        else:
+            vs.options = {"crf": str(self.crf), "preset": self.preset}
         for attr in ("color_range", "colorspace", "color_primaries", "color_trc"):
             with contextlib.suppress(AttributeError, TypeError, ValueError):
                 setattr(vs.codec_context, attr, getattr(ctx, attr))
@@ -210,10 +425,14 @@ class VideoWriter:
                 oa.metadata["language"] = a.language
             self.audio_map[a.index] = oa
         dropped = [s for s in self.source.streams if s.type not in ("video", "audio")]
-        dropped += list(self.source.streams.video[1:])
         if dropped:
             kinds = ", ".join(f"#{s.index} {s.type}" for s in dropped)
-            self.warnings.append(f"streams not copied (may hold telemetry/GPS): {kinds}")
+            self._warnings.append(f"streams not copied (may hold telemetry/GPS): {kinds}")
+        pictures = [s for s in self.source.streams.video if is_attached_picture(s)]
+        if pictures:
+            kinds = ", ".join(f"#{s.index}" for s in pictures)
+            self._warnings.append(f"attached pictures (cover art/thumbnails) dropped, as they "
+                                  f"may show unredacted content: {kinds}")
         for packet in self.pending_audio:
             self._mux_audio(packet)
         self.pending_audio.clear()
@@ -238,7 +457,10 @@ class VideoWriter:
         out_stream = self.audio_map.get(packet.stream.index)
         if out_stream is not None:
             packet.stream = out_stream
-            self.out.mux(packet)
+            try:
+                self.out.mux(packet)
+            except OSError as exc:
+                raise _write_failed(exc, self.path) from None
 
     def _encode(self, vframe) -> None:
         av = _av()
@@ -246,13 +468,19 @@ class VideoWriter:
             for packet in self.vstream.encode(vframe):
                 self.out.mux(packet)
         except av.FFmpegError as exc:
+            full = disk_full(exc, self.path.parent)
+            if full is not None:
+                raise full from None
             raise StageError(f"encoding failed: {exc}") from None
 
     def close(self) -> None:
         if self.out is None:
             return
         self._encode(None)
-        self.out.close()
+        try:
+            self.out.close()
+        except OSError as exc:
+            raise _write_failed(exc, self.path) from None
         self.out = None
 
     def abort(self) -> None:
