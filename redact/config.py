@@ -62,6 +62,9 @@ class Config:
     offline: bool = False
     # Temporal stages (tracking, look-back buffer).
     detect_every: int = 3
+    # ... and never more than this many seconds apart (low frame rates, long strides), and
+    # always on the last frame: coverage between detected frames assumes a short, straight path.
+    detect_gap_s: float = 0.5
     tracking: bool = True
     coast_s: float = 0.5
     gap_fill_s: float = 1.0
@@ -104,6 +107,9 @@ class Config:
             raise ConfigError(f"crf must be between 0 and 51, got {self.crf}")
         if not 1 <= self.detect_every <= 30:
             raise ConfigError(f"detect_every must be between 1 and 30, got {self.detect_every}")
+        if not 0.0 < self.detect_gap_s <= 2.0:
+            raise ConfigError(f"detect_gap_s must be above 0 and at most 2 seconds, got "
+                              f"{self.detect_gap_s}")
         for name in ("coast_s", "gap_fill_s", "pad_before_s", "pad_after_s"):
             value = getattr(self, name)
             if not 0.0 <= value <= 10.0:

@@ -4,6 +4,7 @@ stops the batch."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -71,6 +72,8 @@ def _as_settings(config: Config | Settings | None) -> Settings:
 def collect_jobs(inputs: Iterable[Path | str], out_dir: Path) -> tuple[list[Job], list[FileResult]]:
     """Expand folders recursively. Outputs mirror the path relative to each input folder."""
     out_dir = Path(out_dir).resolve()
+    if isinstance(inputs, str | os.PathLike):
+        inputs = [inputs]  # one path, not an iterable of its characters
     jobs: list[Job] = []
     early: list[FileResult] = []
     for raw in inputs:

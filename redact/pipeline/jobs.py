@@ -67,7 +67,9 @@ class BatchRunner:
         self.config_hash = settings.config.digest()
         self.models = model_hashes(settings, self.store)
 
-    def run(self, inputs: Iterable[Path | str]) -> BatchReport:
+    def run(self, inputs: Iterable[Path | str] | Path | str) -> BatchReport:
+        # One path is one input (not its characters); a generator is read once.
+        inputs = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
         self.meta_dir.mkdir(parents=True, exist_ok=True)
         with OutputLock(self.meta_dir):
             # A killed run may have left temporaries; they never carry a final name.

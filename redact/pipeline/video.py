@@ -10,9 +10,11 @@ from pathlib import Path
 
 from redact.config import Config
 from redact.detect.base import DetectorSet, PendingDetections
+from redact.errors import ConfigError
 from redact.io.spool import Spool
 from redact.io.video import Frame, VideoWriter, describe_streams, iter_frames, open_input
 from redact.pipeline.frames import RegionLog, render_boxes
+from redact.pipeline.orient import quarter_turns, to_display, to_stored
 from redact.render import apply_style
 from redact.render.styles import apply_style_yuv420
 from redact.track import PerFrameStage, Slot, TemporalStage
@@ -35,11 +37,30 @@ class VideoOutcome:
 
 
 def make_stage(config: Config) -> TemporalStage:
+    """The temporal stage for detected frames. With a detection stride the stage is wrapped
+    so every skipped frame is covered whatever the tracking settings and frame rate."""
+    stage: TemporalStage
     if not config.tracking:
-        return PerFrameStage()
-    from redact.track.tracker import TrackingStage
+        stage = PerFrameStage()
+    else:
+        from redact.track.tracker import TrackingStage
 
-    return TrackingStage.from_config(config)
+        stage = TrackingStage.from_config(config)
+    if config.detect_every > 1:
+        from redact.track.stride import StrideCover
+
+        stage = StrideCover(stage)
+    return stage
+
+
+def detect_displayed(detectors: DetectorSet, frame: Frame) -> PendingDetections:
+    """Start detection on the picture as displayed; boxes come back in stored coordinates."""
+    turns = quarter_turns(frame.rotation)
+    job = detectors.start([to_display(frame.bgr(), turns)])
+    if turns == 0:
+        return job
+    w, h = frame.size
+    return PendingDetections(lambda: [to_stored(job.result()[0], turns, w, h)])
 
 
 def exact_records(regions) -> list[dict]:
@@ -66,13 +87,23 @@ def redact_video(src: Path, dst_tmp: Path | None, final_suffix: str, config: Con
                  stage: TemporalStage | None = None, collect_plan: bool = False) -> VideoOutcome:
     """Redact ``src`` into ``dst_tmp``. With ``detectors=None`` the stage alone decides
     (rendering from a plan); with ``dst_tmp=None`` nothing is rendered or encoded (planning)."""
+    if detectors is None and stage is None:
+        # Fail closed: without detectors or a plan nothing would ever be redacted.
+        raise ConfigError("redact_video needs detectors or a plan stage to take regions from; "
+                          "refusing to encode a video with nothing to redact it")
     outcome = VideoOutcome()
     container = open_input(src)
     writer = None
     if dst_tmp is not None:
         writer = VideoWriter(dst_tmp, final_suffix, container, crf=config.crf,
                              preset=config.encoder_preset, keep_metadata=config.keep_metadata)
-    stage = stage or make_stage(config)
+    if stage is None:
+        stage = make_stage(config)
+    elif detectors is not None and config.detect_every > 1:
+        from redact.track.stride import StrideCover
+
+        if not isinstance(stage, StrideCover):
+            stage = StrideCover(stage)
     styles: dict[int, str] = getattr(stage, "styles", {})
     total = int(container.streams.video[0].frames or 0)
     outcome.input_streams = describe_streams(container)
@@ -112,16 +143,26 @@ def redact_video(src: Path, dst_tmp: Path | None, final_suffix: str, config: Con
     try:
         with detectors if detectors is not None else contextlib.nullcontext():
             on_audio = writer.add_audio if writer is not None else (lambda _packet: None)
+            last_detected: Frame | None = None
             for frame in iter_frames(container, on_audio):
                 outcome.frames_in += 1
                 job = None
-                if detectors is not None and frame.index % config.detect_every == 0:
-                    job = detectors.start([frame.bgr()])
+                if detectors is not None and (
+                        last_detected is None
+                        or frame.index - last_detected.index >= config.detect_every
+                        or frame.time - last_detected.time >= config.detect_gap_s - 1e-6):
+                    job = detect_displayed(detectors, frame)
                     outcome.frames_detected += 1
+                    last_detected = frame
                 pending.append((frame, job))
                 buffered += 1
                 outcome.max_buffered = max(outcome.max_buffered, buffered)
                 advance(DETECT_AHEAD)
+            if detectors is not None and pending and pending[-1][1] is None:
+                # The last frame is always detected: nothing after it could be carried back.
+                frame = pending[-1][0]
+                pending[-1] = (frame, detect_displayed(detectors, frame))
+                outcome.frames_detected += 1
             advance(0)
         release(stage.flush())
         if outcome.frames_out != outcome.frames_in:

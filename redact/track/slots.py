@@ -17,6 +17,8 @@ class Slot:
     detections: Detections | None  # None: detection skipped on this frame
     regions: list[Detections] = field(default_factory=list)
     payload: object = None  # the decoded frame; opaque to the tracker
+    # ``detections`` with the track ids the stage gave them (set by the stage on push).
+    identified: Detections | None = None
 
     def final_regions(self) -> Detections:
         return Detections.concat(self.regions)
@@ -36,6 +38,7 @@ class PerFrameStage:
 
     def push(self, slot: Slot) -> list[Slot]:
         if slot.detections is not None:
+            slot.identified = slot.detections
             slot.regions.append(slot.detections)
         return [slot]
 

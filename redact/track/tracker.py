@@ -143,7 +143,8 @@ class TrackingStage:
                 track = self._new_track(category, slot, dets.xyxy[d], float(dets.score[d]))
                 track_ids[d] = track.id
                 matched.add(track.id)
-        slot.regions.append(dets.replace(track_id=track_ids))
+        slot.identified = dets.replace(track_id=track_ids)
+        slot.regions.append(slot.identified)
         self._coast(slot, matched)
 
     def _associate(self, tracks: list[Track], boxes: np.ndarray, t: float):
