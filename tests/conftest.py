@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -32,24 +34,37 @@ def frame_image(i: int, width: int, height: int) -> np.ndarray:
 def make_clip(path: Path, *, width: int = 64, height: int = 48, pts: list[int] | None = None,
               time_base: Fraction = Fraction(1, 1000), n: int = 10, audio: bool = False,
               rotation: int = 0, metadata: dict | None = None, codec: str = "libx264",
-              pix_fmt: str | None = None) -> Path:
-    """Write a small clip. ``pts`` (in ``time_base``) makes variable frame rate."""
+              pix_fmt: str | None = None, rate: Fraction | int = 25,
+              options: dict[str, str] | None = None, audio_codec: str = "aac",
+              extra: Callable[[Any, Any], Callable[[int | None, Any], None] | None] | None = None,
+              file: Any = None) -> Path:
+    """Write a small clip. ``pts`` (in ``time_base``) makes variable frame rate.
+
+    ``extra(container, video_stream)`` may add streams before anything is written and return a
+    hook called with each (index, frame) after it is encoded and with (None, None) at the end.
+    ``file``: write to this file object instead of ``path`` (a non-seekable one makes a "live"
+    file whose header never gets its final durations).
+    """
     pts = pts if pts is not None else [round(i * 1000 / 25) for i in range(n)]
-    fmt = {".mkv": "matroska", ".mov": "mov", ".avi": "avi"}.get(path.suffix, "mp4")
-    with av.open(str(path), "w", format=fmt) as out:
+    fmt = {".mkv": "matroska", ".mov": "mov", ".avi": "avi", ".webm": "webm"}.get(path.suffix,
+                                                                                 "mp4")
+    with av.open(file if file is not None else str(path), "w", format=fmt) as out:
         if metadata:
             out.metadata.update(metadata)
-        vs = out.add_stream(codec, rate=25)
+        vs = out.add_stream(codec, rate=rate)
         vs.width, vs.height = width, height
         vs.pix_fmt = pix_fmt or ("yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p")
         vs.time_base = time_base
         vs.codec_context.time_base = time_base
+        if options:
+            vs.options = options
         if rotation:
             vs.set_display_rotation(rotation)
         a_s = None
         if audio:
-            a_s = out.add_stream("aac", rate=16000)
+            a_s = out.add_stream(audio_codec, rate=16000)
             a_s.layout = "mono"
+        hook = extra(out, vs) if extra is not None else None
         for i, p in enumerate(pts):
             frame = av.VideoFrame.from_ndarray(frame_image(i, width, height), format="rgb24")
             if pix_fmt:
@@ -57,8 +72,12 @@ def make_clip(path: Path, *, width: int = 64, height: int = 48, pts: list[int] |
             frame.pts, frame.time_base = p, time_base
             for packet in vs.encode(frame):
                 out.mux(packet)
+            if hook is not None:
+                hook(i, frame)
         for packet in vs.encode():
             out.mux(packet)
+        if hook is not None:
+            hook(None, None)
         if a_s is not None:
             total = int(float(pts[-1] * time_base) * 16000) + 1600
             t = np.arange(total) / 16000

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -180,6 +181,10 @@ def iter_frames(container, on_audio: Callable[[Any], None]) -> Iterator[Frame]:
     step = _frame_step(vstream, time_base)
     index, last_pts, first_pts, size = 0, None, None, None
     ends = _Ends()
+    # Trap: AVI has no timestamps, only chunk positions (dts). FFmpeg guesses H.264 pts there
+    # as dts + 1 frame, which would shift every frame; the k-th displayed frame is at the
+    # k-th position instead (empty chunks, i.e. dropped frames, leave gaps that we keep).
+    positions: deque[int] | None = deque() if container.format.name == "avi" else None
     try:
         # Demux every stream (the others are dropped) so the end of the longest one is known.
         for packet in container.demux():
@@ -190,6 +195,8 @@ def iter_frames(container, on_audio: Callable[[Any], None]) -> Iterator[Frame]:
                 continue
             if packet.stream.index != vstream.index:
                 continue
+            if positions is not None and packet.dts is not None and packet.size:
+                positions.append(packet.dts)
             for vframe in packet.decode():
                 if size is None:
                     size = (vframe.width, vframe.height)
@@ -203,7 +210,7 @@ def iter_frames(container, on_audio: Callable[[Any], None]) -> Iterator[Frame]:
                     raise InputError(f"{name}: frame {index} is damaged (corrupt data the "
                                      "decoder had to guess); re-export the file from the "
                                      "camera or evidence system and redact that copy")
-                pts = vframe.pts
+                pts = positions.popleft() if positions else vframe.pts
                 if pts is None:  # some AVI/raw streams carry no pts: continue the cadence
                     pts = 0 if last_pts is None else last_pts + step
                 if last_pts is not None and pts <= last_pts:
@@ -405,6 +412,10 @@ class VideoWriter:
                                   "the x264 preset does not apply")
         else:
             vs.options = {"crf": str(self.crf), "preset": self.preset}
+            if self.format == "avi":
+                # Trap: AVI stores frames in decode order with no pts of their own, so
+                # B-frames would shift every timestamp; x264 without them keeps them exact.
+                vs.options = {**vs.options, "bf": "0"}
         for attr in ("color_range", "colorspace", "color_primaries", "color_trc"):
             with contextlib.suppress(AttributeError, TypeError, ValueError):
                 setattr(vs.codec_context, attr, getattr(ctx, attr))
