@@ -280,14 +280,12 @@ VIDEOS = [
     Case("mp4-fragmented", lambda d: remuxed(make_clip(d / "s.mp4", n=8), d / "a.mp4",
                                              movflags="frag_keyframe+empty_moov"),
          warning="completeness could not be"),
-    # A live-written MKV cut short cannot be told from a complete one: released with the
-    # warning (no frame is unredacted; the frames that are there are all there is).
     Case("mkv-live-truncated", lambda d: truncated(live(d / "a.mkv", n=30), 0.6),
-         warning="completeness could not be"),
+         error="cluster is cut short"),
     # ---- refused, with what to do
     Case("audio-only", lambda d: audio_only(d / "a.mp4"), error="no video stream"),
     Case("mkv-0-frames", lambda d: no_frames(d / "a.mkv"), error="no video frame"),
-    Case("mp4-0-frames", lambda d: no_frames(d / "a.mp4"), error="no video frame"),
+    Case("mp4-0-frames", lambda d: no_frames(d / "a.mp4"), error="no video stream"),
     Case("mkv-two-views", clip("a.mkv", n=4, extra=second_view), error="-map 0:v:1"),
     Case("mp4-two-views", clip("a.mp4", n=4, extra=second_view), error="-map 0:v:1"),
     Case("mp4-corrupt", lambda d: corrupted(make_clip(d / "a.mp4", n=30)),
@@ -312,7 +310,7 @@ VIDEOS = [
     Case("mp4-fragmented-truncated",
          lambda d: truncated(remuxed(make_clip(d / "s.mp4", n=30, options={"g": "5"}),
                                      d / "a.mp4", movflags="frag_keyframe+empty_moov")),
-         error="decoding failed"),
+         error="box is cut short"),
     Case("mkv-8200-wide", clip("a.mkv", n=1, width=8200, height=16),
          error="larger than redact handles"),
     Case("text-named-mp4", lambda d: text_file(d / "a.mp4"), error="not a readable video"),

@@ -266,6 +266,8 @@ def _check_complete(container, vstream, name: str, decoded: int, video_end: floa
         # The sample table counts every frame. A fragmented MP4 (empty moov) declares none.
         declared = int(vstream.frames or 0)
         if not declared:
+            if _mp4_boxes_complete(Path(container.name)) is False:
+                raise truncated("the last MP4 box is cut short")
             return UNCHECKED + " (fragmented MP4)"
         if decoded < declared:
             raise truncated(f"decoded {decoded} of {declared} declared frames")
@@ -285,6 +287,8 @@ def _check_complete(container, vstream, name: str, decoded: int, video_end: floa
                 raise truncated(f"the streams end at {any_end:.2f} s of the declared "
                                 f"{declared_s:.2f} s")
             return None
+        if _mkv_clusters_complete(Path(container.name)) is False:
+            raise truncated("the last Matroska cluster is cut short")
         return UNCHECKED + " (Matroska without a duration, as written live)"
     if fmt == "avi":
         declared_s = _avi_declared_end(Path(container.name), vstream.index)
@@ -295,6 +299,75 @@ def _check_complete(container, vstream, name: str, decoded: int, video_end: floa
             return None
         return UNCHECKED + " (AVI header holds no length)"
     return UNCHECKED + f" ({fmt})"
+
+
+def _mp4_boxes_complete(path: Path) -> bool | None:
+    """Whether the top-level MP4 boxes end exactly at the end of the file (None: unknown).
+
+    A file cut short almost always ends inside a box (a fragment's ``mdat``)."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            pos = 0
+            while pos < size:
+                fh.seek(pos)
+                head = fh.read(16)
+                if len(head) < 8:
+                    return False
+                length = struct.unpack(">I", head[:4])[0]
+                if length == 1:  # 64-bit size follows the type
+                    if len(head) < 16:
+                        return False
+                    length = struct.unpack(">Q", head[8:16])[0]
+                elif length == 0:  # the box runs to the end of the file
+                    return True
+                if length < 8:
+                    return None
+                pos += length
+            return pos == size
+    except OSError:
+        return None
+
+
+def _ebml_number(head: bytes, pos: int, *, is_id: bool) -> tuple[int | None, int]:
+    """One EBML variable-length number at ``pos``: (value or None if unknown, next pos)."""
+    if pos >= len(head) or head[pos] == 0:
+        raise ValueError("not EBML")
+    length = 9 - head[pos].bit_length()
+    if pos + length > len(head):
+        raise ValueError("cut short")
+    value = int.from_bytes(head[pos:pos + length], "big")
+    if is_id:
+        return value, pos + length
+    value &= (1 << (7 * length)) - 1
+    return (None if value == (1 << (7 * length)) - 1 else value), pos + length
+
+
+def _mkv_clusters_complete(path: Path) -> bool | None:
+    """Whether a Matroska file written live (Segment of unknown size) ends exactly after its
+    last element (None: unknown, e.g. clusters of unknown size too)."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            pos, in_segment = 0, False
+            while pos < size:
+                fh.seek(pos)
+                head = fh.read(16)
+                try:
+                    element, after_id = _ebml_number(head, 0, is_id=True)
+                    length, after_size = _ebml_number(head, after_id, is_id=False)
+                except ValueError:
+                    return False if len(head) < 16 else None
+                if element == 0x18538067 and not in_segment:  # Segment: walk its children
+                    in_segment = True
+                    pos += after_size
+                    continue
+                if length is None:
+                    return None
+                pos += after_size + length
+            return pos == size
+    except OSError:
+        return None
 
 
 def _parse_duration_tag(value: str | None) -> float | None:
