@@ -29,9 +29,15 @@ def read_image(path: Path) -> np.ndarray:
     # IMREAD_COLOR applies the EXIF orientation and gives 8-bit BGR from CMYK, grey and
     # 16-bit input, so we redact what a viewer shows; the output carries no EXIF at all (no
     # GPS, no orientation to re-apply).
+    raw = data.tobytes()
+    if raw[:2] == b"\xff\xd8" and not jpeg_complete(raw):
+        # Older OpenCV decodes a cut JPEG and fills the rest with grey, without a word.
+        raise InputError(f"{path.name}: JPEG is truncated (no end-of-image marker); use a "
+                         "complete copy of the file")
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
-        raise InputError(f"{path.name}: not a readable JPEG/PNG image (corrupt or wrong type)")
+        raise InputError(f"{path.name}: not a readable JPEG/PNG image (corrupt, truncated or "
+                         "wrong type); check it opens in an image viewer, or use a complete copy")
     if _png_may_have_alpha(data):
         image = _flatten_alpha(path, data, image)
     return image
@@ -88,6 +94,43 @@ def image_size(head: bytes) -> tuple[int, int] | None:
             return (width, height)
         pos += 2 + length
     return None
+
+
+def jpeg_complete(data: bytes) -> bool:
+    """Whether the JPEG's segments and scans run through to an end-of-image marker (data
+    after it, such as an appended motion-photo video, is allowed).
+
+    >>> jpeg_complete(b"\\xff\\xd8\\xff\\xda\\x00\\x02\\x12\\xff\\x00\\x34\\xff\\xd9")
+    True
+    >>> jpeg_complete(b"\\xff\\xd8\\xff\\xda\\x00\\x02\\x12\\xff\\x00\\x34")
+    False
+    """
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return False
+        marker = data[pos + 1]
+        if marker == 0xD9:
+            return True
+        if marker == 0xFF or marker == 0x01 or 0xD0 <= marker <= 0xD7:
+            pos += 1 if marker == 0xFF else 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
+        pos += 2 + length
+        if marker != 0xDA:
+            continue
+        # Entropy-coded data runs to the next marker that is not a stuffed 0xFF00 or a
+        # restart marker.
+        while True:
+            pos = data.find(b"\xff", pos)
+            if pos < 0 or pos + 1 >= len(data):
+                return False
+            nxt = data[pos + 1]
+            if nxt == 0x00 or 0xD0 <= nxt <= 0xD7:
+                pos += 2
+                continue
+            break
+    return pos + 2 <= len(data) and data[pos:pos + 2] == b"\xff\xd9"
 
 
 def write_image(path: Path, image: np.ndarray) -> None:
