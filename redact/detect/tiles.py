@@ -1,0 +1,71 @@
+"""Overlapping tiles: run a detector on parts of a large frame so small objects reach it at a
+usable size, then map its boxes back to frame pixels.
+
+>>> [t.box for t in tile_grid(1000, 400, 2, overlap=0.25)]
+[(0, 0, 572, 400), (428, 0, 1000, 400)]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from redact.detect.detections import Detections
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A window ``[x1, x2) × [y1, y2)`` of the frame, in integer frame pixels."""
+
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.x1 < self.x2 and 0 <= self.y1 < self.y2):
+            raise ValueError(f"Tile needs 0 <= x1 < x2 and 0 <= y1 < y2, got {self.box}")
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        return self.x1, self.y1, self.x2, self.y2
+
+    def crop(self, frame: np.ndarray) -> np.ndarray:
+        return frame[self.y1:self.y2, self.x1:self.x2]
+
+    def to_frame(self, dets: Detections) -> Detections:
+        """Boxes in this tile's pixels → the same boxes in frame pixels (a pure shift)."""
+        if not len(dets):
+            return dets
+        shift = np.array([self.x1, self.y1, self.x1, self.y1], np.float32)
+        return dets.replace(xyxy=dets.xyxy + shift)
+
+
+def _spans(length: int, count: int, overlap: float) -> list[tuple[int, int]]:
+    """``count`` equal windows covering ``[0, length)``; neighbours share ``overlap`` of a
+    window. The last window ends exactly at ``length``."""
+    if count <= 1:
+        return [(0, length)]
+    size = math.ceil(length / (count - (count - 1) * overlap))
+    size = min(size, length)
+    step = (length - size) / (count - 1)
+    return [(round(i * step), round(i * step) + size) for i in range(count)]
+
+
+def tile_grid(width: int, height: int, across: int, overlap: float = 0.2) -> list[Tile]:
+    """``across`` tiles along the long side and as many along the short side as keep the tiles
+    about square; neighbouring tiles overlap by ``overlap`` of a tile, so an object smaller
+    than that lies whole inside at least one tile."""
+    if width < 1 or height < 1:
+        raise ValueError(f"tile_grid needs a positive frame size, got {width}x{height}")
+    if across < 1 or not 0.0 <= overlap < 1.0:
+        raise ValueError(f"tile_grid needs across >= 1 and 0 <= overlap < 1, got {across}, "
+                         f"{overlap}")
+    long_side, short_side = max(width, height), min(width, height)
+    tile = long_side / (across - (across - 1) * overlap) if across > 1 else long_side
+    down = max(1, math.ceil((short_side - overlap * tile) / ((1 - overlap) * tile)))
+    nx, ny = (across, down) if width >= height else (down, across)
+    return [Tile(x1, y1, x2, y2) for y1, y2 in _spans(height, ny, overlap)
+            for x1, x2 in _spans(width, nx, overlap)]

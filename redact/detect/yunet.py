@@ -1,0 +1,66 @@
+"""YuNet face detector (OpenCV's ``FaceDetectorYN``): a second face model of another family
+than CenterFace, so that one model's miss is not a leak."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from redact.detect.base import cpu_threads, letterbox_size
+from redact.detect.detections import Detections, merge_passes
+from redact.detect.tiles import tile_grid
+from redact.models import ModelSpec
+
+
+class YuNetDetector:
+    def __init__(self, *, spec: ModelSpec, weights: Path, categories: tuple[str, ...],
+                 thresholds: dict[str, float], size: int, device: str,
+                 still_tiles: int = 0, **_: object) -> None:
+        self.categories = categories
+        self.threshold = thresholds["face"]
+        self.size = size
+        self.still_tiles = still_tiles
+        self.warnings: list[str] = []
+        if device == "cuda":
+            self.warnings.append("face detector YuNet ran on the CPU (OpenCV DNN)")
+        if cpu_threads():
+            cv2.setNumThreads(cpu_threads())  # process-wide, like the other libraries' pools
+        model = np.frombuffer(Path(weights).read_bytes(), dtype=np.uint8)
+        # The shipped graph is fixed at 640x640; OpenCV reshapes it per setInputSize.
+        self.net = cv2.FaceDetectorYN.create("onnx", model, np.empty(0, np.uint8), (640, 640),
+                                             self.threshold, 0.3, 5000)
+        self._input: tuple[int, int] | None = None
+
+    def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,
+               still: bool = False) -> list[Detections]:
+        return [self._detect_one(frame, scale, still) for frame in frames]
+
+    def _detect_one(self, frame: np.ndarray, scale: float, still: bool) -> Detections:
+        size = round(self.size * scale)
+        passes = [self._detect_at(frame, size)]
+        if still and self.still_tiles > 1:
+            for tile in tile_grid(frame.shape[1], frame.shape[0], self.still_tiles):
+                passes.append(tile.to_frame(self._detect_at(tile.crop(frame), size)))
+        return merge_passes(passes, 0.5)
+
+    def _detect_at(self, frame: np.ndarray, size: int) -> Detections:
+        height, width = frame.shape[:2]
+        in_w, in_h = letterbox_size(width, height, size)
+        interp = cv2.INTER_AREA if in_w < width else cv2.INTER_LINEAR
+        resized = np.ascontiguousarray(cv2.resize(frame, (in_w, in_h), interpolation=interp))
+        if self._input != (in_w, in_h):
+            self.net.setInputSize((in_w, in_h))
+            self._input = (in_w, in_h)
+        _, faces = self.net.detect(resized)
+        if faces is None or not len(faces):
+            return Detections.empty()
+        x, y, w, h = (faces[:, i] for i in range(4))
+        boxes = np.stack([x, y, x + w, y + h], axis=1).astype(np.float32)
+        boxes[:, [0, 2]] *= width / in_w
+        boxes[:, [1, 3]] *= height / in_h
+        # Trap: YuNet returns boxes reaching past the frame; the width can be negative too.
+        boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2])
+        return Detections.from_lists(boxes, faces[:, -1], ["face"] * len(boxes)).clipped(
+            width, height)
