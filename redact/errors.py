@@ -62,6 +62,12 @@ def disk_full(exc: BaseException, folder: Path) -> DiskFullError | None:
     return None
 
 
+class SetupError(RedactError, RuntimeError):
+    """Models or the device cannot be loaded. Raised once, before any file is touched."""
+
+    exit_code = 2
+
+
 class LockError(RedactError, RuntimeError):
     """Another run holds the output folder."""
 

@@ -41,6 +41,9 @@ Preset = Annotated[str | None, typer.Option("--preset", help="Preset name in pip
 DetectEvery = Annotated[int | None, typer.Option(help="Run detection every Nth frame.")]
 ScreenModel = Annotated[str | None, typer.Option(help="Registered screen model.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+SignKey = Annotated[Path | None, typer.Option(help="Ed25519 private key (PEM) to sign the "
+                                            "journal and audit hashes.")]
+Force = Annotated[bool, typer.Option(help="Redo files even if unchanged.")]
 
 
 def build_settings(preset: str | None, **flags):
@@ -81,9 +84,8 @@ def run(
     workers: Annotated[int, typer.Option(help="Files processed in parallel.")] = 1,
     since: Annotated[str | None, typer.Option(help="Only inputs modified since: ISO time or "
                                               "a duration like 36h, 2d.")] = None,
-    sign_key: Annotated[Path | None, typer.Option(help="Ed25519 private key (PEM) to sign "
-                                                  "the journal and audit hashes.")] = None,
-    force: Annotated[bool, typer.Option(help="Redo files even if unchanged.")] = False,
+    sign_key: SignKey = None,
+    force: Force = False,
     log_file: Annotated[Path | None, typer.Option(help="Append a log here.")] = None,
 ) -> None:
     """Redact INPUTS into OUT (outputs mirror the input folder layout; audit beside each).
@@ -134,31 +136,21 @@ def plan(
     style: Style = None,
     detect_every: DetectEvery = None,
     screen_model: ScreenModel = None,
+    sign_key: SignKey = None,
+    force: Force = False,
     as_json: AsJson = False,
 ) -> None:
-    """Detect and track only; write an editable redaction plan per video."""
-    from redact.io import VIDEO_EXTS
-    from redact.pipeline.batch import BatchReport, FileRunner, collect_jobs, plan_file
+    """Detect and track only; write an editable redaction plan per video.
 
+    Plans go through the same lock, job state and journal as `run`.
+    """
     try:
         settings = build_settings(preset, categories=categories, device=device, style=style,
                                   detect_every=detect_every, screen_model=screen_model)
     except RedactError as exc:
         fail(str(exc), 2)
-    jobs, results = collect_jobs(inputs, out)
-    runner = FileRunner(settings)
-    for job in jobs:
-        if job.src.suffix.lower() not in VIDEO_EXTS:
-            continue
-        dst = job.dst.with_name(job.dst.name + ".plan.json")
-        results.append(plan_file(job.src, dst, settings, runner=runner))
-    report = BatchReport(results)
-    if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
-    else:
-        for r in report.results:
-            typer.echo(f"{r.status:7} {r.input} -> {r.output or r.error}")
-    raise typer.Exit(report.exit_code)
+    _batch(settings, inputs, out, mode="plan", sign_key=sign_key, force=force,
+           as_json=as_json)
 
 
 @app.command()
@@ -166,24 +158,32 @@ def render(
     input: Annotated[Path, typer.Argument(help="The video the plan was made for.")],
     plan_path: Annotated[Path, typer.Option("--plan", help="Plan JSON (edited or not).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    sign_key: SignKey = None,
+    force: Force = False,
     as_json: AsJson = False,
 ) -> None:
-    """Render a video from a (possibly hand-edited) plan."""
+    """Render a video from a (possibly hand-edited) plan, with audit record and journal entry."""
     from redact.config import load_settings
-    from redact.pipeline.batch import BatchReport, FileRunner
-    from redact.pipeline.plan import load_plan
+
+    _batch(load_settings(), [input], out, mode="render", plan_path=plan_path,
+           sign_key=sign_key, force=force, as_json=as_json)
+
+
+def _batch(settings, inputs: list[Path], out: Path, *, mode: str, as_json: bool,
+           sign_key: Path | None, force: bool, plan_path: Path | None = None) -> None:
+    from redact.pipeline.jobs import BatchOptions, BatchRunner
 
     try:
-        the_plan = load_plan(plan_path)
+        runner = BatchRunner(settings, out, BatchOptions(sign_key=sign_key, force=force),
+                             debug=STATE["debug"], mode=mode, plan_path=plan_path)
     except RedactError as exc:
         fail(str(exc), 2)
-    runner = FileRunner(load_settings())
-    result = runner.run(input, out / input.name, plan=the_plan, debug=STATE["debug"])
-    report = BatchReport([result])
+    report = runner.run(inputs)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:
-        typer.echo(f"{result.status} {result.output or result.error}")
+        for r in report.results:
+            typer.echo(f"{r.status:7} {r.input} -> {r.output or r.error}")
     raise typer.Exit(report.exit_code)
 
 
@@ -209,13 +209,19 @@ def audit_verify(
     if as_json:
         typer.echo(json.dumps({"ok": result.ok, "journal": str(result.journal),
                                "entries": result.entries, "files": result.files_checked,
-                               "signed": result.signed, "problems": result.problems}, indent=2))
+                               "signed": result.signed,
+                               "signatures_checked": result.signatures_checked,
+                               "problems": result.problems, "notes": result.notes}, indent=2))
     else:
         for problem in result.problems:
             typer.echo(f"FAIL {problem}")
+        for note in result.notes:
+            typer.echo(f"NOTE {note}")
         verdict = "ok" if result.ok else f"{len(result.problems)} problem(s)"
+        checked = "signatures checked" if result.signatures_checked else \
+            "signatures NOT checked"
         typer.echo(f"{verdict}: {result.entries} journal entries, {result.files_checked} "
-                   f"outputs checked, {result.signed} signed entries")
+                   f"outputs checked, {result.signed} signed entries ({checked})")
     raise typer.Exit(0 if result.ok else 1)
 
 

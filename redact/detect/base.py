@@ -35,6 +35,7 @@ BACKENDS = {
     "centerface": "redact.detect.centerface:CenterFaceDetector",
     "yolo": "redact.detect.yolo:YoloDetector",
     "yunet": "redact.detect.yunet:YuNetDetector",
+    "dbtext": "redact.detect.text:TextDetector",
 }
 
 
@@ -80,6 +81,20 @@ def resolve_device(device: str) -> str:
         return "cpu"
 
 
+def check_models(config: Config, store: ModelStore) -> None:
+    """Without loading any detector: the device is usable and every model's weights are
+    present and verified (fetched if allowed). Raises ConfigError or ModelError."""
+    device = resolve_device(config.device)
+    if device == "cuda" and not _cuda_available():
+        raise ConfigError("--device cuda was asked for but no CUDA GPU is usable here; "
+                          "use --device auto or cpu")
+    specs = store.specs()
+    for name in {config.model_for(c) for c in config.categories}:
+        if name not in specs:
+            raise ConfigError(f"unknown model {name!r}; known models: {', '.join(specs)}")
+        store.ensure(specs[name])
+
+
 class DetectorSet:
     """Every detector a config asks for, each restricted to the categories it serves."""
 
@@ -121,6 +136,8 @@ class DetectorSet:
             backend = load_backend(spec.kind)
             extra = ({"coarse_size": config.face_coarse_size} if spec.kind == "centerface"
                      else {"still_fine_scale": config.still_fine_scale})
+            if spec.kind == "dbtext":
+                extra = {}
             if spec.kind == "yolo" and "plate" in categories:
                 extra.update(tiles=config.plate_tiles, tile_above=config.plate_tile_above)
             detectors.append(backend(spec=spec, weights=weights, categories=tuple(categories),

@@ -34,6 +34,9 @@ class FileResult:
     seconds: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
     frames: int = 0
+    # The second look at the output (``verify_output``): None when not run, "clean", or
+    # "review" when a face, plate or screen was still found outside what was painted.
+    verdict: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,10 +52,17 @@ class BatchReport:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.ok else 1
+        """0 all ok; 1 any failed; 4 none failed but an output was flagged for review (a
+        scheduled job can hold the release back)."""
+        if not self.ok:
+            return 1
+        return 4 if any(r.verdict == "review" for r in self.results) else 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"results": [r.to_dict() for r in self.results]}
+
+
+OK_STATUSES = ("ok",)
 
 
 @dataclass(frozen=True)
@@ -120,9 +130,10 @@ def redact_paths(inputs: Iterable[Path | str], out_dir: Path | str,
     settings = _as_settings(config)
     jobs, results = collect_jobs(inputs, Path(out_dir))
     runner = FileRunner(settings, store=store)
+    root = Path(out_dir).resolve()
     for job in jobs:
         results.append(runner.run(job.src, job.dst, progress=progress(job.src) if progress
-                                  else None, debug=debug))
+                                  else None, debug=debug, root=root))
     return BatchReport(results)
 
 
@@ -130,6 +141,14 @@ def redact_file(src: Path | str, dst: Path | str, config: Config | Settings | No
                 store: ModelStore | None = None) -> FileResult:
     """Redact one file; returns its result (status "failed" with a reason on bad input)."""
     return FileRunner(_as_settings(config), store=store).run(Path(src), Path(dst))
+
+
+def release_path(path: Path, root: Path) -> str:
+    """``path`` as a POSIX path relative to the release folder ``root``."""
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return Path(path).name
 
 
 class FileRunner:
@@ -149,10 +168,13 @@ class FileRunner:
         return self._detectors
 
     def run(self, src: Path, dst: Path, *, progress=None, debug: bool = False,
-            plan=None, input_sha: str | None = None) -> FileResult:
+            plan=None, input_sha: str | None = None, root: Path | None = None) -> FileResult:
         """``input_sha``: the caller's hash of ``src`` (saves one read of a large input; the
-        input is still re-hashed after redaction to catch changes during the run)."""
+        input is still re-hashed after redaction to catch changes during the run). ``root``:
+        the release folder; the audit record names the output relative to it, so a copy of
+        the folder anywhere can still be checked against its records."""
         src, dst = Path(src).resolve(), Path(dst).resolve()
+        self._root = Path(root).resolve() if root is not None else dst.parent
         started, t0 = now_iso(), time.monotonic()
         result = FileResult(str(src), None, None, "failed")
         try:
@@ -227,7 +249,8 @@ class FileRunner:
             record = build_record(
                 settings=settings, models=models, device=device,
                 input_entry=file_entry(src, input_sha, **input_extra),
-                output_entry={**file_entry(tmp, sha256_file(tmp)), "path": str(dst)},
+                output_entry={**file_entry(tmp, sha256_file(tmp)),
+                              "path": release_path(dst, self._root)},
                 started=started, frames=frames, log=log_, tracks=tracks, warnings=warnings,
                 plan_edits=plan.edits if plan is not None else None,
             )
@@ -238,7 +261,8 @@ class FileRunner:
 
 
 def plan_file(src: Path | str, dst: Path | str, settings: Settings, *,
-              runner: FileRunner | None = None, progress=None) -> FileResult:
+              runner: FileRunner | None = None, progress=None,
+              input_sha: str | None = None) -> FileResult:
     """Detect and track without rendering; write the plan JSON to ``dst`` (atomically)."""
     from redact.audit.record import write_json_streaming
     from redact.pipeline.plan import build_plan_document
@@ -252,15 +276,21 @@ def plan_file(src: Path | str, dst: Path | str, settings: Settings, *,
             raise InputError(f"{src.name}: plans apply to videos only")
         if src.stat().st_size == 0:
             raise InputError(f"{src.name}: file is empty (0 bytes)")
-        input_sha = sha256_file(src)
+        input_sha = input_sha or sha256_file(src)
         outcome = redact_video(src, None, src.suffix, settings.config, runner.detectors,
                                progress=progress, collect_plan=True)
+        if sha256_file(src) != input_sha:
+            raise InputError(f"{src.name}: input changed while it was being planned")
         doc = build_plan_document(input_path=src, input_sha=input_sha, settings=settings,
                                   models=runner.detectors.models, frames=outcome.plan_frames,
                                   frame_count=outcome.frames_in, tracks=outcome.tracks)
         write_json_streaming(dst, doc)
     except RedactError as exc:
         return FileResult(str(src), None, None, "failed", str(exc),
+                          round(time.monotonic() - t0, 3))
+    except Exception as exc:  # fail closed: no plan, one line
+        return FileResult(str(src), None, None, "failed",
+                          f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}",
                           round(time.monotonic() - t0, 3))
     return FileResult(str(src), str(dst), None, "ok", seconds=round(time.monotonic() - t0, 3),
                       counts=dict(outcome.log.counts), frames=outcome.frames_in)

@@ -3,6 +3,7 @@ optionally in parallel worker processes."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -14,10 +15,19 @@ from pathlib import Path
 
 from redact.audit.journal import Journal, load_private_key
 from redact.config import Settings
-from redact.errors import ConfigError
+from redact.errors import ConfigError, ModelError, SetupError, StageError
+from redact.io import VIDEO_EXTS
 from redact.io.atomic import sweep_temporaries
 from redact.models.store import ModelStore, sha256_file
-from redact.pipeline.batch import BatchReport, FileResult, FileRunner, Job, collect_jobs
+from redact.pipeline.batch import (
+    OK_STATUSES,
+    BatchReport,
+    FileResult,
+    FileRunner,
+    Job,
+    collect_jobs,
+    release_path,
+)
 from redact.pipeline.state import OutputLock, Row, StateDB
 
 
@@ -28,6 +38,13 @@ class BatchOptions:
     since: float | None = None  # only inputs modified at/after this epoch time
     sign_key: Path | None = None
     force: bool = False
+
+
+# What a batch makes of each input: "run" redacts (analyse + render), "plan" writes the
+# editable plan only, "render" paints a video from a given plan. All three go through the same
+# lock, job state and journal, so every file in a release folder has a custody entry.
+MODES = ("run", "plan", "render")
+PLAN_SUFFIX = ".plan.json"
 
 
 def parse_since(text: str) -> float:
@@ -53,7 +70,19 @@ def model_hashes(settings: Settings, store: ModelStore) -> str:
 class BatchRunner:
     def __init__(self, settings: Settings, out_dir: Path, options: BatchOptions | None = None,
                  *, progress=None, debug: bool = False,
-                 file_runner: FileRunner | None = None) -> None:
+                 file_runner: FileRunner | None = None, mode: str = "run",
+                 plan_path: Path | None = None) -> None:
+        if mode not in MODES:
+            raise ConfigError(f"unknown batch mode {mode!r}; known: {', '.join(MODES)}")
+        if (mode == "render") != (plan_path is not None):
+            raise ConfigError("rendering needs a plan (--plan), and only rendering takes one")
+        self.mode = mode
+        self.plan_path = Path(plan_path).resolve() if plan_path is not None else None
+        self.plan = None
+        if self.plan_path is not None:
+            from redact.pipeline.plan import load_plan
+
+            self.plan = load_plan(self.plan_path)
         self.settings = settings
         self.file_runner = file_runner  # tests inject one with a scripted detector
         self.out_dir = Path(out_dir).resolve()
@@ -65,6 +94,10 @@ class BatchRunner:
         self.signing_key = load_private_key(self.options.sign_key) if self.options.sign_key \
             else None
         self.config_hash = settings.config.digest()
+        if self.mode != "run":  # a plan, or a render of a given plan, is another output
+            extra = sha256_file(self.plan_path) if self.plan_path else ""
+            self.config_hash = hashlib.sha256(
+                f"{self.mode}:{self.config_hash}:{extra}".encode()).hexdigest()
         self.models = model_hashes(settings, self.store)
 
     def run(self, inputs: Iterable[Path | str] | Path | str) -> BatchReport:
@@ -83,6 +116,9 @@ class BatchRunner:
 
     def _run(self, inputs, db: StateDB, journal: Journal) -> BatchReport:
         jobs, results = collect_jobs(inputs, self.out_dir)
+        if self.mode != "run":
+            jobs, skipped = self._video_jobs(jobs)
+            results += skipped
         todo: list[tuple[Job, Row]] = []
         for job in jobs:
             st = job.src.stat()
@@ -102,9 +138,14 @@ class BatchRunner:
                           None, None)
             db.put(pending)
             todo.append((job, pending))
-        journal.append("run_start", inputs=[str(Path(i).resolve()) for i in inputs],
+        if todo:
+            self._load_once()
+        start = {"plan": {"path": str(self.plan_path), "sha256": sha256_file(self.plan_path)}} \
+            if self.plan_path else {}
+        journal.append("run_start", mode=self.mode,
+                       inputs=[str(Path(i).resolve()) for i in inputs],
                        out_dir=str(self.out_dir), config_hash=self.config_hash,
-                       models=json.loads(self.models), files=len(todo))
+                       models=json.loads(self.models), files=len(todo), **start)
         for (_job, pending), result in zip(todo, self._execute(todo), strict=True):
             results.append(result)
             self._record(db, journal, pending, result)
@@ -114,42 +155,101 @@ class BatchRunner:
                        skipped=sum(r.status == "skipped" for r in results))
         return report
 
+    def _video_jobs(self, jobs: list[Job]) -> tuple[list[Job], list[FileResult]]:
+        """Plans and renders are for videos; a plan's output is ``<name>.plan.json``."""
+        keep, skipped = [], []
+        for job in jobs:
+            if job.src.suffix.lower() not in VIDEO_EXTS:
+                skipped.append(FileResult(str(job.src), None, None, "skipped",
+                                          "plans apply to videos only"))
+            elif self.mode == "plan":
+                keep.append(Job(job.src, job.dst.with_name(job.dst.name + PLAN_SUFFIX)))
+            else:
+                keep.append(job)
+        return keep, skipped
+
+    def _load_once(self) -> None:
+        """Models and device are checked once, before any file: a missing model or an
+        unusable GPU is one error for the whole batch (exit 2), not one per file."""
+        if self.mode == "render":
+            return
+        runner = self.file_runner
+        try:
+            if runner is None and max(1, self.options.workers) == 1:
+                runner = self.file_runner = FileRunner(self.settings, store=self.store)
+            if runner is not None:
+                _ = runner.detectors
+            else:  # worker processes load their own; check the weights and device here
+                from redact.detect.base import check_models
+
+                check_models(self.settings.config, self.store)
+        except ConfigError:
+            raise
+        except (ModelError, StageError) as exc:
+            raise SetupError(f"cannot load the detectors: {exc}") from None
+        except Exception as exc:  # a backend's own error (ONNX Runtime, torch): one line
+            raise SetupError(f"cannot load the detectors: {type(exc).__name__}: "
+                             f"{' '.join(str(exc).split())}") from None
+
     def _up_to_date(self, row: Row, sha: str, job: Job) -> bool:
+        needs_audit = self.mode != "plan"
         if (row.status != "ok" or row.input_sha256 != sha or row.config_hash != self.config_hash
-                or row.model_hashes != self.models or not row.output or not row.audit):
+                or row.model_hashes != self.models or not row.output
+                or (needs_audit and not row.audit)):
             return False
-        out, audit = Path(row.output), Path(row.audit)
-        if out != job.dst or not out.is_file() or not audit.is_file():
+        out = Path(row.output)
+        if out != job.dst or not out.is_file() or sha256_file(out) != row.output_sha256:
             return False
-        return sha256_file(out) == row.output_sha256 and sha256_file(audit) == row.audit_sha256
+        if not needs_audit:
+            return True
+        audit = Path(row.audit)
+        return audit.is_file() and sha256_file(audit) == row.audit_sha256
 
     def _execute(self, todo: list[tuple[Job, Row]]):
         workers = max(1, self.options.workers)
-        if workers == 1 or len(todo) <= 1:
+        if workers == 1 or len(todo) <= 1 or self.mode != "run":
             runner = self.file_runner or FileRunner(self.settings, store=self.store)
             for job, row in todo:
-                yield runner.run(job.src, job.dst, debug=self.debug,
-                                 progress=self.progress(job.src) if self.progress else None,
-                                 input_sha=row.input_sha256)
+                progress = self.progress(job.src) if self.progress else None
+                if self.mode == "plan":
+                    from redact.pipeline.batch import plan_file
+
+                    yield plan_file(job.src, job.dst, self.settings, runner=runner,
+                                    progress=progress, input_sha=row.input_sha256)
+                else:
+                    yield runner.run(job.src, job.dst, debug=self.debug, progress=progress,
+                                     input_sha=row.input_sha256, plan=self.plan,
+                                     root=self.out_dir)
             return
         threads = max(1, (os.cpu_count() or 1) // workers)
         with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
                                  initargs=(self.settings, threads)) as pool:
-            yield from pool.map(_worker_run, [(j.src, j.dst, r.input_sha256) for j, r in todo])
+            yield from pool.map(_worker_run, [(j.src, j.dst, r.input_sha256, self.out_dir)
+                                              for j, r in todo])
 
     def _record(self, db: StateDB, journal: Journal, pending: Row, result: FileResult) -> None:
-        out_sha = sha256_file(Path(result.output)) if result.status == "ok" else None
-        audit_sha = sha256_file(Path(result.audit)) if result.status == "ok" else None
+        ok = result.status in OK_STATUSES
+        out_sha = sha256_file(Path(result.output)) if ok and result.output else None
+        audit_sha = sha256_file(Path(result.audit)) if ok and result.audit else None
         row = Row(**{**pending.__dict__, "status": result.status, "output": result.output,
                      "output_sha256": out_sha, "audit": result.audit, "audit_sha256": audit_sha,
                      "error": result.error, "finished": time.time(),
                      "seconds": result.seconds})
-        entry = {"status": result.status, "error": result.error,
+        entry = {"mode": self.mode, "status": result.status, "error": result.error,
                  "input": {"path": result.input, "sha256": pending.input_sha256},
                  "config_hash": self.config_hash, "models": json.loads(self.models)}
-        if result.status == "ok":
-            entry["output"] = {"path": result.output, "sha256": out_sha}
-            entry["audit"] = {"path": result.audit, "sha256": audit_sha}
+        if self.plan_path is not None:
+            entry["plan"] = {"sha256": sha256_file(self.plan_path)}
+        # Outputs are named relative to the release folder: the journal then vouches for the
+        # folder wherever it is copied (a records portal, a disk handed to a court).
+        if ok and result.output:
+            entry["output"] = {"path": release_path(Path(result.output), self.out_dir),
+                               "sha256": out_sha}
+        if ok and result.audit:
+            entry["audit"] = {"path": release_path(Path(result.audit), self.out_dir),
+                              "sha256": audit_sha}
+        if result.verdict:
+            entry["verdict"] = result.verdict
         journal.append("file", **entry)
         db.put(row)
 
@@ -167,5 +267,5 @@ def _worker_init(settings: Settings, threads: int) -> None:
 
 
 def _worker_run(args) -> FileResult:
-    src, dst, input_sha = args
-    return _WORKER["runner"].run(src, dst, input_sha=input_sha)
+    src, dst, input_sha, root = args
+    return _WORKER["runner"].run(src, dst, input_sha=input_sha, root=root)
