@@ -141,6 +141,8 @@ def fake_runner():
     def build(script=None, fail_at=None, **overrides):
         # Scripts are indexed by detector call, so detect on every frame unless told otherwise.
         overrides.setdefault("detect_every", 1)
+        # The second look would load the real models; tests of it script its detector.
+        overrides.setdefault("verify_output", "off")
         runner = FileRunner(load_settings(overrides=overrides, override_source="api"))
         runner._detectors = scripted_set(ScriptedDetector(script, fail_at))
         return runner

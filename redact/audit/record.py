@@ -27,7 +27,8 @@ def file_entry(path: Path, sha256: str, **extra: Any) -> dict[str, Any]:
 
 def build_record(*, settings, models, device: str, input_entry: dict, output_entry: dict,
                  started: str, frames: dict, log, tracks: list, warnings: list[str],
-                 plan_edits: list | None = None) -> dict[str, Any]:
+                 plan_edits: list | None = None,
+                 second_look: dict | None = None) -> dict[str, Any]:
     from redact import __version__
 
     return {
@@ -50,6 +51,8 @@ def build_record(*, settings, models, device: str, input_entry: dict, output_ent
         "frames_with_regions": log.frames_with_regions,
         "tracks": tracks,
         "plan_edits": plan_edits or [],
+        # None when the output was not looked at again (verify_output), else its verdict
+        "second_look": second_look,
         "warnings": warnings,
         "errors": [],
         "regions": log.frames,

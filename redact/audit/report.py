@@ -41,6 +41,27 @@ def _timeline(record: dict) -> str:
             f'aria-label="redaction timeline">{"".join(rects)}</svg>')
 
 
+def _review_frames(look: dict) -> list[int]:
+    return sorted({f["frame"] for f in look.get("flagged", [])})
+
+
+def _second_look_html(look: dict | None) -> str:
+    """The frames a reviewer must check before release (found again outside the paint)."""
+    if not look:
+        return '<p class="look">second look: not run</p>'
+    if look["verdict"] == "clean":
+        return (f'<p class="look">second look: <b>clean</b> ({look["frames_checked"]} frames '
+                'checked)</p>')
+    rows = "".join(
+        f"<tr><td>{f['frame']}</td><td>{'' if f.get('time') is None else f['time']}</td>"
+        f"<td>{html.escape(f['category'])}</td><td>{f['box']}</td><td>{f['score']}</td></tr>"
+        for f in look.get("flagged", [])[:200])
+    return (f'<p class="look error">second look: <b>REVIEW</b> — '
+            f'{look.get("frames_flagged", 0)} frame(s) may still show a face, plate or screen'
+            f'</p><table class="review"><tr><th>frame</th><th>time s</th><th>category</th>'
+            f'<th>box</th><th>score</th></tr>{rows}</table>')
+
+
 def build_report(out_dir: Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     state = out_dir / ".redact" / "state.sqlite"
@@ -64,14 +85,16 @@ def build_report(out_dir: Path) -> tuple[Path, Path]:
     with open(csv_path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["input", "status", "output", "frames", "faces", "plates", "screens",
-                    "tracks", "warnings", "error"])
+                    "tracks", "second_look", "review_frames", "warnings", "error"])
         for row, rec in items:
             counts = rec.get("counts", {})
+            look = rec.get("second_look") or {}
             w.writerow([row.input, row.status, row.output or "",
                         rec.get("frames", {}).get("output", ""), counts.get("face", 0),
                         counts.get("plate", 0), counts.get("screen", 0),
-                        len(rec.get("tracks", [])), " | ".join(rec.get("warnings", [])),
-                        row.error or ""])
+                        len(rec.get("tracks", [])), look.get("verdict", "not run"),
+                        " ".join(str(f) for f in _review_frames(look)),
+                        " | ".join(rec.get("warnings", [])), row.error or ""])
     parts = []
     for row, rec in items:
         counts = rec.get("counts", {})
@@ -91,6 +114,7 @@ def build_report(out_dir: Path) -> tuple[Path, Path]:
      or 'no regions'} · frames: {rec.get('frames', {}).get('output', '–')}</p>
  {_timeline(rec) if rec.get('regions') is not None else ''}
  {f'<p class="error">{html.escape(row.error)}</p>' if row.error else ''}
+ {_second_look_html(rec.get('second_look'))}
  {''.join(f'<p class="warn">⚠ {html.escape(w)}</p>' for w in rec.get('warnings', []))}
  {f'<details><summary>{len(tracks)} tracks</summary><table><tr><th>id</th><th>category'
   f'</th><th>first s</th><th>last s</th><th>detected frames</th></tr>{track_rows}</table>'

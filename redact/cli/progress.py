@@ -38,13 +38,16 @@ class BatchProgress:
 def print_summary(report) -> None:
     console = Console()
     table = Table(title="redact")
-    for col in ("status", "input", "frames", "redacted", "error"):
+    for col in ("status", "input", "frames", "redacted", "second look", "error"):
         table.add_column(col)
     for r in report.results:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(r.counts.items())) or "-"
         color = {"ok": "green", "failed": "red", "skipped": "yellow"}[r.status]
+        look = {"review": "[red]review[/red]", "clean": "clean"}.get(r.verdict or "", "-")
         table.add_row(f"[{color}]{r.status}[/{color}]", Path(r.input).name, str(r.frames),
-                      counts, r.error or "")
+                      counts, look, r.error or "")
     console.print(table)
     failed = sum(r.status == "failed" for r in report.results)
-    console.print(f"{len(report.results)} file(s), {failed} failed")
+    review = sum(r.verdict == "review" for r in report.results)
+    console.print(f"{len(report.results)} file(s), {failed} failed, {review} flagged for review "
+                  "(see the audit records' second_look)")

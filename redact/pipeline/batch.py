@@ -158,6 +158,7 @@ class FileRunner:
         self.settings = settings
         self.store = store or ModelStore(offline=settings.config.offline or None)
         self._detectors = None
+        self._second: dict[str, object] = {}
 
     @property
     def detectors(self):
@@ -166,6 +167,35 @@ class FileRunner:
 
             self._detectors = DetectorSet.from_config(self.settings.config, self.store)
         return self._detectors
+
+    def second_look_detectors(self, config: Config):
+        """The more sensitive, differently sized detectors of the second look (one set per
+        config: a plan's settings may differ from the batch's)."""
+        from redact.audit.second_look import second_look_config
+        from redact.detect.base import DetectorSet
+
+        key = config.digest()
+        if key not in self._second:
+            self._second[key] = DetectorSet.from_config(second_look_config(config), self.store)
+        return self._second[key]
+
+    def _second_look(self, tmp: Path, ext: str, config: Config, log_) -> dict | None:
+        from redact.audit import second_look
+
+        wanted = config.verify_output == "all" or (
+            config.verify_output == "stills" and ext in IMAGE_EXTS)
+        if not wanted:
+            return None
+        detectors = self.second_look_detectors(config)
+        painted = second_look.painted_by_frame(log_.frames)
+        if ext in IMAGE_EXTS:
+            look = second_look.look_at_image(tmp, painted, detectors, config.still_scale)
+        else:
+            look = second_look.look_at_video(tmp, painted, detectors,
+                                             every=config.verify_every)
+        look.settings = {"sensitivity": config.verify_sensitivity,
+                         "scale": config.verify_scale, "every": look.every}
+        return look.to_dict()
 
     def run(self, src: Path, dst: Path, *, progress=None, debug: bool = False,
             plan=None, input_sha: str | None = None, root: Path | None = None) -> FileResult:
@@ -244,6 +274,7 @@ class FileRunner:
                 input_extra, warnings, tracks = {"kind": "image"}, [], []
             if detectors is not None:
                 warnings = detectors.warnings + warnings
+            look = self._second_look(tmp, ext, config, log_)
             if sha256_file(src) != input_sha:
                 raise InputError(f"{src.name}: input changed while it was being redacted")
             record = build_record(
@@ -252,12 +283,13 @@ class FileRunner:
                 output_entry={**file_entry(tmp, sha256_file(tmp)),
                               "path": release_path(dst, self._root)},
                 started=started, frames=frames, log=log_, tracks=tracks, warnings=warnings,
-                plan_edits=plan.edits if plan is not None else None,
+                plan_edits=plan.edits if plan is not None else None, second_look=look,
             )
             # Audit first, output second: an output under its final name always has its record.
             write_record(audit_path, record)
         return FileResult(str(src), str(dst), str(audit_path), "ok",
-                          counts=dict(log_.counts), frames=frames["output"])
+                          counts=dict(log_.counts), frames=frames["output"],
+                          verdict=look["verdict"] if look else None)
 
 
 def plan_file(src: Path | str, dst: Path | str, settings: Settings, *,
