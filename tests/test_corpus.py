@@ -280,6 +280,13 @@ VIDEOS = [
     Case("mp4-fragmented", lambda d: remuxed(make_clip(d / "s.mp4", n=8), d / "a.mp4",
                                              movflags="frag_keyframe+empty_moov"),
          warning="completeness could not be"),
+    # Damage inside one picture that the decoder conceals without any error or flag cannot
+    # be seen: every frame is still there, at its time, and painted (a known limit).
+    Case("mov-hevc-corrupt-concealed", lambda d: corrupted(make_clip(
+        d / "a.mov", codec="libx265", n=30, options=X265))),
+    Case("avi-mjpeg-corrupt-concealed", lambda d: corrupted(make_clip(
+        d / "a.avi", codec="mjpeg", pix_fmt="yuvj420p", n=30, pts=list(range(30)),
+        time_base=Fraction(1, 25)))),
     Case("mkv-live-truncated", lambda d: truncated(live(d / "a.mkv", n=30), 0.6),
          error="cluster is cut short"),
     # ---- refused, with what to do
@@ -291,6 +298,8 @@ VIDEOS = [
     Case("mp4-corrupt", lambda d: corrupted(make_clip(d / "a.mp4", n=30)),
          error="decoding failed"),
     Case("mkv-corrupt", lambda d: corrupted(make_clip(d / "a.mkv", n=30)), error="damaged"),
+    Case("webm-corrupt", lambda d: corrupted(make_clip(d / "a.webm", codec="libvpx-vp9",
+                                                        n=30)), error="truncated or damaged"),
     Case("mp4-truncated", lambda d: truncated(make_clip(d / "a.mp4", n=45)),
          error="not a readable video"),
     Case("mp4-faststart-truncated",

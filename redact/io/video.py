@@ -1,8 +1,10 @@
 """Decode and encode with PyAV, keeping every frame's pts/time_base.
 
 The reader yields ``Frame``s (BGR pixels plus their original timestamp) and hands audio
-packets to a callback untouched; the writer re-encodes video with libx264 at the same size and
-timestamps (so variable frame rate survives) and stream-copies audio.
+packets to a callback untouched; the writer re-encodes video with libx264 (VP9 for WebM, which
+cannot hold H.264) at the same size and timestamps (so variable frame rate survives) and
+stream-copies audio. The reader refuses what it cannot redact faithfully (several camera views,
+frames over 8K UHD, damaged or truncated files) with a one-line ``InputError``.
 """
 
 from __future__ import annotations
@@ -144,8 +146,8 @@ def _check_size(name: str, width: int, height: int) -> None:
     if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
         raise InputError(f"{name}: frames are {width}x{height}, larger than redact handles "
                          f"(8K UHD: at most {MAX_SIDE} px a side and {MAX_PIXELS / 1e6:.1f} "
-                         "megapixels); scale it down first, e.g. ffmpeg -i IN -vf scale=3840:-2 "
-                         "OUT, and redact that")
+                         f"megapixels); scale a copy down first, e.g. ffmpeg -i {name} -vf "
+                         "scale=3840:-2 smaller.mp4, and redact that")
 
 
 def describe_streams(container) -> list[dict[str, Any]]:
@@ -159,6 +161,8 @@ def describe_streams(container) -> list[dict[str, Any]]:
             entry.update(width=s.codec_context.width, height=s.codec_context.height,
                          average_rate=str(s.average_rate) if s.average_rate else None,
                          pix_fmt=s.codec_context.pix_fmt)
+            if is_attached_picture(s):
+                entry["attached_picture"] = True
         elif s.type == "audio":
             entry.update(sample_rate=s.codec_context.sample_rate,
                          channels=s.codec_context.channels)
