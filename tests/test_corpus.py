@@ -38,6 +38,18 @@ def truncated(path: Path, keep: float = 0.5) -> Path:
     return out
 
 
+def avi_cut_before_frame(path: Path, k: int) -> Path:
+    """Cut an AVI exactly before its k-th video chunk: every frame left decodes cleanly."""
+    data = path.read_bytes()
+    movi = data.index(b"movi")
+    pos = movi
+    for _ in range(k):
+        pos = data.index(b"00dc", pos + 4)
+    out = path.with_name("cut_" + path.name)
+    out.write_bytes(data[:pos])
+    return out
+
+
 def corrupted(path: Path) -> Path:
     """Scramble 200 bytes in the middle of the file (a bad sector, a broken transfer)."""
     data = bytearray(path.read_bytes())
@@ -314,6 +326,9 @@ VIDEOS = [
                                                         pts=list(range(45)),
                                                         time_base=Fraction(1, 25))),
          error="truncated"),
+    Case("avi-truncated-between-frames", lambda d: avi_cut_before_frame(make_clip(
+        d / "a.avi", codec="mjpeg", pix_fmt="yuvj420p", n=45, pts=list(range(45)),
+        time_base=Fraction(1, 25)), 20), error="ends at 0.76 s of the declared 1.80 s"),
     Case("webm-truncated", lambda d: truncated(make_clip(d / "a.webm", codec="libvpx-vp9",
                                                          n=30)), error="truncated"),
     Case("mp4-fragmented-truncated",
@@ -387,7 +402,7 @@ def test_video_corpus(tmp_path, fake_runner, case: Case):
 IMAGES = [
     # (id, builder, displayed size or error)
     ("jpeg-exif-rotated", lambda d: pil_image(d / "a.jpg", "RGB", orientation=6), (48, 64)),
-    ("jpeg-exif-mirrored-270", lambda d: pil_image(d / "a.jpg", "RGB", orientation=8),
+    ("jpeg-exif-rotated-270", lambda d: pil_image(d / "a.jpg", "RGB", orientation=8),
      (48, 64)),
     ("jpeg-cmyk", lambda d: pil_image(d / "a.jpg", "CMYK"), (64, 48)),
     ("jpeg-grey", lambda d: pil_image(d / "a.jpg", "L"), (64, 48)),
@@ -470,6 +485,19 @@ def test_full_disk_at_rename(tmp_path, fake_runner, monkeypatch):
     assert result.status == "failed" and result.error.startswith("no space left on device")
     assert "internal error" not in result.error
     assert list(out.iterdir()) == []
+
+
+def test_matroska_segment_duration_alone_catches_truncation(tmp_path, fake_runner,
+                                                            monkeypatch):
+    """Muxers such as mkvmerge write no per-track DURATION tag, only the Segment duration."""
+    from redact.io import video
+
+    monkeypatch.setattr(video, "_parse_duration_tag", lambda _value: None)
+    src = truncated(make_clip(tmp_path / "a.mkv", n=45, audio=True), 0.3)
+    result = fake_runner().run(src, tmp_path / "out" / "a.mkv")
+    assert result.status == "failed" and "the streams end at" in result.error, result.error
+    full = make_clip(tmp_path / "b.mkv", n=45, audio=True)
+    assert fake_runner().run(full, tmp_path / "out" / "b.mkv").status == "ok"
 
 
 def test_pixel_limit_is_checked_before_decoding(tmp_path, fake_runner, monkeypatch):

@@ -94,8 +94,10 @@ class InputVideo:
 
 
 def is_attached_picture(stream) -> bool:
+    """Cover art or timed thumbnails: stills beside the video, not a camera view."""
     disposition = getattr(stream, "disposition", None)
-    return bool(disposition is not None and int(disposition) & 0x400)  # AV_DISPOSITION_ATTACHED_PIC
+    # AV_DISPOSITION_ATTACHED_PIC | AV_DISPOSITION_TIMED_THUMBNAILS
+    return bool(disposition is not None and int(disposition) & (0x400 | 0x800))
 
 
 def main_video_stream(container):
