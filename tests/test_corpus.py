@@ -279,6 +279,8 @@ VIDEOS = [
                              time_base=Fraction(1, 25))),
     Case("mp4-0.5fps", clip("a.mp4", pts=[0, 2000, 4000, 6000], rate=Fraction(1, 2))),
     Case("mkv-2fps-vfr", clip("a.mkv", pts=[0, 500, 1000, 2500, 3000], rate=2)),
+    # A 3 s pause before the last frame (variable frame rate) is not a truncation.
+    Case("mkv-vfr-long-last-frame", clip("a.mkv", pts=[0, 40, 80, 120, 3120])),
     Case("avi-2fps", clip("a.avi", codec="mjpeg", pix_fmt="yuvj420p", n=5, pts=list(range(5)),
                           time_base=Fraction(1, 2), rate=2)),
     Case("webm-vp9-opus", clip("a.webm", codec="libvpx-vp9", n=6, audio=True,

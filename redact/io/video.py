@@ -238,23 +238,27 @@ def iter_frames(container, on_audio: Callable[[Any], None]) -> Iterator[Frame]:
                          "or unreadable); check the export from the camera system")
     observed = float((last_pts - first_pts) * time_base) / (index - 1) if index > 1 else 0.0
     frame_s = max(observed, float(step * time_base))
-    note = _check_complete(container, vstream, name, index,
-                           float(last_pts * time_base) + frame_s, ends.any_end, frame_s)
+    # A long last frame (variable frame rate) is only known from its packet's duration.
+    video_end = max(float(last_pts * time_base) + frame_s, ends.by_stream.get(vstream.index, 0))
+    note = _check_complete(container, vstream, name, index, video_end, ends.any_end, frame_s)
     if note and isinstance(container, InputVideo):
         container.notes.append(note)
 
 
 class _Ends:
-    """Where each demuxed stream ends, in seconds (pts + duration of its last packet)."""
+    """Where the demuxed streams end, in seconds (pts + duration of their last packets)."""
 
     def __init__(self) -> None:
         self.any_end = 0.0
+        self.by_stream: dict[int, float] = {}
 
     def add(self, packet) -> None:
         if packet.pts is None or packet.time_base is None:
             return
         end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
         self.any_end = max(self.any_end, end)
+        index = packet.stream.index
+        self.by_stream[index] = max(self.by_stream.get(index, 0.0), end)
 
 
 def _check_complete(container, vstream, name: str, decoded: int, video_end: float,
