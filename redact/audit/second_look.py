@@ -24,13 +24,17 @@ COVERED = 0.5
 
 
 def second_look_config(config: Config) -> Config:
-    """Thresholds lowered by ``verify_sensitivity``, detector inputs scaled by
+    """Thresholds (at most the defaults) lowered by ``verify_sensitivity``, detector inputs scaled by
     ``verify_scale`` (a different look than the first pass, not the same one repeated)."""
     changes: dict[str, Any] = {}
+    defaults = Config()
     for cat in ("face", "plate", "screen", "text"):
         thr, size = f"{cat}_threshold", f"{cat}_size"
         if hasattr(config, thr):
-            changes[thr] = max(0.01, getattr(config, thr) * config.verify_sensitivity)
+            # Never less sensitive than the defaults: raising a threshold for the first pass
+            # must not also blind the check of its output.
+            base = min(getattr(config, thr), getattr(defaults, thr))
+            changes[thr] = max(0.01, base * config.verify_sensitivity)
         if hasattr(config, size):
             changes[size] = min(4096, round(getattr(config, size) * config.verify_scale))
     return replace(config, **changes)

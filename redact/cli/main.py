@@ -72,6 +72,10 @@ def run(
     encoder_preset: Annotated[str | None, typer.Option(help="x264 preset.")] = None,
     detect_every: DetectEvery = None,
     tracking: Annotated[bool | None, typer.Option("--tracking/--no-tracking")] = None,
+    verify_output: Annotated[str | None, typer.Option(
+        help="Second look at each output: off | stills | all (video too).")] = None,
+    verify_every: Annotated[int | None, typer.Option(
+        help="Second look on video: every Nth frame (and the last).")] = None,
     keep_metadata: Annotated[bool | None, typer.Option(
         "--keep-metadata/--strip-metadata", help="Keep container tags (GPS!).")] = None,
     offline: Annotated[bool | None, typer.Option("--offline", help="Never fetch models.")]
@@ -102,7 +106,8 @@ def run(
             plate_size=plate_size, face_threshold=face_threshold,
             plate_threshold=plate_threshold, screen_model=screen_model, margin=margin,
             crf=crf, encoder_preset=encoder_preset, detect_every=detect_every,
-            tracking=tracking, keep_metadata=keep_metadata, offline=offline)
+            tracking=tracking, keep_metadata=keep_metadata, offline=offline,
+            verify_output=verify_output, verify_every=verify_every)
         options = BatchOptions(state=state, workers=workers, force=force, sign_key=sign_key,
                                since=parse_since(since) if since else None)
         if workers < 1:
