@@ -73,6 +73,26 @@ def remuxed(src: Path, dst: Path, **options: str) -> Path:
     return dst
 
 
+def joined(first: Path, second: Path, dst: Path) -> Path:
+    """The video packets of ``second`` appended to those of ``first``, in one stream."""
+    with av.open(str(first)) as a, av.open(str(second)) as b, \
+            av.open(str(dst), "w") as out:
+        stream = out.add_stream_from_template(a.streams.video[0])
+        offset = 0
+        for src in (a, b):
+            last = 0
+            for packet in src.demux(src.streams.video[0]):
+                if packet.dts is None:
+                    continue
+                last = packet.pts
+                packet.pts += offset
+                packet.dts += offset
+                packet.stream = stream
+                out.mux(packet)
+            offset += last + 1
+    return dst
+
+
 class _Pipe(io.RawIOBase):
     """A write-only, non-seekable sink: the muxer cannot go back to fill in durations."""
 
@@ -337,6 +357,10 @@ VIDEOS = [
          lambda d: truncated(remuxed(make_clip(d / "s.mp4", n=30, options={"g": "5"}),
                                      d / "a.mp4", movflags="frag_keyframe+empty_moov")),
          error="box is cut short"),
+    Case("mkv-mjpeg-size-change", lambda d: joined(
+        make_clip(d / "s1.mkv", codec="mjpeg", pix_fmt="yuvj420p", n=3),
+        make_clip(d / "s2.mkv", codec="mjpeg", pix_fmt="yuvj420p", n=3, width=32, height=32),
+        d / "a.mkv"), error="picture size changes at frame 3"),
     Case("mkv-8200-wide", clip("a.mkv", n=1, width=8200, height=16),
          error="larger than redact handles"),
     Case("text-named-mp4", lambda d: text_file(d / "a.mp4"), error="not a readable video"),
