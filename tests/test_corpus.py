@@ -284,6 +284,8 @@ VIDEOS = [
     Case("mjpeg-avi-pcm-audio", clip("a.avi", codec="mjpeg", pix_fmt="yuvj420p", n=8,
                                      pts=list(range(8)), time_base=Fraction(1, 25),
                                      audio=True, audio_codec="pcm_s16le")),
+    Case("h264-avi-bframes", clip("a.avi", n=8, pts=list(range(8)),
+                                  time_base=Fraction(1, 25))),
     Case("h264-avi-no-bframes", clip("a.avi", n=8, pts=list(range(8)),
                                      time_base=Fraction(1, 25), options=NO_BFRAMES)),
     Case("mkv-subtitles", clip("a.mkv", n=6, extra=subtitles), warning="streams not copied"),

@@ -397,7 +397,9 @@ def _parse_duration_tag(value: str | None) -> float | None:
 
 def _avi_declared_end(path: Path, stream_index: int) -> float | None:
     """End of a stream in seconds from its AVI ``strh`` header (dwStart + dwLength units of
-    dwScale/dwRate), which the muxer writes once the recording is finished.
+    dwScale/dwRate), which the muxer writes once the recording is finished. An OpenDML file
+    (over 1 GB) also counts all its frames in ``dmlh``; some muxers put only the first part's
+    count in ``strh``.
 
     We read it ourselves: FFmpeg replaces it with an estimate when the index at the end of
     the file is missing, which is exactly the truncated case.
@@ -414,6 +416,9 @@ def _avi_declared_end(path: Path, stream_index: int) -> float | None:
         body = head[pos + 8:pos + 8 + 36]
         if found == stream_index:
             scale, rate, start, length = struct.unpack("<4I", body[20:36])
+            dmlh = head.find(b"dmlh")
+            if dmlh >= 0 and dmlh + 12 <= len(head):
+                length = max(length, struct.unpack("<I", head[dmlh + 8:dmlh + 12])[0])
             if not (scale and rate and length):
                 return None
             return (start + length) * scale / rate
@@ -440,8 +445,10 @@ class VideoWriter:
     """
 
     def __init__(self, path: Path, final_suffix: str, source, *, crf: int, preset: str,
-                 keep_metadata: bool) -> None:
+                 keep_metadata: bool, audio_ranges: tuple = ()) -> None:
         self.path = path
+        # Plan ranges to mute/bleep: with any, audio is re-encoded (redact.io.audio), not copied.
+        self.audio_ranges = tuple(audio_ranges)
         self.format = FORMATS.get(final_suffix.lower(), "mp4")
         self.source = source
         self.crf, self.preset, self.keep_metadata = crf, preset, keep_metadata
@@ -510,6 +517,17 @@ class VideoWriter:
             vs.metadata["language"] = src_v.language
         self.vstream = vs
         for a in self.source.streams.audio:
+            if self.audio_ranges:
+                if self.format == "webm":
+                    raise StageError("audio ranges cannot be written into WebM (no AAC); "
+                                     "choose an .mp4 or .mkv output")
+                from redact.io.audio import AudioRangeEncoder
+
+                self.audio_map[a.index] = AudioRangeEncoder(self.out, a, self.audio_ranges)
+                spans = ", ".join(f"{r.start:g}-{r.end:g} s {r.mode}" for r in self.audio_ranges)
+                self._warnings.append(f"audio stream #{a.index} re-encoded as AAC to redact "
+                                      f"{spans}")
+                continue
             try:
                 oa = self.out.add_stream_from_template(a)
             except (ValueError, av.FFmpegError) as exc:
@@ -550,8 +568,11 @@ class VideoWriter:
     def _mux_audio(self, packet) -> None:
         out_stream = self.audio_map.get(packet.stream.index)
         if out_stream is not None:
-            packet.stream = out_stream
             try:
+                if hasattr(out_stream, "push"):  # an AudioRangeEncoder
+                    out_stream.push(packet)
+                    return
+                packet.stream = out_stream
                 self.out.mux(packet)
             except OSError as exc:
                 raise _write_failed(exc, self.path) from None
@@ -572,6 +593,9 @@ class VideoWriter:
             return
         self._encode(None)
         try:
+            for encoder in self.audio_map.values():
+                if hasattr(encoder, "flush"):
+                    encoder.flush()
             self.out.close()
         except OSError as exc:
             raise _write_failed(exc, self.path) from None
