@@ -26,6 +26,10 @@ def mixed_folder(tmp_path):
     full = make_clip(tmp_path / "full.mp4", n=60, width=128, height=96)
     data = full.read_bytes()
     (d / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    # Matroska declares its duration up front: a cut copy still opens and decodes.
+    full_mkv = make_clip(tmp_path / "full.mkv", n=45)
+    data = full_mkv.read_bytes()
+    (d / "truncated.mkv").write_bytes(data[: len(data) // 3])
     (d / "notes.txt").write_text("not media")
     return d
 
@@ -44,12 +48,13 @@ def test_mixed_folder(tmp_path, mixed_folder, fake_runner):
     assert results["good.mp4"].status == "ok"
     assert results["good2.mkv"].status == "ok"
     assert (out / "sub" / "good2.mkv").is_file()  # layout mirrors the input folder
-    for bad in ("text.mp4", "zero.mp4", "truncated.mp4"):
+    for bad in ("text.mp4", "zero.mp4", "truncated.mp4", "truncated.mkv"):
         r = results[bad]
         assert r.status == "failed" and r.error and "\n" not in r.error
         assert not (out / bad).exists() and not (out / (bad + ".audit.json")).exists()
     assert "empty" in results["zero.mp4"].error
     assert "truncated" in results["truncated.mp4"].error
+    assert "truncated" in results["truncated.mkv"].error
     assert results["notes.txt"].status == "skipped"
     assert {p: digest(p) for p in mixed_folder.rglob("*") if p.is_file()} == before
     leftovers = [p.name for p in out.rglob("*") if "redact-tmp" in p.name]
