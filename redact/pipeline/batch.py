@@ -259,7 +259,8 @@ class FileRunner:
 
                 stage = plan.stage() if plan is not None else None
                 outcome = redact_video(src, tmp, dst.suffix, config, detectors,
-                                       progress=progress, stage=stage)
+                                       progress=progress, stage=stage,
+                                       audio_ranges=plan.audio if plan is not None else ())
                 log_ = outcome.log
                 frames = {"input": outcome.frames_in, "output": outcome.frames_out,
                           "detected": outcome.frames_detected,

@@ -7,6 +7,9 @@ Format ``redact.plan/1`` (JSON, documented in README). Edits a reviewer may make
 * ``tracks[i].style = "solid"``: render that track in another style.
 * ``manual``: add regions, each either a static ``box`` over ``start_frame``..``end_frame`` or
   ``keyframes`` (``[{"frame", "box"}]``) between which the box moves linearly.
+* ``audio``: ranges ``{"start": s, "end": s, "mode": "mute" | "bleep"}`` in seconds on the
+  frames' clock (``frames[].time``); rendering re-encodes the audio of that file only.
+* ``review``: ``{"approved": true}`` once a reviewer has approved the plan (``redact review``).
 
 Boxes are stored exactly as the tracker produced them (before the margin), so rendering an
 unedited plan paints the very same pixels as ``redact run``.
@@ -28,6 +31,7 @@ from redact.track.slots import Slot
 
 SCHEMA = "redact.plan/1"
 MANUAL_TRACK_BASE = -1000  # manual region k gets track id MANUAL_TRACK_BASE - k
+AUDIO_MODES = ("mute", "bleep")
 
 
 def _err(where: str, what: str) -> ConfigError:
@@ -68,6 +72,18 @@ class ManualRegion:
 
 
 @dataclass(frozen=True)
+class AudioRange:
+    """Seconds on the frames' clock; ``mode`` "mute" (silence) or "bleep" (1 kHz tone)."""
+
+    start: float
+    end: float
+    mode: str = "mute"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "mode": self.mode}
+
+
+@dataclass(frozen=True)
 class Plan:
     data: dict[str, Any]
     frames: dict[int, Detections]
@@ -76,6 +92,7 @@ class Plan:
     track_styles: dict[int, str]
     manual: tuple[ManualRegion, ...]
     models: list = field(default_factory=list)
+    audio: tuple[AudioRange, ...] = ()
 
     @property
     def input_sha256(self) -> str:
@@ -95,6 +112,7 @@ class Plan:
             out.append({"edit": "manual_region", "id": k, "category": m.category,
                         "style": m.style, "keyframes": [{"frame": f, "box": list(b)}
                                                         for f, b in m.keyframes]})
+        out += [{"edit": "audio_range", **a.to_dict()} for a in self.audio]
         return out
 
     def styles(self) -> dict[int, str]:
@@ -220,7 +238,12 @@ def parse_plan(data: Any) -> Plan:
     from redact.models.registry import _spec
 
     models = [_spec(m["name"], m) for m in data.get("models", []) if isinstance(m, dict)]
-    return Plan(data, frames, frame_count, frozenset(excluded), styles, manual, models)
+    audio = tuple(_audio(a, f"audio[{k}]") for k, a in enumerate(_list(data, "audio")))
+    review = data.get("review", {})
+    if not isinstance(review, dict) or not isinstance(review.get("approved", False), bool):
+        raise _err("review", 'must be an object like {"approved": true}')
+    return Plan(data, frames, frame_count, frozenset(excluded), styles, manual, models,
+                audio=audio)
 
 
 def _list(data: dict, key: str) -> list:
@@ -228,6 +251,24 @@ def _list(data: dict, key: str) -> list:
     if not isinstance(value, list):
         raise _err(key, "must be a list")
     return value
+
+
+def _audio(a: Any, where: str) -> AudioRange:
+    if not isinstance(a, dict):
+        raise _err(where, "must be an object")
+    ends = []
+    for key in ("start", "end"):
+        value = a.get(key)
+        if (not isinstance(value, int | float) or isinstance(value, bool)
+                or not np.isfinite(value) or value < 0):
+            raise _err(f"{where}.{key}", "must be a number of seconds >= 0")
+        ends.append(float(value))
+    if ends[1] <= ends[0]:
+        raise _err(f"{where}.end", "must be after start")
+    mode = a.get("mode", "mute")
+    if mode not in AUDIO_MODES:
+        raise _err(f"{where}.mode", f"must be one of {', '.join(AUDIO_MODES)}")
+    return AudioRange(ends[0], ends[1], mode)
 
 
 def _manual(m: Any, where: str) -> ManualRegion:

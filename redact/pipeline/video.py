@@ -84,7 +84,8 @@ def paint(frame: Frame, boxes, default_style: str, styles: dict[int, str]) -> No
 
 def redact_video(src: Path, dst_tmp: Path | None, final_suffix: str, config: Config,
                  detectors: DetectorSet | None, *, progress: Progress | None = None,
-                 stage: TemporalStage | None = None, collect_plan: bool = False) -> VideoOutcome:
+                 stage: TemporalStage | None = None, collect_plan: bool = False,
+                 audio_ranges: tuple = ()) -> VideoOutcome:
     """Redact ``src`` into ``dst_tmp``. With ``detectors=None`` the stage alone decides
     (rendering from a plan); with ``dst_tmp=None`` nothing is rendered or encoded (planning)."""
     if detectors is None and stage is None:
@@ -96,7 +97,8 @@ def redact_video(src: Path, dst_tmp: Path | None, final_suffix: str, config: Con
     writer = None
     if dst_tmp is not None:
         writer = VideoWriter(dst_tmp, final_suffix, container, crf=config.crf,
-                             preset=config.encoder_preset, keep_metadata=config.keep_metadata)
+                             preset=config.encoder_preset, keep_metadata=config.keep_metadata,
+                             audio_ranges=audio_ranges)
     if stage is None:
         stage = make_stage(config)
     elif detectors is not None and config.detect_every > 1:
