@@ -38,6 +38,23 @@ def truncated(path: Path, keep: float = 0.5) -> Path:
     return out
 
 
+def trimmed_copy(src: Path, dst: Path, seconds: float) -> Path:
+    """A stream-copy cut starting ``seconds`` in, as ``ffmpeg -ss ... -c copy`` makes it: the
+    cut starts at the keyframe before, and an edit list hides the frames before the cut."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        v = inp.streams.video[0]
+        stream = out.add_stream_from_template(v)
+        shift = int(seconds / v.time_base)
+        for packet in inp.demux(v):
+            if packet.dts is None:
+                continue
+            packet.pts -= shift
+            packet.dts -= shift
+            packet.stream = stream
+            out.mux(packet)
+    return dst
+
+
 def avi_cut_before_frame(path: Path, k: int) -> Path:
     """Cut an AVI exactly before its k-th video chunk: every frame left decodes cleanly."""
     data = path.read_bytes()
@@ -309,6 +326,10 @@ VIDEOS = [
                                audio_codec="libopus"), warning="VP9"),
     Case("webm-vp8-odd-size", clip("a.webm", codec="libvpx", n=4, width=63, height=47,
                                    pix_fmt="yuv420p"), warning="VP9"),
+    Case("mp4-edit-list-cut", lambda d: trimmed_copy(make_clip(d / "s.mp4", n=20,
+                                                               options={"g": "10"}),
+                                                     d / "a.mp4", 0.2),
+         warning="5 frames before the start of the edit list"),
     Case("mp4-faststart", lambda d: remuxed(make_clip(d / "s.mp4", n=8), d / "a.mp4",
                                             movflags="+faststart")),
     # Nothing in these declares the length up front: the audit says it could not be checked.

@@ -185,7 +185,7 @@ def iter_frames(container, on_audio: Callable[[Any], None]) -> Iterator[Frame]:
     vstream.thread_type = "AUTO"
     time_base = vstream.time_base or Fraction(1, 90000)
     step = _frame_step(vstream, time_base)
-    index, last_pts, first_pts, size = 0, None, None, None
+    index, last_pts, first_pts, size, discarded = 0, None, None, None, 0
     ends = _Ends()
     # Trap: AVI has no timestamps, only chunk positions (dts). FFmpeg guesses H.264 pts there
     # as dts + 1 frame, which would shift every frame; the k-th displayed frame is at the
@@ -203,6 +203,8 @@ def iter_frames(container, on_audio: Callable[[Any], None]) -> Iterator[Frame]:
                 continue
             if positions is not None and packet.dts is not None and packet.size:
                 positions.append(packet.dts)
+            if getattr(packet, "is_discard", False):
+                discarded += 1  # before the start of an MP4 edit list: decoded, never shown
             for vframe in packet.decode():
                 if size is None:
                     size = (vframe.width, vframe.height)
@@ -240,7 +242,11 @@ def iter_frames(container, on_audio: Callable[[Any], None]) -> Iterator[Frame]:
     frame_s = max(observed, float(step * time_base))
     # A long last frame (variable frame rate) is only known from its packet's duration.
     video_end = max(float(last_pts * time_base) + frame_s, ends.by_stream.get(vstream.index, 0))
-    note = _check_complete(container, vstream, name, index, video_end, ends.any_end, frame_s)
+    note = _check_complete(container, vstream, name, index + discarded, video_end,
+                           ends.any_end, frame_s)
+    if discarded and isinstance(container, InputVideo):
+        container.notes.append(f"{discarded} frames before the start of the edit list (not "
+                               "shown by players) were not encoded")
     if note and isinstance(container, InputVideo):
         container.notes.append(note)
 
