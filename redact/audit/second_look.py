@@ -24,8 +24,8 @@ COVERED = 0.5
 
 
 def second_look_config(config: Config) -> Config:
-    """Thresholds (at most the defaults) lowered by ``verify_sensitivity``, detector inputs scaled by
-    ``verify_scale`` (a different look than the first pass, not the same one repeated)."""
+    """Thresholds (at most the defaults) lowered by ``verify_sensitivity``, detector inputs
+    scaled by ``verify_scale`` (a different look than the first pass, not a repeat of it)."""
     changes: dict[str, Any] = {}
     defaults = Config()
     for cat in ("face", "plate", "screen", "text"):
@@ -119,7 +119,7 @@ def look_at_video(path: Path, painted: dict[int, np.ndarray], detectors, *,
 
 
 def _check(look: SecondLook, frame, detectors, painted: dict[int, np.ndarray]) -> None:
-    from redact.pipeline.video import detect_displayed
+    from redact.pipeline.analyse import detect_displayed
 
     found = detect_displayed(detectors, frame).result()[0]
     w, h = frame.size

@@ -257,9 +257,8 @@ class FileRunner:
             if ext in VIDEO_EXTS:
                 from redact.pipeline.video import redact_video
 
-                stage = plan.stage() if plan is not None else None
                 outcome = redact_video(src, tmp, dst.suffix, config, detectors,
-                                       progress=progress, stage=stage,
+                                       progress=progress, plan=plan,
                                        audio_ranges=plan.audio if plan is not None else ())
                 log_ = outcome.log
                 frames = {"input": outcome.frames_in, "output": outcome.frames_out,

@@ -1,4 +1,4 @@
-"""Per-frame region bookkeeping shared by the video and image paths."""
+"""Per-frame region bookkeeping (what was painted) shared by the video and image paths."""
 
 from __future__ import annotations
 
@@ -6,15 +6,6 @@ from dataclasses import dataclass, field
 
 from redact.detect.detections import Detections
 from redact.io.spool import Spool
-
-
-def render_boxes(regions: Detections, margin: float, width: int, height: int) -> Detections:
-    """Final boxes to paint: model/tracker boxes grow by ``margin``; manual boxes are exact."""
-    if not len(regions):
-        return regions
-    manual = regions.source == "manual"
-    grown = regions[~manual].expanded(margin, width, height)
-    return Detections.concat([grown, regions[manual].clipped(width, height)])
 
 
 @dataclass

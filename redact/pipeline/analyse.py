@@ -1,0 +1,157 @@
+"""Analysis: decoded frames → detect (on the picture as displayed) → temporal stage → the
+plan of each frame, streamed in order once nothing later can change it.
+
+``analyse`` and ``replay`` (a reviewed plan file) yield the same thing, a ``FramePlan`` per
+frame, and the renderer (pipeline/video.py) paints whichever it is given. ``run`` is analyse +
+render in one pass, ``plan`` is analyse alone, ``render`` is replay + render.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from redact.config import Config
+from redact.detect.base import DetectorSet, PendingDetections
+from redact.detect.detections import Detections
+from redact.errors import ConfigError
+from redact.io.video import Frame
+from redact.pipeline.orient import quarter_turns, to_display, to_stored
+from redact.track import PerFrameStage, Slot, TemporalStage
+
+if TYPE_CHECKING:
+    from redact.pipeline.plan import Plan
+
+DETECT_AHEAD = 3  # frames decoded ahead of the one being painted
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """What to paint on one frame: regions before the margin, with why each exists."""
+
+    index: int
+    pts: int
+    time_base: Fraction
+    regions: Detections
+
+    @property
+    def time(self) -> float:
+        return float(self.pts * self.time_base)
+
+    def to_record(self) -> dict[str, Any]:
+        """The plan file's ``frames[]`` entry. Full float precision: float32 → JSON →
+        float32 is lossless, so rendering an unedited plan paints the very same pixels."""
+        r = self.regions
+        return {"frame": self.index, "pts": int(self.pts), "time": self.time,
+                "regions": [{"category": str(c), "box": [float(v) for v in b],
+                             "score": float(s), "source": str(src), "track": int(t)}
+                            for b, s, c, src, t in zip(r.xyxy, r.score, r.category, r.source,
+                                                       r.track_id, strict=True)]}
+
+
+@dataclass
+class AnalysisStats:
+    frames_detected: int = 0
+    max_buffered: int = 0
+    tracks: list[dict] = field(default_factory=list)
+
+
+def make_stage(config: Config) -> TemporalStage:
+    """The temporal stage for detected frames. With a detection stride the stage is wrapped
+    so every skipped frame is covered whatever the tracking settings and frame rate."""
+    stage: TemporalStage
+    if not config.tracking:
+        stage = PerFrameStage()
+    else:
+        from redact.track.tracker import TrackingStage
+
+        stage = TrackingStage.from_config(config)
+    if config.detect_every > 1:
+        from redact.track.stride import StrideCover
+
+        stage = StrideCover(stage)
+    return stage
+
+
+def detect_displayed(detectors: DetectorSet, frame: Frame) -> PendingDetections:
+    """Start detection on the picture as displayed; boxes come back in stored coordinates."""
+    turns = quarter_turns(frame.rotation)
+    job = detectors.start([to_display(frame.bgr(), turns)])
+    if turns == 0:
+        return job
+    w, h = frame.size
+    return PendingDetections(lambda: [to_stored(job.result()[0], turns, w, h)])
+
+
+def analyse(frames: Iterable[Frame], config: Config, detectors: DetectorSet,
+            stats: AnalysisStats, stage: TemporalStage | None = None,
+            ) -> Iterator[tuple[Frame, FramePlan]]:
+    """Yield every frame with its plan, in order. Memory is bounded by the stage's look-back."""
+    if detectors is None:
+        # Fail closed: without detectors nothing would ever be redacted.
+        raise ConfigError("analysis needs detectors (or render from a plan); refusing to "
+                          "encode a video with nothing to redact it")
+    stage = stage if stage is not None else make_stage(config)
+    if config.detect_every > 1:
+        from redact.track.stride import StrideCover
+
+        if not isinstance(stage, StrideCover):
+            stage = StrideCover(stage)
+    # Detection runs in worker threads (one per detector) a few frames ahead of rendering and
+    # encoding, so the detectors overlap each other, decode, paint and x264 instead of leaving
+    # a core idle. A frame is released only after its own detection has finished.
+    pending: deque[tuple[Frame, PendingDetections | None]] = deque()
+    buffered = 0
+
+    def release(slots: list[Slot]) -> Iterator[tuple[Frame, FramePlan]]:
+        nonlocal buffered
+        for slot in slots:
+            frame: Frame = slot.payload  # type: ignore[assignment]
+            slot.payload = None  # the stage holds no pixels once released
+            buffered -= 1
+            yield frame, FramePlan(frame.index, frame.pts, frame.time_base,
+                                   slot.final_regions())
+
+    def advance(keep: int) -> Iterator[tuple[Frame, FramePlan]]:
+        while len(pending) > keep:
+            frame, job = pending.popleft()
+            dets = job.result()[0] if job is not None else None
+            yield from release(stage.push(Slot(frame.index, frame.time, dets, payload=frame)))
+
+    with detectors:
+        last_detected: Frame | None = None
+        for frame in frames:
+            job = None
+            if (last_detected is None
+                    or frame.index - last_detected.index >= config.detect_every
+                    or frame.time - last_detected.time >= config.detect_gap_s - 1e-6):
+                job = detect_displayed(detectors, frame)
+                stats.frames_detected += 1
+                last_detected = frame
+            pending.append((frame, job))
+            buffered += 1
+            stats.max_buffered = max(stats.max_buffered, buffered)
+            yield from advance(DETECT_AHEAD)
+        if pending and pending[-1][1] is None:
+            # The last frame is always detected: nothing after it could be carried back.
+            frame = pending[-1][0]
+            pending[-1] = (frame, detect_displayed(detectors, frame))
+            stats.frames_detected += 1
+        yield from advance(0)
+    yield from release(stage.flush())
+    stats.tracks = [t.summary() for t in getattr(stage, "tracks", [])]
+
+
+def replay(frames: Iterable[Frame], plan: Plan) -> Iterator[tuple[Frame, FramePlan]]:
+    """Yield every frame with the (reviewed) plan's regions for it; no detector is loaded."""
+    seen = 0
+    for frame in frames:
+        seen += 1
+        yield frame, FramePlan(frame.index, frame.pts, frame.time_base,
+                               plan.regions_for(frame.index))
+    if seen != plan.frame_count:
+        raise ConfigError(f"plan has {plan.frame_count} frames but the video decoded {seen}; "
+                          "the plan belongs to another version of the file")
