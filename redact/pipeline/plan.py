@@ -27,7 +27,6 @@ import numpy as np
 from redact.config import CATEGORIES, STYLES
 from redact.detect.detections import Detections
 from redact.errors import ConfigError
-from redact.track.slots import Slot
 
 SCHEMA = "redact.plan/1"
 MANUAL_TRACK_BASE = -1000  # manual region k gets track id MANUAL_TRACK_BASE - k
@@ -134,30 +133,6 @@ class Plan:
                               dtype=object), np.array(["manual"], dtype=object),
                               np.array([MANUAL_TRACK_BASE - k])))
         return Detections.concat([base, *manual])
-
-    def stage(self) -> PlanStage:
-        return PlanStage(self)
-
-
-class PlanStage:
-    """Temporal stage that replays a plan instead of detecting and tracking."""
-
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
-        self.tracks: list = []
-        self.seen = 0
-        self.styles = plan.styles()
-
-    def push(self, slot: Slot) -> list[Slot]:
-        slot.regions.append(self.plan.regions_for(slot.index))
-        self.seen += 1
-        return [slot]
-
-    def flush(self) -> list[Slot]:
-        if self.seen != self.plan.frame_count:
-            raise ConfigError(f"plan has {self.plan.frame_count} frames but the video decoded "
-                              f"{self.seen}; the plan belongs to another version of the file")
-        return []
 
 
 def build_plan_document(*, input_path: Path, input_sha: str, settings, models, frames,

@@ -25,6 +25,12 @@ class Slot:
 
 
 class TemporalStage(Protocol):
+    """What the pipeline reads from a stage: the slots ``push``/``flush`` release (in frame
+    order, each exactly once, with ``regions`` final), ``identified`` on detected slots, and
+    ``tracks`` (objects with ``summary()``) for the audit and the plan."""
+
+    tracks: list
+
     def push(self, slot: Slot) -> list[Slot]: ...
 
     def flush(self) -> list[Slot]: ...
