@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import tempfile
 import time
@@ -55,6 +56,7 @@ class Row:
     file_seconds: float
     bare_seconds: float
     counts: Counter
+    load: str
 
 
 def painted_mask(regions: list[dict], width: int, height: int) -> np.ndarray:
@@ -117,19 +119,21 @@ def run_preset(preset: str, clips: list[Path], frames: list[dict], tmp: Path) ->
     settings = redact.load_settings(preset=None if preset == "default" else preset)
     cfg = settings.config
     out = tmp / f"out-{preset}"
+    load_before = os.getloadavg()[0]
     before = bare_seconds(clips, tmp, cfg.crf, cfg.encoder_preset)
     t0 = time.monotonic()
     report = redact.redact_paths(clips, out, settings)
     seconds = time.monotonic() - t0
     after = bare_seconds(clips, tmp, cfg.crf, cfg.encoder_preset)
+    load = f"{load_before:.1f} → {os.getloadavg()[0]:.1f}"
     audits, counts = {}, Counter()
     for result in report.results:
         if result.status != "ok":
-            raise SystemExit(f"redact failed on {result.input}: {result.error}")
+            raise RuntimeError(f"redact failed on {Path(result.input).name}: {result.error}")
         audits[Path(result.input).name] = json.loads(Path(result.audit).read_text())
         counts.update(result.counts)
     row = Row(preset, score(frames, audits), sum(r.frames for r in report.results), seconds,
-              sum(r.seconds for r in report.results), (before + after) / 2, counts)
+              sum(r.seconds for r in report.results), (before + after) / 2, counts, load)
     print(f"{preset}: {row.frames} frames, redact {seconds:.1f} s, bare {row.bare_seconds:.1f} s,"
           f" {len(row.tally.leaked)} leaked", flush=True)
     return row
@@ -174,9 +178,14 @@ def main() -> None:
     if missing:
         raise SystemExit(f"skipped: clips absent from ../shared/data: {', '.join(missing)}")
 
+    rows, failed = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [run_preset(p.strip(), clips, frames, Path(tmp))
-                for p in args.presets.split(",") if p.strip()]
+        for preset in (p.strip() for p in args.presets.split(",") if p.strip()):
+            try:
+                rows.append(run_preset(preset, clips, frames, Path(tmp)))
+            except RuntimeError as exc:  # keep the rows already measured
+                print(f"{preset}: {exc}", file=sys.stderr, flush=True)
+                failed.append(f"{preset}: {exc}")
 
     boxes = [b for f in frames for b in f["boxes"]]
     per_cat = {cat: Counter("readable" if b["readable"] and not b.get("back_of_head") else
@@ -198,21 +207,25 @@ def main() -> None:
         *table(rows),
         "",
         "| settings | frames | redact wall (1 model load) | per-file sum | bare decode→encode "
-        "| speed vs bare | regions painted |",
-        "|---|---|---|---|---|---|---|",
+        "| speed vs bare | load avg (1 min) | regions painted |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(f"| {row.preset} | {row.frames} | {row.seconds:.1f} s | "
                      f"{row.file_seconds:.1f} s | {row.bare_seconds:.1f} s | "
-                     f"**{row.bare_seconds / row.seconds:.2f}×** | "
+                     f"**{row.bare_seconds / row.seconds:.2f}×** | {row.load} | "
                      f"{', '.join(f'{k} {v}' for k, v in sorted(row.counts.items()))} |")
+    for failure in failed:
+        lines += ["", f"Not measured: {failure}"]
     for row in rows:
         per_clip = "; ".join(f"{clip} {leaked}/{scored}"
                              for clip, (scored, leaked) in sorted(row.tally.per_clip.items()))
         lines += ["", f"Leaked / scored box-frames per clip ({row.preset}): {per_clip}"]
         lines += ["", f"Leaked box-frames ({row.preset}): "
                   + ("; ".join(row.tally.leaked) if row.tally.leaked else "none")]
-    publish(args.section, lines, write=not args.no_write)
+    publish(args.section, lines, write=not args.no_write and bool(rows))
+    if failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
