@@ -248,6 +248,29 @@ def report(out_dir: Path) -> None:
     typer.echo(f"{html_path}\n{csv_path}")
 
 
+@app.command()
+def review(
+    folder: Annotated[Path, typer.Argument(help="Folder of <name>.plan.json files.")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Where approved files are rendered (default FOLDER/rendered).")] = None,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 0,
+    cache: Annotated[Path | None, typer.Option(
+        help="Private folder for browser previews (default ~/.cache/redact/review).")] = None,
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="Only print the URL.")] = False,
+) -> None:
+    """Review plans in the browser on this machine: see every region, fix the plan, mark
+    audio to mute, approve, render. Listens on 127.0.0.1 with a token in the URL."""
+    try:
+        from redact.review.server import serve
+    except ImportError as exc:
+        fail(f"the review server needs its web packages ({exc.name}): "
+             "pip install 'redact[review]'", 2)
+    if not folder.is_dir():
+        fail(f"{folder} is not a folder of plans", 2)
+    serve(folder, port=port, out_dir=out, cache_dir=cache, open_browser=not no_browser,
+          ready=lambda url: typer.echo(f"Review at {url}\n(Ctrl-C to stop)"))
+
+
 def _setup_log(path: Path | None) -> None:
     if path is None:
         return
