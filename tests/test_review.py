@@ -26,7 +26,6 @@ from tests.test_audio import decode_audio, rms, segment, with_audio
 
 BOX_A = [8, 8, 40, 40]
 BOX_B = [80, 8, 112, 40]
-DOCS = Path(__file__).resolve().parents[1] / "docs"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -300,8 +299,6 @@ def test_browser_review_of_a_real_clip(tmp_path, browser):
         page.goto(f"{base}/?token={review.token}")
         page.wait_for_selector("#files tbody tr")
         assert "planned" in page.inner_text("#files tbody tr")
-        DOCS.mkdir(exist_ok=True)
-        page.screenshot(path=str(DOCS / "review-files.png"))
         page.click("#files tbody tr a")
         page.wait_for_function("document.body.dataset.ready === '1'")
         page.wait_for_function("document.getElementById('video').dataset.ready === '1'")
@@ -333,7 +330,10 @@ def test_browser_review_of_a_real_clip(tmp_path, browser):
         page.fill("#frame", "12")
         page.dispatch_event("#frame", "change")
         page.wait_for_timeout(300)  # let the seek paint before the screenshot
-        page.screenshot(path=str(DOCS / "review-player.png"))
+        # REDACT_SCREENSHOTS_DIR=docs refreshes the README's pictures.
+        shots = Path(os.environ.get("REDACT_SCREENSHOTS_DIR") or tmp_path / "shots")
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / "review-player.png"))
         page.click("#approve")
         wait_saved(page, "approve")
         page.click("#render")
@@ -341,6 +341,11 @@ def test_browser_review_of_a_real_clip(tmp_path, browser):
                                timeout=120_000)
         assert page.get_attribute("#renderinfo", "data-state") == "ok", \
             page.inner_text("#renderinfo")
+        page.click("#back")
+        page.wait_for_selector("#files tbody tr .badge.rendered")
+        assert "approved" in page.inner_text("#files tbody tr")
+        page.set_viewport_size({"width": 1400, "height": 260})
+        page.screenshot(path=str(shots / "review-files.png"))
     assert not errors, errors
 
     plan = load_plan(plan_path)
