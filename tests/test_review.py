@@ -399,3 +399,31 @@ def test_browser_review_of_a_real_clip(tmp_path, browser):
 
 def _overlap(a, b) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def test_browser_player_draws_the_plan_and_edits_it(folder, browser):
+    """Without real models or data: the player draws the plan's regions over the video, and
+    an untick in the page excludes the track in the plan file (undo puts it back)."""
+    plan = folder["plan"]
+    tid = json.loads(plan.read_text())["tracks"][0]["id"]
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    with LiveServer(folder["client"].app) as live:
+        page.goto(f"http://127.0.0.1:{live.port}/review?plan=v.mp4.plan.json"
+                  f"&token={folder['token']}")
+        page.wait_for_function("document.getElementById('video').dataset.ready === '1'")
+        drawn = page.evaluate("""() => {
+            const c = document.getElementById('overlay');
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }""")
+        assert drawn > 100  # two boxes and their labels
+        page.uncheck(f"#track-{tid}-redact")
+        wait_saved(page, "exclude")
+        assert load_plan(plan).excluded == {tid}
+        page.click("#undo")
+        wait_saved(page, "undo")
+        assert load_plan(plan).excluded == frozenset()
+        r = page.request.get(f"http://127.0.0.1:{live.port}/api/files")
+        assert r.status == 403  # the page's own origin still needs the token
+    assert not errors, errors

@@ -8,7 +8,8 @@ sample rate and channel layout, with the input's timestamps.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from typing import Any, Protocol
 
@@ -86,9 +87,23 @@ class AudioRangeEncoder:
     def push(self, packet: Any) -> None:
         if not packet.size:
             return
-        for frame in self.source.decode(packet):
-            self._take(frame)
-        self._encode_full()
+        with self._errors():
+            for frame in self.source.decode(packet):
+                self._take(frame)
+            self._encode_full()
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        import av
+
+        try:
+            yield
+        except av.FFmpegError as exc:
+            if isinstance(exc, OSError) and exc.errno is not None and exc.errno != 22:
+                raise  # disk errors: the writer reports them with the output's name
+            # Fail closed: no output rather than audio that may still hold the range.
+            raise StageError(f"audio stream {self.source.index}: cannot mute ranges "
+                             f"({exc})") from None
 
     def _take(self, frame) -> None:
         for f in self.resampler.resample(frame):
@@ -134,6 +149,7 @@ class AudioRangeEncoder:
             self.out.mux(packet)
 
     def flush(self) -> None:
-        for frame in self.source.decode(None):
-            self._take(frame)
-        self._encode_full(final=True)
+        with self._errors():
+            for frame in self.source.decode(None):
+                self._take(frame)
+            self._encode_full(final=True)
