@@ -427,3 +427,15 @@ def test_browser_player_draws_the_plan_and_edits_it(folder, browser):
         r = page.request.get(f"http://127.0.0.1:{live.port}/api/files")
         assert r.status == 403  # the page's own origin still needs the token
     assert not errors, errors
+
+
+def test_files_flagged_by_the_second_look_are_marked(folder, tmp_path):
+    released = tmp_path / "released"
+    released.mkdir()
+    (released / "v.mp4").write_bytes(b"rendered")
+    (released / "v.mp4.audit.json").write_text(json.dumps({"second_look": {
+        "verdict": "review", "flagged": [{"frame": 3, "time": 0.12}, {"frame": 7}]}}))
+    c = folder["client"]
+    row = c.get(q(folder, "/api/files")).json()["files"][0]
+    assert row["status"] == ["planned", "rendered", "flagged"]
+    assert c.get(q(folder, "/api/plan")).json()["flagged"] == [3, 7]
