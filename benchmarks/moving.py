@@ -37,13 +37,14 @@ class Scene:
     width: int
     height: int
     seed: int
+    frames: int
     plate_context: float  # crop margin around a plate box, as a fraction of its size
     # category, start, end, p0, v, s0, s1, hidden, skew (1 = fill the clip)
     specs: tuple[tuple, ...]
 
 
 AISLE = Scene(
-    "aisle", "videos/intel_store-aisle-detection.mp4", 1280, 720, 7, 0.4, (
+    "aisle", "videos/intel_store-aisle-detection.mp4", 1280, 720, 7, 150, 0.4, (
         ("face", 0, 1.0, (100, 200), (4.0, 0.5), 150, 110, (40, 44), 0.0),
         ("face", 10, 1.0, (1230, 300), (-6.0, -0.5), 120, 170, (80, 83), 0.0),  # enters right
         ("face", 20, -20, (600, 60), (1.5, 2.5), 80, 130, (100, 104), 0.0),
@@ -55,7 +56,7 @@ AISLE = Scene(
 # Egocentric fisheye footage at its own 2560x1920: plates cut tight (no car around them),
 # some turned away from the camera (perspective), small and large; other crops than AISLE.
 WIDE = Scene(
-    "wide", "videos/egoblur_test_face_video.mp4", 2560, 1920, 23, 0.08, (
+    "wide", "videos/egoblur_test_face_video.mp4", 2560, 1920, 23, 90, 0.08, (
         ("face", 0, 1.0, (300, 500), (6.0, 1.0), 120, 80, (30, 33), 0.0),
         ("face", 15, 1.0, (2500, 1100), (-9.0, -2.0), 90, 200, (60, 62), 0.0),  # enters right
         ("face", 0, -10, (1500, 300), (-2.0, 3.0), 260, 160, (45, 48), 0.0),
@@ -280,7 +281,7 @@ def run_scene(scene: Scene, frames: int, variants: list[dict], tmp: Path) -> lis
             raise SystemExit(result.error)
         stats = score(clip, tmp / "out.mp4", truth, len(objs))
         fps = frames / secs
-        rows.append((scene, overrides, stats, fps, base))
+        rows.append((scene, frames, overrides, stats, fps, base))
         print(scene.name, overrides, stats, f"{fps:.2f} fps",
               f"bare {base:.2f} fps" if base else "", flush=True)
     return rows
@@ -288,7 +289,7 @@ def run_scene(scene: Scene, frames: int, variants: list[dict], tmp: Path) -> lis
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--frames", type=int, default=150)
+    parser.add_argument("--frames", type=int, default=0, help="override each scene's length")
     parser.add_argument("--scenes", default="aisle,wide")
     parser.add_argument("--variants", default=None,
                         help="JSON list of settings overrides, for every scene")
@@ -299,18 +300,20 @@ def main() -> None:
         for name in args.scenes.split(","):
             variants = (json.loads(args.variants) if args.variants
                         else DEFAULT_VARIANTS[name])
-            rows += run_scene(SCENES[name], args.frames, variants, Path(tmp))
+            scene = SCENES[name]
+            rows += run_scene(scene, args.frames or scene.frames, variants, Path(tmp))
     lines = [
         "## Moving objects with exact ground truth (benchmarks/moving.py)",
         "",
-        f"Machine: {machine()}. Each video: {args.frames} frames, ~30 fps with alternating "
+        f"Machine: {machine()}. Each video: ~30 fps with alternating "
         "33.3/33.4 ms steps (VFR), real face and plate crops from ../shared/data moving, "
         "scaling, entering/leaving and hidden for 2–4 frames each. A visible object-frame "
         "leaks when SSIM(input, output) inside its box is above 0.75.",
         "",
-        f"* **aisle**: 1280x720, background `{AISLE.background}`; 4 faces, 3 plates with car "
-        "context around them.",
-        f"* **wide**: 2560x1920, background `{WIDE.background}` (egocentric fisheye); other "
+        f"* **aisle**: {args.frames or AISLE.frames} frames 1280x720, background "
+        f"`{AISLE.background}`; 4 faces, 3 plates with car context around them.",
+        f"* **wide**: {args.frames or WIDE.frames} frames 2560x1920, background "
+        f"`{WIDE.background}` (egocentric fisheye); other "
         "crops: 3 faces, 4 plates cut tight (no car around them), 3 of them turned away from "
         "the camera (perspective), 70–300 px wide.",
         "",
@@ -321,7 +324,7 @@ def main() -> None:
         "plate longest run | fps | ratio to bare |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for scene, overrides, stats, fps, base in rows:
+    for scene, _, overrides, stats, fps, base in rows:
         f, p = stats.get("face", {}), stats.get("plate", {})
         label = json.dumps(overrides) if overrides else "defaults"
         ratio = f"**{fps / base:.2f}×**" if base else "–"

@@ -54,15 +54,18 @@ class Config:
     screen_size: int = 640
     # Still images are one frame, so their detectors get inputs this many times larger.
     still_scale: float = 1.5
+    # Stills: the face model also looks at overlapping tiles (this many across the long side),
+    # each enlarged to face_size, for faces a few pixels across. 0 or 1 turns it off.
+    face_still_tiles: int = 4
     # Stills: YOLO detectors (plates, screens) also run a second pass at this multiple of their
     # still input. The plate model is scale-sensitive: each size finds plates the other misses.
     # 1 turns it off.
     still_fine_scale: float = 1.33
-    # Plates on large frames: a second pass on overlapping tiles (this many across the long
-    # side, each at plate_size) when the frame's long side is at least plate_tile_above ×
-    # plate_size (× still_scale for stills). 0 or 1 turns it off.
-    plate_tiles: int = 0
-    plate_tile_above: float = 2.5
+    # Large frames (wide-angle body cameras): the face and plate models also run on
+    # overlapping tiles (this many across the long side, each at the model's input size) when
+    # the frame's long side is at least large_frame_above × that input. 0 or 1 turns it off.
+    large_frame_tiles: int = 0
+    large_frame_above: float = 2.5
     # Each box grows by this fraction of its size on every side before rendering.
     margin: float = 0.2
     crf: int = 18
@@ -118,11 +121,15 @@ class Config:
         if self.face_second_model is not None and self.face_second_model == self.face_model:
             raise ConfigError(f"face_second_model must differ from face_model "
                               f"({self.face_model!r}); set it to none to turn it off")
-        if not 0 <= self.plate_tiles <= 6:
-            raise ConfigError(f"plate_tiles must be between 0 and 6, got {self.plate_tiles}")
-        if not 1.0 <= self.plate_tile_above <= 20.0:
+        if not 0 <= self.face_still_tiles <= 8:
             raise ConfigError(
-                f"plate_tile_above must be between 1 and 20, got {self.plate_tile_above}")
+                f"face_still_tiles must be between 0 and 8, got {self.face_still_tiles}")
+        if not 0 <= self.large_frame_tiles <= 6:
+            raise ConfigError(
+                f"large_frame_tiles must be between 0 and 6, got {self.large_frame_tiles}")
+        if not 1.0 <= self.large_frame_above <= 20.0:
+            raise ConfigError(
+                f"large_frame_above must be between 1 and 20, got {self.large_frame_above}")
         if not 0.0 <= self.margin <= 2.0:
             raise ConfigError(f"margin must be between 0 and 2, got {self.margin}")
         if not 0 <= self.crf <= 51:

@@ -87,13 +87,13 @@ def test_from_config_adds_the_second_face_model_with_its_own_threshold(monkeypat
     monkeypatch.setattr("redact.detect.base.load_backend", lambda kind: Fake)
     monkeypatch.setattr(ModelStore, "ensure", lambda self, spec: tmp_path / spec.file)
     config = load_settings(overrides={"face_second_model": "yunet", "face_threshold": 0.2,
-                                      "face_second_threshold": 0.6, "plate_tiles": 3},
+                                      "face_second_threshold": 0.6, "large_frame_tiles": 3},
                            override_source="api").config
     dset = DetectorSet.from_config(config, ModelStore(tmp_path, offline=True))
     by_name = {name: (cats, thr, extra) for name, cats, thr, extra in made}
     assert by_name["centerface"][:2] == (("face",), {"face": 0.2})
     assert by_name["yunet"][:2] == (("face",), {"face": 0.6})
-    assert by_name["fastanpr-plate"][2]["tiles"] == 3
+    assert by_name["fastanpr-plate"][2]["tiles"] == 3 and by_name["centerface"][2]["tiles"] == 3
     assert [m.name for m in dset.models] == ["centerface", "fastanpr-plate", "yunet"]
     # face off: no second face model either
     made.clear()
@@ -106,8 +106,8 @@ def test_second_model_settings_are_validated():
     assert Config(face_second_model="none").face_second_model is None
     with pytest.raises(ConfigError, match="differ"):
         Config(face_second_model="centerface")
-    with pytest.raises(ConfigError, match="plate_tiles"):
-        Config(plate_tiles=9)
+    with pytest.raises(ConfigError, match="large_frame_tiles"):
+        Config(large_frame_tiles=9)
 
 
 # --- tiles: tile → frame coordinates, exactly --------------------------------------------

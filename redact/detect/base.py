@@ -134,12 +134,13 @@ class DetectorSet:
                 thresholds["face"] = config.face_second_threshold
             sizes = [getattr(config, f"{c}_size") for c in categories]
             backend = load_backend(spec.kind)
-            extra = ({"coarse_size": config.face_coarse_size} if spec.kind == "centerface"
+            extra = ({"coarse_size": config.face_coarse_size,
+                      "still_tiles": config.face_still_tiles} if spec.kind == "centerface"
                      else {"still_fine_scale": config.still_fine_scale})
             if spec.kind == "dbtext":
                 extra = {}
-            if spec.kind == "yolo" and "plate" in categories:
-                extra.update(tiles=config.plate_tiles, tile_above=config.plate_tile_above)
+            if spec.kind in ("centerface", "yolo"):
+                extra.update(tiles=config.large_frame_tiles, tile_above=config.large_frame_above)
             detectors.append(backend(spec=spec, weights=weights, categories=tuple(categories),
                                      thresholds=thresholds, size=max(sizes), device=device,
                                      **extra))

@@ -9,6 +9,7 @@ import numpy as np
 
 from redact.detect.base import cpu_threads, letterbox_size
 from redact.detect.detections import Detections, merge_passes, nms
+from redact.detect.tiles import tile_grid
 from redact.models import ModelSpec
 
 
@@ -30,12 +31,15 @@ def _dynamic_model_bytes(path: Path) -> bytes:
 class CenterFaceDetector:
     def __init__(self, *, spec: ModelSpec, weights: Path, categories: tuple[str, ...],
                  thresholds: dict[str, float], size: int, device: str,
-                 coarse_size: int = 0) -> None:
+                 coarse_size: int = 0, still_tiles: int = 0, tiles: int = 0,
+                 tile_above: float = 0.0, **_: object) -> None:
         import onnxruntime as ort
 
         self.categories = categories
         self.threshold = thresholds["face"]
         self.size, self.coarse_size = size, coarse_size
+        self.still_tiles = still_tiles
+        self.tiles, self.tile_above = tiles, tile_above
         providers = ["CPUExecutionProvider"]
         self.warnings: list[str] = []
         if device == "cuda":
@@ -59,9 +63,9 @@ class CenterFaceDetector:
 
     def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,
                still: bool = False) -> list[Detections]:
-        return [self._detect_one(frame, scale) for frame in frames]
+        return [self._detect_one(frame, scale, still) for frame in frames]
 
-    def _detect_one(self, frame: np.ndarray, scale: float) -> Detections:
+    def _detect_one(self, frame: np.ndarray, scale: float, still: bool) -> Detections:
         # The fine pass (configured size × scale) finds small faces; when it *upsamples* the
         # frame, large faces get split or missed, so a coarse pass runs too. On frames larger
         # than the fine input (1080p video) the coarse pass adds nothing and is skipped.
@@ -69,7 +73,18 @@ class CenterFaceDetector:
         sizes = [fine]
         if self.coarse_size and fine > max(frame.shape[:2]):
             sizes.insert(0, self.coarse_size)
-        return merge_passes([self._detect_at(frame, s) for s in sizes], 0.3)
+        passes = [self._detect_at(frame, s) for s in sizes]
+        height, width = frame.shape[:2]
+        if self.tiles > 1 and max(width, height) >= self.tile_above * fine:
+            # Large (wide-angle) frames: faces shrink below what the full-frame pass resolves.
+            passes += [tile.to_frame(self._detect_at(tile.crop(frame), fine))
+                       for tile in tile_grid(width, height, self.tiles)]
+        if still and self.still_tiles > 1:
+            # Stills: each overlapping tile enlarged to the input size, for faces only a few
+            # pixels across (a crowd at the far end of a hall).
+            passes += [tile.to_frame(self._detect_at(tile.crop(frame), self.size))
+                       for tile in tile_grid(width, height, self.still_tiles)]
+        return merge_passes(passes, 0.3)
 
     def _detect_at(self, frame: np.ndarray, size: int) -> Detections:
         height, width = frame.shape[:2]

@@ -9,19 +9,17 @@ import cv2
 import numpy as np
 
 from redact.detect.base import cpu_threads, letterbox_size
-from redact.detect.detections import Detections, merge_passes
-from redact.detect.tiles import tile_grid
+from redact.detect.detections import Detections
 from redact.models import ModelSpec
 
 
 class YuNetDetector:
     def __init__(self, *, spec: ModelSpec, weights: Path, categories: tuple[str, ...],
                  thresholds: dict[str, float], size: int, device: str,
-                 still_tiles: int = 0, **_: object) -> None:
+                 **_: object) -> None:
         self.categories = categories
         self.threshold = thresholds["face"]
         self.size = size
-        self.still_tiles = still_tiles
         self.warnings: list[str] = []
         if device == "cuda":
             self.warnings.append("face detector YuNet ran on the CPU (OpenCV DNN)")
@@ -35,15 +33,7 @@ class YuNetDetector:
 
     def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,
                still: bool = False) -> list[Detections]:
-        return [self._detect_one(frame, scale, still) for frame in frames]
-
-    def _detect_one(self, frame: np.ndarray, scale: float, still: bool) -> Detections:
-        size = round(self.size * scale)
-        passes = [self._detect_at(frame, size)]
-        if still and self.still_tiles > 1:
-            for tile in tile_grid(frame.shape[1], frame.shape[0], self.still_tiles):
-                passes.append(tile.to_frame(self._detect_at(tile.crop(frame), size)))
-        return merge_passes(passes, 0.5)
+        return [self._detect_at(frame, round(self.size * scale)) for frame in frames]
 
     def _detect_at(self, frame: np.ndarray, size: int) -> Detections:
         height, width = frame.shape[:2]
