@@ -151,13 +151,17 @@ def test_redact_paths_takes_one_path_as_a_string(tmp_path, monkeypatch):
 
 @pytest.mark.models
 def test_rotated_real_face_redacted_in_every_frame(tmp_path):
-    """A real face, stored sideways in a clip tagged to display upright (rotation 90)."""
+    """Real faces, stored sideways in a clip tagged to display upright (rotation 90). In this
+    street photo the face model finds all 7 faces of 20 px or more upright and none sideways,
+    so only detection on the displayed picture passes."""
     import cv2
 
     faces = shared_data("faces")
     meta = json.loads((faces / "annotations.json").read_text())
-    entry = next(e for e in meta["images"] if e["src"]["source"] == "dlib_faces"
-                 and min(b[2] - b[0] for b in e["boxes"]) >= 40)
+    entry = next(e for e in meta["images"] if e["file"] == "images/mask_maksssksksss3.jpg")
+    entry = {**entry, "boxes": [b for b in entry["boxes"]
+                                if min(b[2] - b[0], b[3] - b[1]) >= 20]}
+    assert len(entry["boxes"]) == 7
     img = cv2.imread(str(faces / entry["file"]))
     h, w = img.shape[:2]
     h, w = h - h % 2, w - w % 2
