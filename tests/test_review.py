@@ -439,3 +439,27 @@ def test_files_flagged_by_the_second_look_are_marked(folder, tmp_path):
     row = c.get(q(folder, "/api/files")).json()["files"][0]
     assert row["status"] == ["planned", "rendered", "flagged"]
     assert c.get(q(folder, "/api/plan")).json()["flagged"] == [3, 7]
+
+
+def test_cli_prints_a_loopback_url_with_a_token(folder, tmp_path):
+    import subprocess
+    import sys
+
+    bad = subprocess.run([sys.executable, "-m", "redact.cli.main", "review",
+                          str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "not a folder of plans" in bad.stderr
+    proc = subprocess.Popen([sys.executable, "-m", "redact.cli.main", "review",
+                             str(tmp_path / "plans"), "--no-browser",
+                             "--cache", str(tmp_path / "cache")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("Review at http://127.0.0.1:") and "/?token=" in line
+        import httpx
+
+        url = line.split()[2]
+        assert httpx.get(url, timeout=30).status_code == 200
+        assert httpx.get(url.split("?")[0] + "api/files", timeout=30).status_code == 403
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
