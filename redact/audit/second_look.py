@@ -37,6 +37,12 @@ def second_look_config(config: Config) -> Config:
             changes[thr] = max(0.01, base * config.verify_sensitivity)
         if hasattr(config, size):
             changes[size] = min(4096, round(getattr(config, size) * config.verify_scale))
+    # One look at another size, not the first pass's extra tiles and passes again: those
+    # multiply the cost, and the first pass already had them.
+    for name, off in (("face_still_tiles", 0), ("large_frame_tiles", 0),
+                      ("still_fine_scale", 1.0)):
+        if hasattr(config, name):
+            changes[name] = off
     return replace(config, **changes)
 
 
