@@ -77,6 +77,9 @@ class Config:
     # ... and never more than this many seconds apart (low frame rates, long strides), and
     # always on the last frame: coverage between detected frames assumes a short, straight path.
     detect_gap_s: float = 0.5
+    # Detected frames per detector call (a GPU wants batches; on CPU 1 keeps latency and
+    # memory lowest). Same regions whatever the value (tests/test_batched.py).
+    detect_batch: int = 1
     tracking: bool = True
     coast_s: float = 0.5
     gap_fill_s: float = 1.0
@@ -136,6 +139,8 @@ class Config:
             raise ConfigError(f"crf must be between 0 and 51, got {self.crf}")
         if not 1 <= self.detect_every <= 30:
             raise ConfigError(f"detect_every must be between 1 and 30, got {self.detect_every}")
+        if not 1 <= self.detect_batch <= 64:
+            raise ConfigError(f"detect_batch must be between 1 and 64, got {self.detect_batch}")
         if not 0.0 < self.detect_gap_s <= 2.0:
             raise ConfigError(f"detect_gap_s must be above 0 and at most 2 seconds, got "
                               f"{self.detect_gap_s}")
@@ -170,6 +175,7 @@ class Config:
         """sha256 of the settings that change the output (used to decide what to redo)."""
         data = self.to_dict()
         data.pop("offline")
+        data.pop("detect_batch")  # groups frames per detector call; same regions
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
 

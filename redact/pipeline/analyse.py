@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from redact.pipeline.plan import Plan
 
 DETECT_AHEAD = 3  # frames decoded ahead of the one being painted
+_WAIT = object()  # a frame chosen for detection whose batch has not been started yet
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,28 @@ def make_stage(config: Config) -> TemporalStage:
 
 def detect_displayed(detectors: DetectorSet, frame: Frame) -> PendingDetections:
     """Start detection on the picture as displayed; boxes come back in stored coordinates."""
-    turns = quarter_turns(frame.rotation)
-    job = detectors.start([to_display(frame.bgr(), turns)])
-    if turns == 0:
-        return job
-    w, h = frame.size
-    return PendingDetections(lambda: [to_stored(job.result()[0], turns, w, h)])
+    return detect_displayed_batch(detectors, [frame])[0]
+
+
+def detect_displayed_batch(detectors: DetectorSet,
+                           frames: list[Frame]) -> list[PendingDetections]:
+    """One detector call for several frames; one pending result per frame, in order."""
+    turns = [quarter_turns(frame.rotation) for frame in frames]
+    job = detectors.start([to_display(f.bgr(), t) for f, t in zip(frames, turns, strict=True)])
+    done: list[list[Detections]] = []
+
+    def one(k: int) -> PendingDetections:
+        def collect() -> list[Detections]:
+            if not done:
+                done.append(job.result())
+            dets, turn = done[0][k], turns[k]
+            if turn == 0:
+                return [dets]
+            w, h = frames[k].size
+            return [to_stored(dets, turn, w, h)]
+        return PendingDetections(collect)
+
+    return [one(k) for k in range(len(frames))]
 
 
 def analyse(frames: Iterable[Frame], config: Config, detectors: DetectorSet,
@@ -103,8 +120,24 @@ def analyse(frames: Iterable[Frame], config: Config, detectors: DetectorSet,
     # Detection runs in worker threads (one per detector) a few frames ahead of rendering and
     # encoding, so the detectors overlap each other, decode, paint and x264 instead of leaving
     # a core idle. A frame is released only after its own detection has finished.
-    pending: deque[tuple[Frame, PendingDetections | None]] = deque()
+    # With detect_batch N, frames chosen for detection wait (marked _WAIT) until N of them
+    # can go to each detector in one call; nothing behind a waiting frame is released.
+    pending: deque[list[Any]] = deque()  # [frame, PendingDetections | None | _WAIT]
+    batch: list[list[Any]] = []
     buffered = 0
+
+    def start_batch() -> None:
+        jobs = detect_displayed_batch(detectors, [entry[0] for entry in batch])
+        for entry, job in zip(batch, jobs, strict=True):
+            entry[1] = job
+        batch.clear()
+
+    def want(entry: list[Any]) -> None:
+        entry[1] = _WAIT
+        batch.append(entry)
+        stats.frames_detected += 1
+        if len(batch) >= config.detect_batch:
+            start_batch()
 
     def release(slots: list[Slot]) -> Iterator[tuple[Frame, FramePlan]]:
         nonlocal buffered
@@ -116,7 +149,7 @@ def analyse(frames: Iterable[Frame], config: Config, detectors: DetectorSet,
                                    slot.final_regions())
 
     def advance(keep: int) -> Iterator[tuple[Frame, FramePlan]]:
-        while len(pending) > keep:
+        while len(pending) > keep and pending[0][1] is not _WAIT:
             frame, job = pending.popleft()
             dets = job.result()[0] if job is not None else None
             yield from release(stage.push(Slot(frame.index, frame.time, dets, payload=frame)))
@@ -124,22 +157,21 @@ def analyse(frames: Iterable[Frame], config: Config, detectors: DetectorSet,
     with detectors:
         last_detected: Frame | None = None
         for frame in frames:
-            job = None
+            entry: list[Any] = [frame, None]
+            pending.append(entry)
             if (last_detected is None
                     or frame.index - last_detected.index >= config.detect_every
                     or frame.time - last_detected.time >= config.detect_gap_s - 1e-6):
-                job = detect_displayed(detectors, frame)
-                stats.frames_detected += 1
+                want(entry)
                 last_detected = frame
-            pending.append((frame, job))
             buffered += 1
             stats.max_buffered = max(stats.max_buffered, buffered)
             yield from advance(DETECT_AHEAD)
         if pending and pending[-1][1] is None:
             # The last frame is always detected: nothing after it could be carried back.
-            frame = pending[-1][0]
-            pending[-1] = (frame, detect_displayed(detectors, frame))
-            stats.frames_detected += 1
+            want(pending[-1])
+        if batch:
+            start_batch()
         yield from advance(0)
     yield from release(stage.flush())
     stats.tracks = [t.summary() for t in getattr(stage, "tracks", [])]
