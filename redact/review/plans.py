@@ -34,6 +34,7 @@ class PlanFolder:
         self.root = Path(root).resolve()
         self.out_dir = Path(out_dir).resolve()
         self._undo: dict[Path, list[dict[str, Any]]] = {}
+        self._summaries: dict[tuple, dict[str, Any]] = {}
         self._locks: dict[Path, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -73,6 +74,24 @@ class PlanFolder:
             return None
 
     def summary(self, path: Path) -> dict[str, Any]:
+        # Parsing a long plan takes seconds (every frame's regions): once per file version.
+        st = path.stat()
+        key = (path, st.st_mtime_ns, st.st_size)
+        if key not in self._summaries:
+            self._summaries = {k: v for k, v in self._summaries.items() if k[0] != path}
+            self._summaries[key] = self._summary(path)
+        entry = dict(self._summaries[key])
+        stub = entry.pop("_input", None)
+        if stub is None:
+            return entry
+        audit, output = self.audit_for(stub), self.output_for(stub)
+        if audit is not None and output.is_file() and output.stat().st_mtime >= st.st_mtime:
+            entry["status"] = [*entry["status"], "rendered"]
+            if (audit.get("second_look") or {}).get("verdict") == "review":
+                entry["status"].append("flagged")
+        return entry
+
+    def _summary(self, path: Path) -> dict[str, Any]:
         entry: dict[str, Any] = {"plan": self.rel(path), "status": [], "error": None}
         try:
             doc = self.load(path)
@@ -92,14 +111,8 @@ class PlanFolder:
         status = ["planned"]
         if doc.get("review", {}).get("approved"):
             status.append("approved")
-        audit = self.audit_for(doc)
-        output = self.output_for(doc)
-        if audit is not None and output.is_file() \
-                and output.stat().st_mtime >= path.stat().st_mtime:
-            status.append("rendered")
-            if (audit.get("second_look") or {}).get("verdict") == "review":
-                status.append("flagged")
         entry["status"] = status
+        entry["_input"] = {"input": doc["input"]}  # where its output and audit would be
         return entry
 
     def lock(self, path: Path) -> threading.Lock:
