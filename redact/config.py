@@ -41,7 +41,7 @@ class Config:
     screen_model: str | None = None
     # A second face model of another family, run beside face_model on every detected frame:
     # a face either model finds is redacted. None turns it off.
-    face_second_model: str | None = None
+    face_second_model: str | None = "yunet"
     face_second_threshold: float = 0.5
     face_threshold: float = 0.1
     plate_threshold: float = 0.15
@@ -64,7 +64,7 @@ class Config:
     # Large frames (wide-angle body cameras): the face and plate models also run on
     # overlapping tiles (this many across the long side, each at the model's input size) when
     # the frame's long side is at least large_frame_above × that input. 0 or 1 turns it off.
-    large_frame_tiles: int = 0
+    large_frame_tiles: int = 2
     large_frame_above: float = 2.5
     # Each box grows by this fraction of its size on every side before rendering.
     margin: float = 0.2

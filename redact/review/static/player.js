@@ -341,8 +341,9 @@ window.addEventListener("resize", () => view && (drawOverlay(), drawTimeline(), 
 
 $("back").href = "./?token=" + encodeURIComponent(TOKEN);
 (async () => {
+  video.src = api("video");  // loads while the plan view is computed
   try { setView(await call("plan")); } catch (e) { status(e.message); return; }
-  video.src = api("video");
+  if (video.dataset.ready) seek(cur);
   document.body.dataset.ready = "1";
   if (view.has_audio) {
     try { peaks = await call("waveform"); drawWave(); } catch (e) { status(e.message); }
