@@ -97,8 +97,10 @@ class CenterFaceDetector:
         if still and self.still_tiles > 1:
             # Stills: each overlapping tile enlarged to the input size, for faces only a few
             # pixels across (a crowd at the far end of a hall).
-            passes += [(tile, tile.crop(frame), self.size)
-                       for tile in tile_grid(width, height, self.still_tiles)]
+            tiles = tile_grid(width, height, self.still_tiles)
+            # At most 8x: beyond that a small still's tiles cost much and show nothing new.
+            size = min(self.size, max(32, 8 * max(tiles[0].x2, tiles[0].y2)))
+            passes += [(tile, tile.crop(frame), size) for tile in tiles]
         return passes
 
     def _detect_at(self, frame: np.ndarray, size: int) -> Detections:
