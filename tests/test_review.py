@@ -26,7 +26,7 @@ from tests.test_audio import decode_audio, rms, segment, with_audio
 
 BOX_A = [8, 8, 40, 40]
 BOX_B = [80, 8, 112, 40]
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("REDACT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
