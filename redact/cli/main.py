@@ -91,6 +91,14 @@ def run(
     sign_key: SignKey = None,
     force: Force = False,
     log_file: Annotated[Path | None, typer.Option(help="Append a log here.")] = None,
+    detect_batch: Annotated[int | None, typer.Option(
+        help="Detected frames per detector call (GPU: 8-16).")] = None,
+    engine: Annotated[str, typer.Option(help="local | ray (files over a Ray cluster).")]
+    = "local",
+    address: Annotated[str | None, typer.Option(
+        help="Ray cluster address (default: start a local one).")] = None,
+    retries: Annotated[int, typer.Option(
+        help="Ray: reruns of a file whose worker died, then it is reported failed.")] = 2,
 ) -> None:
     """Redact INPUTS into OUT (outputs mirror the input folder layout; audit beside each).
 
@@ -107,9 +115,10 @@ def run(
             plate_threshold=plate_threshold, screen_model=screen_model, margin=margin,
             crf=crf, encoder_preset=encoder_preset, detect_every=detect_every,
             tracking=tracking, keep_metadata=keep_metadata, offline=offline,
-            verify_output=verify_output, verify_every=verify_every)
+            verify_output=verify_output, verify_every=verify_every, detect_batch=detect_batch)
         options = BatchOptions(state=state, workers=workers, force=force, sign_key=sign_key,
-                               since=parse_since(since) if since else None)
+                               since=parse_since(since) if since else None, engine=engine,
+                               address=address, retries=retries)
         if workers < 1:
             raise ConfigError("--workers must be at least 1")
     except RedactError as exc:

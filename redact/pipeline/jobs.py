@@ -38,6 +38,12 @@ class BatchOptions:
     since: float | None = None  # only inputs modified at/after this epoch time
     sign_key: Path | None = None
     force: bool = False
+    # Where files run: "local" (this machine) or "ray" (a Ray cluster; pipeline/engine_ray.py).
+    engine: str = "local"
+    address: str | None = None  # Ray cluster address; None starts a local one
+    retries: int = 2  # Ray: runs of a file after its worker died, before it is reported failed
+    cpus_per_file: float = 1.0  # Ray resources declared per file
+    gpus_per_file: float = 0.25  # Ray, --device cuda: four files share a GPU
 
 
 # What a batch makes of each input: "run" redacts (analyse + render), "plan" writes the
@@ -87,6 +93,10 @@ class BatchRunner:
         self.file_runner = file_runner  # tests inject one with a scripted detector
         self.out_dir = Path(out_dir).resolve()
         self.options = options or BatchOptions()
+        if self.options.engine not in ("local", "ray"):
+            raise ConfigError(f"unknown engine {self.options.engine!r}; known: local, ray")
+        if self.options.engine == "ray" and (mode != "run" or self.options.retries < 0):
+            raise ConfigError("--engine ray runs `redact run` batches, with --retries 0 or more")
         self.progress = progress
         self.debug = debug
         self.meta_dir = self.out_dir / ".redact"
@@ -175,7 +185,8 @@ class BatchRunner:
             return
         runner = self.file_runner
         try:
-            if runner is None and max(1, self.options.workers) == 1:
+            if runner is None and max(1, self.options.workers) == 1 \
+                    and self.options.engine == "local":
                 runner = self.file_runner = FileRunner(self.settings, store=self.store)
             if runner is not None:
                 _ = runner.detectors
@@ -206,6 +217,11 @@ class BatchRunner:
         return audit.is_file() and sha256_file(audit) == row.audit_sha256
 
     def _execute(self, todo: list[tuple[Job, Row]]):
+        if self.options.engine == "ray":
+            from redact.pipeline.engine_ray import execute_ray
+
+            yield from execute_ray(self, todo)
+            return
         workers = max(1, self.options.workers)
         if workers == 1 or len(todo) <= 1 or self.mode != "run":
             runner = self.file_runner or FileRunner(self.settings, store=self.store)

@@ -1,0 +1,161 @@
+"""--engine ray: the same outputs, audit records and journal as the local engine; a worker
+killed mid-file leaves no output, and the rerun completes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from redact.models.store import sha256_file
+from tests.conftest import shared_data
+
+pytestmark = pytest.mark.models
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # before Ray starts: nothing reaches the network
+ray = pytest.importorskip("ray", reason='Ray is optional: pip install -e ".[ray]"')
+
+CLIPS = ("intel_asl_milk.mp4", "intel_asl_eat.mp4")
+# Small inputs and a fast x264 preset: the test is about the engine, not the detectors.
+FLAGS = ["--categories", "face", "--face-size", "480", "--encoder-preset", "ultrafast",
+         "--verify-output", "off", "--device", "cpu", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> Path:
+    videos = shared_data("videos")
+    folder = tmp_path_factory.mktemp("in")
+    for name in CLIPS:
+        if not (videos / name).exists():
+            pytest.skip(f"{videos / name} is absent")
+        shutil.copy(videos / name, folder / name)
+    return folder
+
+
+def cli(*args: str) -> int:
+    from typer.testing import CliRunner
+
+    from redact.cli.main import app
+
+    result = CliRunner().invoke(app, [*map(str, args)])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code
+
+
+def audit_content(path: Path) -> dict:
+    record = json.loads(path.read_text())
+    record.pop("run")  # user, host, started, finished
+    return record
+
+
+def journal_content(out: Path) -> list[dict]:
+    skip = {"time", "prev", "hash", "signature", "user", "host", "pid", "out_dir"}
+    entries = [json.loads(line) for line in
+               (out / ".redact" / "journal.jsonl").read_text().splitlines()]
+    for entry in entries:
+        if "audit" in entry:  # the record holds its run's times (compared without them)
+            entry["audit"].pop("sha256")
+    return [{k: v for k, v in entry.items() if k not in skip} for entry in entries]
+
+
+def verify(out: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "redact.cli.main", "audit", "verify",
+                           str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ray_engine_matches_local_engine(cluster, inputs, tmp_path):
+    local, distributed = tmp_path / "local", tmp_path / "ray"
+    assert cli("run", inputs, "-o", local, *FLAGS) == 0
+    assert cli("run", inputs, "-o", distributed, *FLAGS, "--engine", "ray") == 0
+    for name in CLIPS:
+        assert sha256_file(local / name) == sha256_file(distributed / name), name
+        audit = Path(f"{name}.audit.json")
+        assert audit_content(local / audit) == audit_content(distributed / audit)
+    assert journal_content(local) == journal_content(distributed)
+    verify(distributed)
+    # Idempotent: a rerun skips every file (the driver's job state, not the workers').
+    assert cli("run", inputs, "-o", distributed, *FLAGS, "--engine", "ray") == 0
+    assert journal_content(distributed)[-1]["skipped"] == len(CLIPS)
+
+
+def _ancestors(pid: int) -> set[int]:
+    seen = set()
+    while pid > 1 and pid not in seen:
+        seen.add(pid)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            break
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return seen
+
+
+def _busy_worker() -> int | None:
+    """A worker of this test's cluster that is running a file (Ray titles it)."""
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if title.startswith(b"ray::_run_file") and me in _ancestors(int(entry.name)):
+            return int(entry.name)
+    return None
+
+
+def test_killed_worker_leaves_no_output_and_rerun_completes(cluster, inputs, tmp_path):
+    out = tmp_path / "out"
+    killed: list[int] = []
+    stop = threading.Event()
+
+    def killer() -> None:
+        # Mid-file: a temporary output exists and a worker is running a file.
+        while not stop.is_set():
+            pid = _busy_worker()
+            if pid is not None and list(out.rglob("*.redact-tmp*")):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    try:
+        code = cli("run", inputs, "-o", out, *FLAGS, "--engine", "ray", "--retries", "0")
+    finally:
+        stop.set()
+        thread.join()
+    assert killed, "no worker was caught mid-file"
+    assert code == 1  # fail closed: the lost file is reported failed
+    assert not list(out.rglob("*.redact-tmp*"))
+    rows = [e for e in journal_content(out) if e["event"] == "file"]
+    failed = [Path(e["input"]["path"]).name for e in rows if e["status"] == "failed"]
+    assert len(failed) == 1 and "worker lost" in rows[[e["status"] for e in rows]
+                                                     .index("failed")]["error"]
+    assert not (out / failed[0]).exists() and not (out / f"{failed[0]}.audit.json").exists()
+    # The rerun redoes the failed file only.
+    assert cli("run", inputs, "-o", out, *FLAGS, "--engine", "ray") == 0
+    assert all((out / name).is_file() for name in CLIPS)
+    assert journal_content(out)[-1]["ok"] == 1
+    verify(out)
