@@ -172,3 +172,17 @@ def test_audio_ranges_listed_as_edits():
     doc["audio"] = [{"start": 1, "end": 2.5, "mode": "bleep"}]
     assert parse_plan(doc).edits == [{"edit": "audio_range", "start": 1.0, "end": 2.5,
                                       "mode": "bleep"}]
+
+
+def test_ranges_on_a_silent_input_are_noted(tmp_path, fake_runner):
+    src = make_clip(tmp_path / "v.mp4", n=10)
+    runner = fake_runner({}, margin=0.0)
+    plan_path = tmp_path / "v.plan.json"
+    assert plan_file(src, plan_path, runner.settings, runner=runner).status == "ok"
+    doc = json.loads(plan_path.read_text())
+    doc["audio"] = [{"start": 0.1, "end": 0.2}]
+    plan_path.write_text(json.dumps(doc))
+    result = runner.run(src, tmp_path / "o" / "v.mp4", plan=load_plan(plan_path))
+    assert result.status == "ok", result.error
+    audit = json.loads(Path(result.audit).read_text())
+    assert "the plan has audio ranges but the input has no audio" in audit["warnings"]

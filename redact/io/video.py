@@ -542,6 +542,8 @@ class VideoWriter:
             if a.language:
                 oa.metadata["language"] = a.language
             self.audio_map[a.index] = oa
+        if self.audio_ranges and not self.source.streams.audio:
+            self._warnings.append("the plan has audio ranges but the input has no audio")
         dropped = [s for s in self.source.streams if s.type not in ("video", "audio")]
         if dropped:
             kinds = ", ".join(f"#{s.index} {s.type}" for s in dropped)
