@@ -86,7 +86,8 @@ def pipeline(src: Path, dst: Path, overrides: dict) -> tuple[float, dict]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, default=90)
-    parser.add_argument("--variants", default='[{"tracking": false}, {}]')
+    parser.add_argument("--variants", default='[{"tracking": false}, {}, '
+                        '{"categories": ["face", "plate", "screen"]}]')
     parser.add_argument("--section", default="speed")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()

@@ -19,7 +19,7 @@ from typing import Any
 
 from redact.errors import ConfigError
 
-CATEGORIES = ("face", "plate", "screen")
+CATEGORIES = ("face", "plate", "screen", "text")
 STYLES = ("blur", "pixelate", "solid")
 DEVICES = ("auto", "cpu", "cuda")
 X264_PRESETS = (
@@ -38,7 +38,8 @@ class Config:
     # Which registered model serves each category (see ``models/registry.toml``).
     face_model: str = "centerface"
     plate_model: str = "fastanpr-plate"
-    screen_model: str | None = None
+    screen_model: str | None = "screens-yolov8n"
+    text_model: str = "ppocrv4-det"
     # A second face model of another family, run beside face_model on every detected frame:
     # a face either model finds is redacted. None turns it off.
     face_second_model: str | None = "yunet"
@@ -46,12 +47,15 @@ class Config:
     face_threshold: float = 0.1
     plate_threshold: float = 0.15
     screen_threshold: float = 0.3
+    # text: the mean text probability inside a region (DB detection, detect/text.py)
+    text_threshold: float = 0.4
     # Long side, in pixels, of the resized copy each detector sees.
     face_size: int = 960
     # Second, coarse face pass (0 turns it off); see detect/centerface.py.
     face_coarse_size: int = 480
     plate_size: int = 800
     screen_size: int = 640
+    text_size: int = 1280
     # Still images are one frame, so their detectors get inputs this many times larger.
     still_scale: float = 1.5
     # Stills: the face model also looks at overlapping tiles (this many across the long side),
@@ -90,7 +94,7 @@ class Config:
         cats = tuple(self.categories)
         object.__setattr__(self, "categories", cats)
         if not cats:
-            raise ConfigError("categories is empty; name at least one of face, plate, screen")
+            raise ConfigError(f"categories is empty; name at least one of {', '.join(CATEGORIES)}")
         unknown = [c for c in cats if c not in CATEGORIES]
         if unknown:
             raise ConfigError(
@@ -99,11 +103,12 @@ class Config:
         _choice("style", self.style, STYLES)
         _choice("device", self.device, DEVICES)
         _choice("encoder_preset", self.encoder_preset, X264_PRESETS)
-        for name in ("face_threshold", "plate_threshold", "screen_threshold"):
+        for name in ("face_threshold", "plate_threshold", "screen_threshold",
+                     "text_threshold"):
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
                 raise ConfigError(f"{name} must be between 0 and 1 (exclusive), got {value}")
-        for name in ("face_size", "plate_size", "screen_size"):
+        for name in ("face_size", "plate_size", "screen_size", "text_size"):
             value = getattr(self, name)
             if not 64 <= value <= 4096:
                 raise ConfigError(f"{name} must be between 64 and 4096 pixels, got {value}")

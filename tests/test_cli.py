@@ -57,7 +57,7 @@ def test_usage_errors_exit_2(tmp_path):
     assert redact_cli("run", tmp_path / "a.mp4", "-o", tmp_path / "o",
                       "--style", "smudge").returncode == 2
     assert redact_cli("run", tmp_path / "a.mp4", "-o", tmp_path / "o",
-                      "--categories", "face,screen").returncode == 2
+                      "--categories", "face,screen", "--screen-model", "").returncode == 2
     proc = redact_cli("run")
     assert proc.returncode == 2
 

@@ -34,7 +34,7 @@ def test_invalid_settings_name_the_field(overrides, field):
 
 def test_screen_without_model_says_how_to_add_one():
     with pytest.raises(ConfigError, match="redact models add"):
-        Config(categories=("face", "screen"))
+        Config(categories=("face", "screen"), screen_model=None)
 
 
 def test_unknown_preset_lists_known():

@@ -84,7 +84,31 @@ def load_sources(shared: Path) -> Sources:
         clip_frames += frames
         if clip.stem in BACKGROUND_CLIPS:
             backgrounds += frames
-    return Sources(content=photos + clip_frames, backgrounds=backgrounds)
+    return Sources(content=photos + clip_frames, backgrounds=backgrounds,
+                   real=_real_screens(shared))
+
+
+def _real_screens(shared: Path) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
+    """Crops of the training part's screens with 30% context per side (for pasting)."""
+    ann_path = shared / "screens" / "annotations.json"
+    if not ann_path.is_file():
+        return []
+    train = set(load_split()["train"])
+    out = []
+    for im in json.loads(ann_path.read_text(encoding="utf-8"))["images"]:
+        if im["file"] not in train:
+            continue
+        img = cv2.imread(str(shared / "screens" / im["file"]))
+        if img is None:
+            continue
+        h, w = img.shape[:2]
+        for x1, y1, x2, y2 in im["boxes"]:
+            if (x2 - x1) * (y2 - y1) < 12 * 12:
+                continue
+            mx, my = int((x2 - x1) * 0.3), int((y2 - y1) * 0.3)
+            cx1, cy1, cx2, cy2 = max(0, x1 - mx), max(0, y1 - my), min(w, x2 + mx), min(h, y2 + my)
+            out.append((img[cy1:cy2, cx1:cx2].copy(), (x1 - cx1, y1 - cy1, x2 - cx1, y2 - cy1)))
+    return out
 
 
 def _init_worker(shared: str) -> None:

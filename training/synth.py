@@ -10,7 +10,7 @@ paper, windows) with no label, to keep false positives down.
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -30,6 +30,8 @@ class Sources:
 
     content: list[np.ndarray]
     backgrounds: list[np.ndarray]
+    # Real screens from the training part of the split: (crop with some context, inner box).
+    real: list[tuple[np.ndarray, tuple[int, int, int, int]]] = field(default_factory=list)
 
 
 def _color(rng: np.random.Generator, lo: int = 0, hi: int = 255) -> tuple[int, int, int]:
@@ -314,6 +316,37 @@ def _motion_blur(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     return cv2.filter2D(img, -1, k / max(1e-6, k.sum()))
 
 
+def _paste_real(rng: np.random.Generator, canvas: np.ndarray,
+                crop: np.ndarray, inner: tuple[int, int, int, int],
+                side: float) -> tuple[float, float, float, float] | None:
+    """Paste a real screen crop (its context feathered into the background) so the screen's
+    sqrt-area is about ``side``; returns the screen's box."""
+    H, W = canvas.shape[:2]
+    x1, y1, x2, y2 = inner
+    s = side / max(1.0, np.sqrt((x2 - x1) * (y2 - y1)))
+    ch, cw = crop.shape[:2]
+    nw, nh = max(2, int(cw * s)), max(2, int(ch * s))
+    if nw >= W or nh >= H:
+        f = min((W - 1) / nw, (H - 1) / nh)
+        s, nw, nh = s * f, max(2, int(nw * f)), max(2, int(nh * f))
+    img = cv2.resize(crop, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    if rng.random() < 0.5:
+        img = img[:, ::-1]
+        x1, x2 = cw - x2, cw - x1
+    ox, oy = int(rng.integers(0, W - nw + 1)), int(rng.integers(0, H - nh + 1))
+    alpha = np.zeros((nh, nw), np.float32)
+    bx1, by1, bx2, by2 = (int(x1 * s), int(y1 * s), int(np.ceil(x2 * s)), int(np.ceil(y2 * s)))
+    alpha[max(0, by1 - 1):by2 + 1, max(0, bx1 - 1):bx2 + 1] = 1
+    k = max(3, int(min(nw, nh) * 0.15) | 1)
+    soft = np.zeros((nh, nw), np.float32)
+    soft[k // 2:nh - k // 2, k // 2:nw - k // 2] = 1
+    soft = cv2.GaussianBlur(soft, (k, k), 0)
+    alpha = np.maximum(alpha, soft)[..., None]
+    region = canvas[oy:oy + nh, ox:ox + nw]
+    region[:] = (region * (1 - alpha) + img * alpha).astype(np.uint8)
+    return ox + x1 * s, oy + y1 * s, ox + x2 * s, oy + y2 * s
+
+
 def make_image(seed: int, index: int, src: Sources,
                size: tuple[int, int] = (640, 480)) -> tuple[np.ndarray, list[tuple[float, ...]]]:
     """One synthetic training image and its screen boxes (x1, y1, x2, y2 pixels)."""
@@ -332,6 +365,13 @@ def make_image(seed: int, index: int, src: Sources,
     for _ in range(n):
         # Log-uniform size: as many small screens as large ones.
         side = float(np.exp(rng.uniform(np.log(10), np.log(0.75 * min(W, H)))))
+        if src.real and rng.random() < 0.5:
+            crop, inner = src.real[int(rng.integers(len(src.real)))]
+            orig = np.sqrt((inner[2] - inner[0]) * (inner[3] - inner[1]))
+            box = _paste_real(rng, canvas, crop, inner, min(side, 2 * orig))
+            if box is not None:
+                boxes.append(box)
+            continue
         obj, mask = make_device(rng, src, int(np.clip(side * 1.5, 12, 1000)))
         is_phone = obj.shape[0] > obj.shape[1] * 1.3 or obj.shape[1] > obj.shape[0] * 1.6
         box = _warp_onto(rng, canvas, obj, mask, side, 40 if is_phone else 12)

