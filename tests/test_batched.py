@@ -112,3 +112,28 @@ def test_real_detectors_batched_equal_one_by_one():
         np.testing.assert_allclose(a.xyxy[order_a], b.xyxy[order_b], atol=0.05)
         np.testing.assert_allclose(a.score[order_a], b.score[order_b], atol=1e-3)
         assert list(a.category[order_a]) == list(b.category[order_b])
+
+
+@pytest.mark.models
+def test_centerface_in_torch_equals_onnx_runtime():
+    """The GPU path without onnxruntime-gpu: the same graph converted to torch (run here on
+    the CPU) finds the same faces."""
+    pytest.importorskip("onnx2torch", reason="the torch path needs onnx2torch")
+    from redact.detect.centerface import _dynamic_model_bytes
+    from redact.detect.centerface_torch import TorchSession
+    from redact.models import ModelStore
+
+    frames = _frames(3)
+    config = load_settings(overrides={"device": "cpu", "categories": ("face",)}).config
+    store = ModelStore(offline=True)
+    detectors = DetectorSet.from_config(config, store)
+    face = detectors.detectors[0]
+    ort_found = face.detect(frames)
+    face.session = TorchSession(_dynamic_model_bytes(store.ensure(store.specs()["centerface"])),
+                                "cpu")
+    torch_found = face.detect(frames)
+    assert sum(len(d) for d in ort_found) > 0
+    for a, b in zip(ort_found, torch_found, strict=True):
+        assert len(a) == len(b)
+        np.testing.assert_allclose(a.xyxy, b.xyxy, atol=0.05)
+        np.testing.assert_allclose(a.score, b.score, atol=1e-3)
