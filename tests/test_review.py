@@ -336,7 +336,8 @@ def test_browser_review_of_a_real_clip(tmp_path, browser):
         # REDACT_SCREENSHOTS_DIR=docs refreshes the README's pictures.
         shots = Path(os.environ.get("REDACT_SCREENSHOTS_DIR") or tmp_path / "shots")
         shots.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(shots / "review-player.png"))
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(shots / "review-player.png"), full_page=True)
         page.click("#approve")
         wait_saved(page, "approve")
         page.click("#render")
@@ -489,3 +490,14 @@ def test_cli_prints_a_loopback_url_with_a_token(folder, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_tracks_on_the_same_object_are_paired():
+    from redact.review.server import same_object_tracks
+
+    frames = [{"frame": i, "regions": [
+        {"track": 1, "box": [10 + i, 10, 30 + i, 30]},
+        {"track": 4, "box": [11 + i, 10, 31 + i, 31]},
+        {"track": 2, "box": [60, 10, 80, 30]}, {"track": -1, "box": [10, 10, 30, 30]}]}
+        for i in range(5)]
+    assert same_object_tracks(frames) == {1: [4], 4: [1]}

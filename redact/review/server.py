@@ -66,10 +66,13 @@ class Review:
                                         r.get("track", -1)] for r in entry["regions"]]
         audit = self.folder.audit_for(doc)
         look = (audit or {}).get("second_look") or {}
+        same = same_object_tracks(doc.get("frames", []))
         flagged = sorted({f["frame"] for f in look.get("flagged", []) if "frame" in f})
         out: dict[str, Any] = {
             "plan": self.folder.rel(path), "input": Path(doc["input"]["path"]).name,
-            "frames": doc["input"]["frames"], "tracks": doc.get("tracks", []),
+            "frames": doc["input"]["frames"],
+            "tracks": [{**t, "same_as": same.get(t.get("id"), [])}
+                       for t in doc.get("tracks", [])],
             "manual": doc.get("manual", []), "audio": doc.get("audio", []),
             "review": doc.get("review", {}), "regions": regions, "flagged": flagged,
             "settings": {"style": doc.get("settings", {}).get("style")},
@@ -200,6 +203,33 @@ class Review:
             job.state = "ok" if result.status in ("ok", "skipped") else "failed"
         except Exception as exc:  # shown to the reviewer as one line
             job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
+
+
+def same_object_tracks(frames: list[dict]) -> dict[int, list[int]]:
+    """Tracks that cover the same object (IoU > 0.3 on most frames they share): with two
+    detectors for a category one face can have two tracks, and leaving it visible takes both."""
+    boxes: dict[int, dict[int, list]] = {}
+    for entry in frames:
+        for r in entry.get("regions", []):
+            if r.get("track", -1) >= 0:
+                boxes.setdefault(r["track"], {}).setdefault(entry["frame"], r["box"])
+    out: dict[int, list[int]] = {}
+    ids = sorted(boxes)
+    for i, a in enumerate(ids):
+        for b in ids[i + 1:]:
+            shared = boxes[a].keys() & boxes[b].keys()
+            if shared and sum(_iou(boxes[a][f], boxes[b][f]) > 0.3 for f in shared) \
+                    >= len(shared) / 2:
+                out.setdefault(a, []).append(b)
+                out.setdefault(b, []).append(a)
+    return out
+
+
+def _iou(a: list, b: list) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union if union > 0 else 0.0
 
 
 class Guard(BaseHTTPMiddleware):

@@ -78,6 +78,11 @@ function lists() {
     style.value = t.style || "";
     style.onchange = () => edit({ op: "style", track: t.id, style: style.value || null });
     row.append(cb, sw, label, style);
+    if (t.same_as && t.same_as.length) {
+      // One face can have a track per detector: leaving it visible means unticking each.
+      row.appendChild(el("span", { class: "same", title: "these tracks cover the same object" },
+        "same as " + t.same_as.map((x) => "#" + x).join(" ")));
+    }
     tracks.appendChild(row);
   }
   if (!view.tracks.length) tracks.textContent = "no tracks";
