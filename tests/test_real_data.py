@@ -26,7 +26,10 @@ def test_large_faces_in_real_photos_are_redacted(tmp_path):
         (tmp_path / "in" / Path(entry["file"]).name).write_bytes((root / entry["file"])
                                                                .read_bytes())
     report = redact_paths([tmp_path / "in"], tmp_path / "out", load_settings())
-    assert report.exit_code == 0
+    # Every file written; the second look may still flag small background faces for a
+    # person to check (exit 4), which is its job, not a failure.
+    assert report.ok and [r.status for r in report.results] == ["ok"] * 3
+    assert {r.verdict for r in report.results} <= {"clean", "review"}
     checked = 0
     for entry in picks:
         orig = cv2.imread(str(root / entry["file"]), cv2.IMREAD_GRAYSCALE)

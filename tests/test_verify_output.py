@@ -102,7 +102,8 @@ def test_second_look_is_more_sensitive_and_differently_sized():
 
 
 def test_detection_mostly_inside_paint_is_covered():
-    found = Detections.from_lists([[0, 0, 10, 10], [50, 50, 60, 60]], [0.9, 0.9],
-                                  ["face", "face"])
-    painted = np.array([[0, 0, 12, 6]], np.float32)  # 60% of the first box
-    assert uncovered(found, painted, 100, 100).tolist() == [False, True]
+    found = Detections.from_lists([[0, 0, 10, 10], [50, 50, 60, 60], [20, 20, 60, 60],
+                                   [70, 70, 80, 80]], [0.9] * 4, ["face"] * 4)
+    painted = np.array([[0, 0, 12, 6], [35, 35, 45, 45], [70, 70, 80, 74]], np.float32)
+    # 60% inside; outside; centre inside a small painted box; 40% inside, centre outside
+    assert uncovered(found, painted, 100, 100).tolist() == [False, True, False, True]

@@ -315,7 +315,8 @@ def plan_file(src: Path | str, dst: Path | str, settings: Settings, *,
             raise InputError(f"{src.name}: input changed while it was being planned")
         doc = build_plan_document(input_path=src, input_sha=input_sha, settings=settings,
                                   models=runner.detectors.models, frames=outcome.plan_frames,
-                                  frame_count=outcome.frames_in, tracks=outcome.tracks)
+                                  frame_count=outcome.frames_in, tracks=outcome.tracks,
+                                  warnings=outcome.warnings)
         write_json_streaming(dst, doc)
     except RedactError as exc:
         return FileResult(str(src), None, None, "failed", str(exc),

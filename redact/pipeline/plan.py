@@ -136,7 +136,8 @@ class Plan:
 
 
 def build_plan_document(*, input_path: Path, input_sha: str, settings, models, frames,
-                        frame_count: int, tracks: list[dict]) -> dict[str, Any]:
+                        frame_count: int, tracks: list[dict],
+                        warnings: list[str] | None = None) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "input": {"path": str(input_path), "sha256": input_sha, "frames": frame_count},
@@ -144,6 +145,7 @@ def build_plan_document(*, input_path: Path, input_sha: str, settings, models, f
         "models": [m.to_dict() for m in models],
         "tracks": [{**t, "exclude": False, "style": None} for t in tracks],
         "manual": [],
+        "warnings": list(warnings or []),  # what the reader noticed; not read back
         "frames": frames,
     }
 

@@ -106,6 +106,8 @@ def redact_video(src: Path, dst_tmp: Path | None, final_suffix: str, config: Con
         container.close()
     if writer is not None:
         outcome.warnings.extend(writer.warnings)
+    else:  # planning: what the reader noticed (no writer to pass it on)
+        outcome.warnings.extend(getattr(container, "notes", []))
     outcome.frames_detected, outcome.max_buffered = stats.frames_detected, stats.max_buffered
     outcome.tracks = stats.tracks
     return outcome
