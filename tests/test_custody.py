@@ -157,3 +157,21 @@ def test_models_load_once_before_any_file_and_a_failure_exits_2(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
     assert SetupError.exit_code == 2
+
+
+def test_replanning_never_overwrites_a_reviewed_plan(tmp_path):
+    (tmp_path / "in").mkdir()
+    clip = make_clip(tmp_path / "in" / "v.mp4", n=6, width=96, height=64)
+    plans = tmp_path / "plans"
+    batch([clip], plans, mode="plan")
+    plan_path = plans / "v.mp4.plan.json"
+    doc = json.loads(plan_path.read_text())
+    doc["manual"].append({"category": "face", "box": [0, 0, 8, 8], "start_frame": 0,
+                          "end_frame": 2})
+    edited = json.dumps(doc)
+    plan_path.write_text(edited)
+    result = batch([clip], plans, mode="plan", style="solid").results[0]  # settings changed
+    assert result.status == "skipped" and "edited" in result.error
+    assert plan_path.read_text() == edited
+    assert batch([clip], plans, BatchOptions(force=True), mode="plan").results[0].status == "ok"
+    assert json.loads(plan_path.read_text())["manual"] == []

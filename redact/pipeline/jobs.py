@@ -143,6 +143,12 @@ class BatchRunner:
                 results.append(FileResult(str(job.src), row.output, row.audit, "skipped",
                                           "unchanged since the last run"))
                 continue
+            if not self.options.force and self._reviewed_plan(row, job):
+                # Nothing lost: a plan a reviewer has edited is never planned over.
+                results.append(FileResult(str(job.src), str(job.dst), None, "skipped",
+                                          "plan was edited since it was made; kept (re-plan "
+                                          "with --force to discard the edits)"))
+                continue
             pending = Row(str(job.src), st.st_size, st.st_mtime_ns, sha, self.config_hash,
                           self.models, "running", None, None, None, None, None, time.time(),
                           None, None)
@@ -201,6 +207,13 @@ class BatchRunner:
         except Exception as exc:  # a backend's own error (ONNX Runtime, torch): one line
             raise SetupError(f"cannot load the detectors: {type(exc).__name__}: "
                              f"{' '.join(str(exc).split())}") from None
+
+    def _reviewed_plan(self, row: Row | None, job: Job) -> bool:
+        """A plan file whose content is no longer what this tool wrote (a reviewer's edits)."""
+        if self.mode != "plan" or not job.dst.is_file():
+            return False
+        written = row.output_sha256 if row and row.output == str(job.dst) else None
+        return written is None or sha256_file(job.dst) != written
 
     def _up_to_date(self, row: Row, sha: str, job: Job) -> bool:
         needs_audit = self.mode != "plan"
