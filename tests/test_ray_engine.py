@@ -18,9 +18,7 @@ import pytest
 from redact.models.store import sha256_file
 from tests.conftest import shared_data
 
-pytestmark = pytest.mark.models
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # before Ray starts: nothing reaches the network
-ray = pytest.importorskip("ray", reason='Ray is optional: pip install -e ".[ray]"')
 
 CLIPS = ("intel_asl_milk.mp4", "intel_asl_eat.mp4")
 # Small inputs and a fast x264 preset: the test is about the engine, not the detectors.
@@ -30,6 +28,7 @@ FLAGS = ["--categories", "face", "--face-size", "480", "--encoder-preset", "ultr
 
 @pytest.fixture(scope="module")
 def cluster():
+    ray = pytest.importorskip("ray", reason='Ray is optional: pip install -e ".[ray]"')
     if ray.is_initialized():
         ray.shutdown()
     for attempt in range(3):
@@ -68,6 +67,48 @@ def cli(*args: str) -> int:
     return result.exit_code
 
 
+def test_engine_and_mode_are_checked_before_any_state(tmp_path):
+    from redact.config import load_settings
+    from redact.errors import ConfigError
+    from redact.pipeline.jobs import BatchOptions, BatchRunner
+
+    settings = load_settings()
+    with pytest.raises(ConfigError, match="unknown engine"):
+        BatchRunner(settings, tmp_path / "out", BatchOptions(engine="slurm"))
+    with pytest.raises(ConfigError, match="engine ray"):
+        BatchRunner(settings, tmp_path / "out", BatchOptions(engine="ray"), mode="plan")
+    with pytest.raises(ConfigError, match="retries"):
+        BatchRunner(settings, tmp_path / "out", BatchOptions(engine="ray", retries=-1))
+    assert not (tmp_path / "out").exists()
+
+
+def test_without_ray_installed_the_error_says_what_to_install(monkeypatch):
+    from redact.errors import SetupError
+    from redact.pipeline.engine_ray import import_ray
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(SetupError, match=r"redact\[ray\]"):
+        import_ray()
+
+
+def test_an_output_the_driver_cannot_see_fails_the_file(tmp_path):
+    """A worker on a node without the shared folder would report 'ok' for its local disk."""
+    from redact.pipeline.batch import FileResult
+    from redact.pipeline.engine_ray import _visible
+
+    (tmp_path / "a.mp4").write_bytes(b"x")
+    seen = _visible(FileResult("in", str(tmp_path / "a.mp4"), str(tmp_path / "a.audit.json"),
+                               "ok"))
+    assert seen.status == "failed" and seen.output is None and "shares" in seen.error
+
+
+def test_import_redact_does_not_import_ray():
+    code = "import sys, redact, redact.pipeline.jobs; print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "False"
+
+
 def audit_content(path: Path) -> dict:
     record = json.loads(path.read_text())
     record.pop("run")  # user, host, started, finished
@@ -90,6 +131,7 @@ def verify(out: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.models
 def test_ray_engine_matches_local_engine(cluster, inputs, tmp_path):
     local, distributed = tmp_path / "local", tmp_path / "ray"
     assert cli("run", inputs, "-o", local, *FLAGS) == 0
@@ -147,6 +189,7 @@ def _busy_worker(clip: str | None) -> tuple[int, str] | None:
     return None
 
 
+@pytest.mark.models
 def test_killed_worker_leaves_no_output_and_rerun_completes(cluster, inputs, tmp_path):
     """One file's worker is killed mid-file, then its retry too: --retries 1 runs it twice,
     then reports it failed; the other file completes. The rerun redoes the failed one."""

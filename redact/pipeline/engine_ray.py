@@ -17,6 +17,7 @@ driver sweeps temporaries once every task has ended.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -115,6 +116,8 @@ def execute_ray(batch: BatchRunner, todo: list[tuple[Job, Row]]) -> Iterator[Fil
         raise ConfigError("--retries must be 0 or more")
     ray = import_ray()
     started = connect(options.address)
+    refs: list[Any] = []
+    consumed = 0
     try:
         progress = ray.remote(num_cpus=0)(_Progress).remote()
         resources: dict[str, float] = {"num_cpus": options.cpus_per_file}
@@ -128,6 +131,7 @@ def execute_ray(batch: BatchRunner, todo: list[tuple[Job, Row]]) -> Iterator[Fil
                 for i, (job, row) in enumerate(todo)]
         bars = _Bars(batch.progress, [job.src for job, _row in todo])
         for i, ref in enumerate(refs):
+            consumed = i
             while not ray.wait([ref], timeout=POLL_S)[0]:
                 bars.show(ray.get(progress.snapshot.remote()))
             bars.show(ray.get(progress.snapshot.remote()))
@@ -141,9 +145,15 @@ def execute_ray(batch: BatchRunner, todo: list[tuple[Job, Row]]) -> Iterator[Fil
                                     f"worker lost {options.retries + 1} time(s) on this file "
                                     f"({type(exc).__name__}): {why}")
             yield _visible(result)
+        consumed = len(refs)
     finally:
         from redact.io.atomic import sweep_temporaries
 
+        # The driver is stopping early (an error, Ctrl-C): no task may go on writing into the
+        # folder once its lock is released.
+        for ref in refs[consumed:]:
+            with contextlib.suppress(Exception):  # already finished, or its node is gone
+                ray.cancel(ref, force=True)
         # Every task has ended (or the driver is stopping them): what a dead worker left
         # behind can go. The driver holds the lock, so no other run writes here.
         if started:
