@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing import get_context
 from pathlib import Path
 
 from redact.audit.journal import Journal, load_private_key
@@ -251,8 +252,14 @@ class BatchRunner:
                                      root=self.out_dir)
             return
         threads = max(1, (os.cpu_count() or 1) // workers)
+        # Trap: a CUDA runtime this process has touched does not survive a fork; GPU workers
+        # start as fresh interpreters instead.
+        from redact.detect.base import resolve_device
+
+        context = get_context("spawn") \
+            if resolve_device(self.settings.config.device) == "cuda" else None
         with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
-                                 initargs=(self.settings, threads)) as pool:
+                                 initargs=(self.settings, threads), mp_context=context) as pool:
             yield from pool.map(_worker_run, [(j.src, j.dst, r.input_sha256, self.out_dir)
                                               for j, r in todo])
 
