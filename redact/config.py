@@ -54,7 +54,9 @@ class Config:
     # Second, coarse face pass (0 turns it off); see detect/centerface.py.
     face_coarse_size: int = 480
     plate_size: int = 800
-    screen_size: int = 640
+    # Screens: the model was trained at 640 px; larger inputs (stills get 1.5x and 2x this)
+    # paint many false screens (models/screens/MODEL_CARD.md).
+    screen_size: int = 448
     text_size: int = 1280
     # Still images are one frame, so their detectors get inputs this many times larger.
     still_scale: float = 1.5
