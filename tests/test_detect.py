@@ -122,3 +122,14 @@ def test_yolo_second_pass_runs_on_stills_only():
     found = det.detect(FRAMES[:1], 1.5, still=True)[0]
     assert scales == [1.5, pytest.approx(1.995)]
     assert len(found) == 2  # the near-duplicate merged, the new plate kept
+
+
+def test_two_face_models_finding_one_face_give_one_box_spanning_both():
+    from tests.conftest import ScriptedDetector
+
+    a = ScriptedDetector({0: [[10, 10, 30, 30], [60, 10, 70, 20]]})
+    b = ScriptedDetector({0: [[12, 8, 32, 30]]})
+    with DetectorSet([a, b], [], "cpu") as both:
+        found = both.start([np.zeros((40, 80, 3), np.uint8)]).result()[0]
+    # the shared face once, reaching as far as either box; the face only one model saw kept
+    assert sorted(found.xyxy.tolist()) == [[10, 8, 32, 30], [60, 10, 70, 20]]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from redact.detect.detections import Detections
+from redact.detect.detections import Detections, fuse
 from redact.errors import ConfigError, StageError
 
 if TYPE_CHECKING:
@@ -195,7 +195,12 @@ class DetectorSet:
     @staticmethod
     def _merge(frames: list[np.ndarray],
                per_detector: list[list[Detections]]) -> list[Detections]:
-        return [Detections.concat([out[i] for out in per_detector]) for i in range(len(frames))]
+        # Two face models find the same face twice: fused into one box reaching as far as
+        # both, so the tracker makes one track per face (one to exclude in review, not two).
+        if len(per_detector) == 1:
+            return per_detector[0]
+        return [fuse(Detections.concat([out[i] for out in per_detector]))
+                for i in range(len(frames))]
 
 
 class PendingDetections:

@@ -131,3 +131,36 @@ def nms(xyxy: np.ndarray, score: np.ndarray, iou_threshold: float) -> np.ndarray
         iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
         order = rest[iou <= iou_threshold]
     return np.asarray(keep, dtype=np.int64)
+
+
+def fuse(dets: Detections, iou_threshold: float = 0.5) -> Detections:
+    """One box per object when several detectors found it: boxes of one category overlapping
+    a higher-scored one by more than ``iou_threshold`` are folded into it, and the kept box
+    grows to reach as far as any of them (recall first: fusing never shrinks what is covered).
+
+    >>> d = Detections.from_lists([[0, 0, 10, 10], [1, 0, 11, 10], [50, 50, 60, 60]],
+    ...                           [0.9, 0.6, 0.8], ["face", "face", "face"])
+    >>> fuse(d).xyxy.tolist()
+    [[0.0, 0.0, 11.0, 10.0], [50.0, 50.0, 60.0, 60.0]]
+    """
+    if len(dets) < 2:
+        return dets
+    xyxy, out = dets.xyxy.copy(), []
+    areas = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
+    for category in sorted(set(dets.category)):
+        order = np.nonzero(dets.category == category)[0]
+        order = order[np.argsort(-dets.score[order], kind="stable")]
+        while len(order):
+            i, rest = order[0], order[1:]
+            lt = np.maximum(xyxy[i, :2], xyxy[rest, :2])
+            rb = np.minimum(xyxy[i, 2:], xyxy[rest, 2:])
+            inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
+            iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
+            group = rest[iou > iou_threshold]
+            if len(group):
+                xyxy[i, :2] = np.minimum(xyxy[i, :2], xyxy[group, :2].min(axis=0))
+                xyxy[i, 2:] = np.maximum(xyxy[i, 2:], xyxy[group, 2:].max(axis=0))
+            out.append(int(i))
+            order = rest[iou <= iou_threshold]
+    keep = np.array(sorted(out), dtype=np.int64)
+    return dets.replace(xyxy=xyxy)[keep]
