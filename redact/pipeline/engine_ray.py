@@ -85,12 +85,15 @@ def _run_file(settings, src: str, dst: str, input_sha: str, root: str, threads: 
     from redact.detect.base import set_cpu_threads
     from redact.pipeline.batch import FileRunner
 
-    digest = settings.config.digest()
-    runner = _RUNNERS.get(digest)
+    # Keyed by every setting and its source (the digest leaves some out, and the audit
+    # records them all): a long-lived worker may serve batches with other settings.
+    key_settings = repr(settings)
+    runner = _RUNNERS.get(key_settings)
     if runner is None:
         set_cpu_threads(threads)
         os.environ["OMP_NUM_THREADS"] = str(threads)
-        runner = _RUNNERS[digest] = FileRunner(settings)
+        _RUNNERS.clear()  # one set of models per worker process
+        runner = _RUNNERS[key_settings] = FileRunner(settings)
     pid = os.getpid()
     last = [0.0]
 
