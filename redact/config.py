@@ -22,6 +22,7 @@ from redact.errors import ConfigError
 CATEGORIES = ("face", "plate", "screen", "text")
 STYLES = ("blur", "pixelate", "solid")
 DEVICES = ("auto", "cpu", "cuda")
+VERIFY_CHOICES = ("off", "stills", "all")
 X264_PRESETS = (
     "ultrafast", "superfast", "veryfast", "faster", "fast",
     "medium", "slow", "slower", "veryslow",
@@ -53,6 +54,9 @@ class Config:
     face_size: int = 960
     # Second, coarse face pass (0 turns it off); see detect/centerface.py.
     face_coarse_size: int = 480
+    # Stills: the face model also looks at overlapping tiles (this many across the long side),
+    # each enlarged to face_size, for faces a few pixels across. 0 or 1 turns it off.
+    face_still_tiles: int = 4
     plate_size: int = 800
     # Screens: the model was trained at 640 px; larger inputs (stills get 1.5x and 2x this)
     # paint many false screens (models/screens/MODEL_CARD.md).
@@ -60,9 +64,6 @@ class Config:
     text_size: int = 1280
     # Still images are one frame, so their detectors get inputs this many times larger.
     still_scale: float = 1.5
-    # Stills: the face model also looks at overlapping tiles (this many across the long side),
-    # each enlarged to face_size, for faces a few pixels across. 0 or 1 turns it off.
-    face_still_tiles: int = 4
     # Stills: YOLO detectors (plates, screens) also run a second pass at this multiple of their
     # still input. The plate model is scale-sensitive: each size finds plates the other misses.
     # 1 turns it off.
@@ -86,6 +87,15 @@ class Config:
     # Detected frames per detector call (a GPU wants batches; on CPU 1 keeps latency and
     # memory lowest). Same regions whatever the value (tests/test_batched.py).
     detect_batch: int = 1
+    # The second look at each output (audit/second_look.py): "off", "stills" or "all" (video
+    # too). Video is checked on every ``verify_every``-th frame and the last one, with every
+    # detector input scaled by ``verify_scale``; a detection scoring ``verify_threshold`` or
+    # more outside the paint is flagged. Below about 0.3 the face model flags crockery and
+    # shelves in every frame of the moving benchmark (benchmarks/RESULTS.md).
+    verify_output: str = "stills"
+    verify_every: int = 5
+    verify_threshold: float = 0.3
+    verify_scale: float = 1.25
     tracking: bool = True
     coast_s: float = 0.5
     gap_fill_s: float = 1.0
@@ -148,6 +158,15 @@ class Config:
             raise ConfigError(f"detect_every must be between 1 and 30, got {self.detect_every}")
         if not 1 <= self.detect_batch <= 64:
             raise ConfigError(f"detect_batch must be between 1 and 64, got {self.detect_batch}")
+        _choice("verify_output", self.verify_output, VERIFY_CHOICES)
+        if not 1 <= self.verify_every <= 300:
+            raise ConfigError(f"verify_every must be between 1 and 300, got {self.verify_every}")
+        if not 0.0 < self.verify_threshold < 1.0:
+            raise ConfigError("verify_threshold must be between 0 and 1 (exclusive), got "
+                              f"{self.verify_threshold}")
+        if not 0.5 <= self.verify_scale <= 2.0 or self.verify_scale == 1.0:
+            raise ConfigError("verify_scale must be between 0.5 and 2 and not 1 (the second "
+                              f"look must differ from the first), got {self.verify_scale}")
         if not 0.0 < self.detect_gap_s <= 2.0:
             raise ConfigError(f"detect_gap_s must be above 0 and at most 2 seconds, got "
                               f"{self.detect_gap_s}")

@@ -93,12 +93,13 @@ def test_stills_get_the_second_look_by_default(tmp_path):
     assert result.status == "ok" and result.verdict == "review"
 
 
-def test_second_look_is_more_sensitive_and_differently_sized():
+def test_second_look_is_another_look_and_more_sensitive_than_a_weakened_first_pass():
     first = Config()
     second = second_look_config(first)
-    assert second.face_threshold < first.face_threshold
-    assert second.plate_threshold < first.plate_threshold
     assert second.face_size != first.face_size and second.plate_size != first.plate_size
+    assert second.face_threshold == second.plate_threshold == first.verify_threshold
+    weak = Config(face_threshold=0.9, plate_threshold=0.9)
+    assert second_look_config(weak).face_threshold < weak.face_threshold
 
 
 def test_detection_mostly_inside_paint_is_covered():

@@ -193,7 +193,7 @@ class FileRunner:
         else:
             look = second_look.look_at_video(tmp, painted, detectors,
                                              every=config.verify_every)
-        look.settings = {"sensitivity": config.verify_sensitivity,
+        look.settings = {"threshold": config.verify_threshold,
                          "scale": config.verify_scale, "every": look.every}
         return look.to_dict()
 
