@@ -12,7 +12,10 @@ from redact.detect.detections import Detections, merge_passes, nms
 from redact.detect.tiles import Tile, tile_grid
 from redact.models import ModelSpec
 
-MAX_BATCH = 16  # network inputs per session call (bounds the batch's memory)
+MAX_BATCH = 16  # network inputs per session call
+# ... and input pixels per call: the activations grow with both. Trap: 12 still tiles of
+# ~1 MP each in one call took ~6 GB and the leak benchmark was killed for memory.
+MAX_BATCH_PIXELS = 4_000_000
 
 
 def _dynamic_model_bytes(path: Path) -> bytes:
@@ -125,9 +128,10 @@ class CenterFaceDetector:
             groups.setdefault(blob.shape, []).append(k)
         step = MAX_BATCH if self.dynamic_batch else 1
         out: list[Detections] = [Detections.empty()] * len(images)
-        for ks in groups.values():
-            for start in range(0, len(ks), step):
-                chunk = ks[start:start + step]
+        for shape, ks in groups.items():
+            per_call = max(1, min(step, MAX_BATCH_PIXELS // (shape[1] * shape[2])))
+            for start in range(0, len(ks), per_call):
+                chunk = ks[start:start + per_call]
                 heatmap, scale, offset, _landmarks = self.session.run(
                     None, {self.input_name: np.stack([blobs[k] for k in chunk])})
                 for j, k in enumerate(chunk):
