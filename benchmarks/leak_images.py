@@ -95,9 +95,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--extra-settings", default="{}")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--sets", default="face,plate")
     args = parser.parse_args()
     overrides = json.loads(args.extra_settings)
-    rows = [row for kind in ("face", "plate") for row in measure(kind, overrides)]
+    rows: list[dict] = []
+    for kind in args.sets.split(","):
+        rows += measure(kind, overrides)
+        # Published after each set, so a long run leaves what it has measured so far.
+        report(rows, overrides, write=not args.no_write)
+
+
+def report(rows: list[dict], overrides: dict, write: bool) -> None:
     lines = [
         "## Leak rate on annotated stills (benchmarks/leak_images.py)",
         "",
@@ -119,7 +127,7 @@ def main() -> None:
     for r in rows:
         which = "corrected" if r["corrected"] else "as labelled"
         lines += ["", f"Leaked {r['kind']} boxes ({which}): " + ("; ".join(r["leaked"]) or "none")]
-    publish("leak-images", lines, write=not args.no_write)
+    publish("leak-images", lines, write=write)
 
 
 if __name__ == "__main__":
