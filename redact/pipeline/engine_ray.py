@@ -141,6 +141,12 @@ def execute_ray(batch: BatchRunner, todo: list[tuple[Job, Row]]) -> Iterator[Fil
             job = todo[i][0]
             try:
                 result: FileResult = ray.get(ref)
+            except ray.exceptions.RayTaskError as exc:  # e.g. redact missing on that node
+                cause = getattr(exc, "cause", None) or exc
+                why = " ".join(str(cause).split())[:300]
+                result = FileResult(str(job.src), None, None, "failed",
+                                    f"the Ray task failed on its node: "
+                                    f"{type(cause).__name__}: {why}")
             except ray.exceptions.RayError as exc:
                 # Ray already ran it `retries` more times; it never completed.
                 why = " ".join(str(exc).split())[:300]

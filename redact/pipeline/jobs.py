@@ -3,6 +3,7 @@ optionally in parallel worker processes."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -200,7 +201,10 @@ class BatchRunner:
             else:  # worker processes load their own; check the weights and device here
                 from redact.detect.base import check_models
 
-                check_models(self.settings.config, self.store)
+                config = self.settings.config
+                if self.options.engine == "ray":  # the GPUs are on the worker nodes
+                    config = dataclasses.replace(config, device="cpu")
+                check_models(config, self.store)
         except ConfigError:
             raise
         except (ModelError, StageError) as exc:
