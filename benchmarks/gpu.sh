@@ -5,7 +5,9 @@
 #
 #   bash benchmarks/gpu.sh [RESULT_DIR] [SOURCE_CLIP]
 #
-# Writes RESULT_DIR/gpu.md (a RESULTS.md section), RESULT_DIR/smi.csv and prints the section.
+# Writes RESULT_DIR/gpu.md (a RESULTS.md section), RESULT_DIR/smi.csv and prints the section;
+# store it with: python -c "from benchmarks.common import write_section as w; import sys;
+#   w('gpu', open(sys.argv[1]).read())" RESULT_DIR/gpu.md
 # For a machine without a package registry, prepare .gpu/ beside the repo (ignored by git):
 #   .gpu/whl/*.whl     wheels for the GPU machine's Python (av, cryptography, cffi, pycparser,
 #                      ultralytics, ultralytics-thop, onnx2torch), installed into /tmp/site
