@@ -237,3 +237,40 @@ def test_real_yunet_fetch_and_detect(tmp_path):
                         thresholds={"face": 0.5}, size=640, device="cpu")
     out = det.detect([np.zeros((480, 640, 3), np.uint8)])
     assert len(out) == 1 and len(out[0]) == 0  # a blank frame has no face
+
+
+def test_centerface_tile_part_does_not_suppress_the_whole_face():
+    from redact.detect.centerface import CenterFaceDetector
+
+    det = object.__new__(CenterFaceDetector)  # no weights: the network call is scripted
+    det.size, det.coarse_size, det.still_tiles = 960, 0, 0
+    det.tiles, det.tile_above = 2, 2.5
+    frame = np.zeros((1920, 2560, 3), np.uint8)
+    whole = [1000.0, 700.0, 1500.0, 1000.0]  # wider than the tiles' overlap: no tile holds it
+    frame[700:1000, 1000:1500] = 255
+
+    def scripted(images):
+        # The full frame finds the whole face with a low score; a tile finds what of it lies
+        # inside the tile, with a high score.
+        return [bright_boxes(image).replace(category=np.array(["face"], object),
+                                            score=np.array([0.3 if image.shape[1] == 2560
+                                                            else 0.9]))
+                for image, _size in images]
+
+    det._detect_many = scripted
+    tiles = tile_grid(2560, 1920, 2)
+    part = tiles[-1].to_frame(bright_boxes(tiles[-1].crop(frame))).xyxy[0]
+    assert part.tolist() != whole  # the setup: a cut part, overlapping the whole by > 0.3
+    got = det.detect([frame])[0].xyxy.tolist()
+    assert whole in got
+
+
+def test_add_unseen_never_drops_a_base_box():
+    from redact.detect.detections import add_unseen
+
+    base = Detections.from_lists([[0, 0, 100, 100]], [0.1], ["face"])
+    part = Detections.from_lists([[0, 0, 90, 100], [500, 500, 520, 520]], [0.99, 0.5],
+                                 ["face", "face"])
+    got = add_unseen(base, part, 0.7).xyxy.tolist()
+    assert got == [[0, 0, 100, 100], [500, 500, 520, 520]]  # the near-duplicate part goes
+    assert add_unseen(Detections.empty(), part, 0.7).xyxy.tolist() == part.xyxy.tolist()

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from redact.detect.base import cpu_threads, letterbox_size
-from redact.detect.detections import Detections, merge_passes, nms
+from redact.detect.detections import Detections, add_unseen, merge_passes, nms
 from redact.detect.tiles import Tile, tile_grid
 from redact.models import ModelSpec
 
@@ -92,10 +92,9 @@ class CenterFaceDetector:
             tiled = [tile.to_frame(d) for (tile, _i, _s), d in zip(plan, passes, strict=True)
                      if tile is not None]
             # Trap: a face cut by a tile's edge can score higher than the whole face found in
-            # the full frame; at 0.3 IoU its part would suppress the whole. Tile boxes only
-            # drop near-duplicates.
-            out.append(merge_passes([merge_passes(whole, 0.3), *tiled], 0.7) if tiled
-                       else merge_passes(whole, 0.3))
+            # the full frame, and would suppress it in one NMS. Tile boxes never drop a
+            # full-frame box; only they are dropped as near-duplicates.
+            out.append(add_unseen(merge_passes(whole, 0.3), merge_passes(tiled, 0.7), 0.7))
         return out
 
     def _passes(self, frame: np.ndarray, scale: float,

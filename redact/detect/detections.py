@@ -116,6 +116,22 @@ def merge_passes(parts: list[Detections], iou_threshold: float) -> Detections:
     return merged
 
 
+def add_unseen(base: Detections, extra: Detections, iou_threshold: float) -> Detections:
+    """``base`` with the boxes of ``extra`` that are no near-duplicate (IoU above
+    ``iou_threshold``) of a base box. Base boxes are never dropped, whatever their score: used
+    where ``extra`` comes from tiles, whose boxes can be parts of a base box cut by a tile edge.
+    """
+    if not len(base) or not len(extra):
+        return Detections.concat([base, extra])
+    lt = np.maximum(extra.xyxy[:, None, :2], base.xyxy[None, :, :2])
+    rb = np.minimum(extra.xyxy[:, None, 2:], base.xyxy[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area_e = np.prod(extra.xyxy[:, 2:] - extra.xyxy[:, :2], axis=1)
+    area_b = np.prod(base.xyxy[:, 2:] - base.xyxy[:, :2], axis=1)
+    iou = inter / np.maximum(area_e[:, None] + area_b[None, :] - inter, 1e-9)
+    return Detections.concat([base, extra[iou.max(axis=1) <= iou_threshold]])
+
+
 def nms(xyxy: np.ndarray, score: np.ndarray, iou_threshold: float) -> np.ndarray:
     """Indices kept by greedy non-maximum suppression, highest score first."""
     order = np.argsort(-score)

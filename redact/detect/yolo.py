@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from redact.detect.base import cpu_threads
-from redact.detect.detections import Detections, merge_passes
+from redact.detect.detections import Detections, add_unseen, merge_passes
 from redact.detect.tiles import tile_grid
 from redact.models import ModelSpec
 
@@ -26,6 +26,8 @@ def quiet_ultralytics() -> None:
 
 
 class YoloDetector:
+    tiles: int = 0  # see _detect_tiles
+    tile_above: float = 0.0
     def __init__(self, *, spec: ModelSpec, weights: Path, categories: tuple[str, ...],
                  thresholds: dict[str, float], size: int, device: str,
                  still_fine_scale: float = 1.0, tiles: int = 0, tile_above: float = 0.0,
@@ -67,12 +69,15 @@ class YoloDetector:
         passes = [self._detect_at(frames, scale)]
         if still and self.still_fine_scale > 1.0:
             passes.append(self._detect_at(frames, scale * self.still_fine_scale))
-        if self.tiles > 1:
-            passes.append(self._detect_tiles(frames, scale))
-        if len(passes) == 1:
-            return passes[0]
         # Drop only near-duplicates: a box that reaches further than its twin stays.
-        return [merge_passes(list(parts), 0.7) for parts in zip(*passes, strict=True)]
+        out = ([merge_passes(list(parts), 0.7) for parts in zip(*passes, strict=True)]
+               if len(passes) > 1 else passes[0])
+        if self.tiles > 1:
+            # A plate cut by a tile's edge must not suppress the whole plate: tile boxes
+            # never drop a full-frame box.
+            out = [add_unseen(whole, tiled, 0.7)
+                   for whole, tiled in zip(out, self._detect_tiles(frames, scale), strict=True)]
+        return out
 
     def _detect_tiles(self, frames: list[np.ndarray], scale: float) -> list[Detections]:
         """A closer look at large frames: overlapping tiles, each at the full input size.
