@@ -33,7 +33,7 @@ def root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")
 
 # Options shared by several commands; None means "not given", so presets and defaults can win.
 Categories = Annotated[str | None, typer.Option("--categories", "-c",
-                       help="Comma list of face, plate, screen.")]
+                       help="Comma list of face, plate, screen, text.")]
 Style = Annotated[str | None, typer.Option("--style", help="blur | pixelate | solid")]
 Device = Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda")]
 Preset = Annotated[str | None, typer.Option("--preset", help="Preset name in pipelines/ or a "
