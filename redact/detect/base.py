@@ -89,7 +89,11 @@ def check_models(config: Config, store: ModelStore) -> None:
         raise ConfigError("--device cuda was asked for but no CUDA GPU is usable here; "
                           "use --device auto or cpu")
     specs = store.specs()
-    for name in {config.model_for(c) for c in config.categories}:
+    names = {config.model_for(c) for c in config.categories}
+    second = getattr(config, "face_second_model", None)
+    if second and "face" in config.categories:
+        names.add(second)
+    for name in names:
         if name not in specs:
             raise ConfigError(f"unknown model {name!r}; known models: {', '.join(specs)}")
         store.ensure(specs[name])
