@@ -70,20 +70,9 @@ def test_detector_failure_fails_the_file_closed(tmp_path, fake_runner):
 
 
 def test_no_video_stream(tmp_path, fake_runner):
-    import av
-    import numpy as np
+    from tests.test_corpus import audio_only
 
-    path = tmp_path / "audio_only.mp4"
-    with av.open(str(path), "w") as out:
-        s = out.add_stream("aac", rate=16000)
-        s.layout = "mono"
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
-                                           layout="mono")
-        frame.sample_rate = 16000
-        for p in s.encode(frame):
-            out.mux(p)
-        for p in s.encode():
-            out.mux(p)
+    path = audio_only(tmp_path / "audio_only.mp4")
     result = fake_runner().run(path, tmp_path / "out" / "audio_only.mp4")
     assert result.status == "failed" and "no video stream" in result.error
 

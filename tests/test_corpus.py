@@ -194,15 +194,20 @@ def second_view(out, vs) -> Callable[[int | None, object], None]:
     return hook
 
 
+def add_silence(out) -> None:
+    """One silent AAC frame on a new mono stream of the open container ``out``."""
+    s = out.add_stream("aac", rate=16000)
+    s.layout = "mono"
+    frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                       layout="mono")
+    frame.sample_rate = 16000
+    for p in [*s.encode(frame), *s.encode()]:
+        out.mux(p)
+
+
 def audio_only(path: Path) -> Path:
     with av.open(str(path), "w") as out:
-        s = out.add_stream("aac", rate=16000)
-        s.layout = "mono"
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
-                                           layout="mono")
-        frame.sample_rate = 16000
-        for p in [*s.encode(frame), *s.encode()]:
-            out.mux(p)
+        add_silence(out)
     return path
 
 
@@ -212,13 +217,7 @@ def no_frames(path: Path) -> Path:
     with av.open(str(path), "w", format=fmt) as out:
         vs = out.add_stream("libx264", rate=25)
         vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
-        s = out.add_stream("aac", rate=16000)
-        s.layout = "mono"
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
-                                           layout="mono")
-        frame.sample_rate = 16000
-        for p in [*s.encode(frame), *s.encode()]:
-            out.mux(p)
+        add_silence(out)
     return path
 
 

@@ -123,29 +123,31 @@ def add_unseen(base: Detections, extra: Detections, iou_threshold: float) -> Det
     """
     if not len(base) or not len(extra):
         return Detections.concat([base, extra])
-    lt = np.maximum(extra.xyxy[:, None, :2], base.xyxy[None, :, :2])
-    rb = np.minimum(extra.xyxy[:, None, 2:], base.xyxy[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_e = np.prod(extra.xyxy[:, 2:] - extra.xyxy[:, :2], axis=1)
-    area_b = np.prod(base.xyxy[:, 2:] - base.xyxy[:, :2], axis=1)
-    iou = inter / np.maximum(area_e[:, None] + area_b[None, :] - inter, 1e-9)
+    iou = iou_matrix(extra.xyxy, base.xyxy)
     return Detections.concat([base, extra[iou.max(axis=1) <= iou_threshold]])
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box in ``a`` (N, 4) with every box in ``b`` (M, 4): shape (N, M)."""
+    if not len(a) or not len(b):
+        return np.zeros((len(a), len(b)), np.float32)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 def nms(xyxy: np.ndarray, score: np.ndarray, iou_threshold: float) -> np.ndarray:
     """Indices kept by greedy non-maximum suppression, highest score first."""
     order = np.argsort(-score)
     keep: list[int] = []
-    areas = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
     while len(order):
         i = order[0]
         keep.append(int(i))
         rest = order[1:]
-        lt = np.maximum(xyxy[i, :2], xyxy[rest, :2])
-        rb = np.minimum(xyxy[i, 2:], xyxy[rest, 2:])
-        inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
-        iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
-        order = rest[iou <= iou_threshold]
+        order = rest[iou_matrix(xyxy[i][None], xyxy[rest])[0] <= iou_threshold]
     return np.asarray(keep, dtype=np.int64)
 
 
@@ -162,16 +164,12 @@ def fuse(dets: Detections, iou_threshold: float = 0.5) -> Detections:
     if len(dets) < 2:
         return dets
     xyxy, out = dets.xyxy.copy(), []
-    areas = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
     for category in sorted(set(dets.category)):
         order = np.nonzero(dets.category == category)[0]
         order = order[np.argsort(-dets.score[order], kind="stable")]
         while len(order):
             i, rest = order[0], order[1:]
-            lt = np.maximum(xyxy[i, :2], xyxy[rest, :2])
-            rb = np.minimum(xyxy[i, 2:], xyxy[rest, 2:])
-            inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
-            iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
+            iou = iou_matrix(dets.xyxy[i][None], dets.xyxy[rest])[0]
             group = rest[iou > iou_threshold]
             if len(group):
                 xyxy[i, :2] = np.minimum(xyxy[i, :2], xyxy[group, :2].min(axis=0))
@@ -180,3 +178,4 @@ def fuse(dets: Detections, iou_threshold: float = 0.5) -> Detections:
             order = rest[iou <= iou_threshold]
     keep = np.array(sorted(out), dtype=np.int64)
     return dets.replace(xyxy=xyxy)[keep]
+

@@ -61,20 +61,12 @@ class AnalysisStats:
 
 
 def make_stage(config: Config) -> TemporalStage:
-    """The temporal stage for detected frames. With a detection stride the stage is wrapped
-    so every skipped frame is covered whatever the tracking settings and frame rate."""
-    stage: TemporalStage
+    """The temporal stage for detected frames (``analyse`` adds the stride cover)."""
     if not config.tracking:
-        stage = PerFrameStage()
-    else:
-        from redact.track.tracker import TrackingStage
+        return PerFrameStage()
+    from redact.track.tracker import TrackingStage
 
-        stage = TrackingStage.from_config(config)
-    if config.detect_every > 1:
-        from redact.track.stride import StrideCover
-
-        stage = StrideCover(stage)
-    return stage
+    return TrackingStage.from_config(config)
 
 
 def detect_displayed(detectors: DetectorSet, frame: Frame) -> PendingDetections:
@@ -113,6 +105,8 @@ def analyse(frames: Iterable[Frame], config: Config, detectors: DetectorSet,
                           "encode a video with nothing to redact it")
     stage = stage if stage is not None else make_stage(config)
     if config.detect_every > 1:
+        # Every stage, ours or a caller's, is wrapped: with a detection stride the skipped
+        # frames are covered whatever the tracking settings and frame rate.
         from redact.track.stride import StrideCover
 
         if not isinstance(stage, StrideCover):

@@ -204,7 +204,7 @@ class FileRunner:
         the release folder; the audit record names the output relative to it, so a copy of
         the folder anywhere can still be checked against its records."""
         src, dst = Path(src).resolve(), Path(dst).resolve()
-        self._root = Path(root).resolve() if root is not None else dst.parent
+        root = Path(root).resolve() if root is not None else dst.parent
         started, t0 = now_iso(), time.monotonic()
         result = FileResult(str(src), None, None, "failed")
         try:
@@ -213,7 +213,7 @@ class FileRunner:
                                  "another output folder")
             if TMP_MARK in dst.name:
                 raise InputError(f"{src.name}: name is reserved for temporary files")
-            result = self._run(src, dst, started, progress, plan, input_sha)
+            result = self._run(src, dst, started, progress, plan, input_sha, root)
         except RedactError as exc:
             result.error = str(exc)
         except Exception as exc:  # fail closed: any unexpected error fails this file only
@@ -226,7 +226,7 @@ class FileRunner:
         return result
 
     def _run(self, src: Path, dst: Path, started: str, progress, plan,
-             input_sha: str | None) -> FileResult:
+             input_sha: str | None, root: Path) -> FileResult:
         settings = self.settings
         ext = src.suffix.lower()
         if ext not in MEDIA_EXTS:
@@ -281,7 +281,7 @@ class FileRunner:
                 settings=settings, models=models, device=device,
                 input_entry=file_entry(src, input_sha, **input_extra),
                 output_entry={**file_entry(tmp, sha256_file(tmp)),
-                              "path": release_path(dst, self._root)},
+                              "path": release_path(dst, root)},
                 started=started, frames=frames, log=log_, tracks=tracks, warnings=warnings,
                 plan_edits=plan.edits if plan is not None else None, second_look=look,
             )

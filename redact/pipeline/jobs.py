@@ -86,10 +86,11 @@ class BatchRunner:
             raise ConfigError("rendering needs a plan (--plan), and only rendering takes one")
         self.mode = mode
         self.plan_path = Path(plan_path).resolve() if plan_path is not None else None
-        self.plan = None
+        self.plan, self.plan_sha = None, ""
         if self.plan_path is not None:
             from redact.pipeline.plan import load_plan
 
+            self.plan_sha = sha256_file(self.plan_path)  # read once: the plan rendered
             self.plan = load_plan(self.plan_path)
         self.settings = settings
         self.file_runner = file_runner  # tests inject one with a scripted detector
@@ -107,9 +108,8 @@ class BatchRunner:
             else None
         self.config_hash = settings.config.digest()
         if self.mode != "run":  # a plan, or a render of a given plan, is another output
-            extra = sha256_file(self.plan_path) if self.plan_path else ""
             self.config_hash = hashlib.sha256(
-                f"{self.mode}:{self.config_hash}:{extra}".encode()).hexdigest()
+                f"{self.mode}:{self.config_hash}:{self.plan_sha}".encode()).hexdigest()
         self.models = model_hashes(settings, self.store)
 
     def run(self, inputs: Iterable[Path | str] | Path | str) -> BatchReport:
@@ -158,7 +158,7 @@ class BatchRunner:
             todo.append((job, pending))
         if todo:
             self._load_once()
-        start = {"plan": {"path": str(self.plan_path), "sha256": sha256_file(self.plan_path)}} \
+        start = {"plan": {"path": str(self.plan_path), "sha256": self.plan_sha}} \
             if self.plan_path else {}
         journal.append("run_start", mode=self.mode,
                        inputs=[str(Path(i).resolve()) for i in inputs],
@@ -279,7 +279,7 @@ class BatchRunner:
                  "input": {"path": result.input, "sha256": pending.input_sha256},
                  "config_hash": self.config_hash, "models": json.loads(self.models)}
         if self.plan_path is not None:
-            entry["plan"] = {"sha256": sha256_file(self.plan_path)}
+            entry["plan"] = {"sha256": self.plan_sha}
         # Outputs are named relative to the release folder: the journal then vouches for the
         # folder wherever it is copied (a records portal, a disk handed to a court).
         if ok and result.output:

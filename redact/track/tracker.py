@@ -18,21 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from redact.config import Config
-from redact.detect.detections import Detections
+from redact.detect.detections import Detections, iou_matrix
 from redact.track.slots import Slot
 
 HIGH_SCORE = 0.5
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if not len(a) or not len(b):
-        return np.zeros((len(a), len(b)), np.float32)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 def grow(box: np.ndarray, frac: float) -> np.ndarray:
