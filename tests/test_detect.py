@@ -81,27 +81,76 @@ def test_cuda_request_without_ort_cuda_is_written_down():
 
 
 @pytest.mark.models
-def test_thread_cap_reaches_both_libraries():
-    """Batch workers split the cores; ultralytics would otherwise reset torch's threads."""
-    import torch
-
+def test_thread_cap_reaches_every_cpu_session():
+    """Batch workers split the cores: the face model and the plate model (ONNX Runtime on
+    the CPU) both take the cap."""
     from redact.config import load_settings
     from redact.detect.base import set_cpu_threads
     from redact.models import ModelStore
 
-    # Not 1: ultralytics' own choice (cores - 1) is 1 on a 2-core machine.
-    before, cap = torch.get_num_threads(), 2
+    cap = 2
     set_cpu_threads(cap)
     try:
         detectors = DetectorSet.from_config(load_settings(overrides={"device": "cpu"}).config,
                                             ModelStore())
-        detectors.detect([np.zeros((96, 128, 3), np.uint8)])  # after ultralytics' setup
-        face = detectors.detectors[0]
+        detectors.detect([np.zeros((96, 128, 3), np.uint8)])
+        face, plate = detectors.detectors[0], detectors.detectors[1]
         assert face.session.get_session_options().intra_op_num_threads == cap
-        assert torch.get_num_threads() == cap
+        assert plate.onnx.session.get_session_options().intra_op_num_threads == cap
     finally:
         set_cpu_threads(0)
-        torch.set_num_threads(before)
+
+
+def test_letterbox_pads_to_the_stride_and_maps_back():
+    from redact.detect.yolo_onnx import letterbox
+
+    img, r, (left, top) = letterbox(np.zeros((1080, 1920, 3), np.uint8), 800)
+    assert img.shape == (480, 800, 3) and r == pytest.approx(800 / 1920)
+    assert (left, top) == (0, 15)  # 450 rows padded to 480, centred
+    img, r, _ = letterbox(np.zeros((100, 60, 3), np.uint8), 320)  # small inputs are enlarged
+    assert img.shape[0] == 320 and img.shape[1] % 32 == 0 and r == pytest.approx(3.2)
+
+
+@pytest.mark.models
+def test_plate_model_in_onnx_runtime_matches_ultralytics_torch(tmp_path, monkeypatch):
+    """The CPU path (an ONNX graph derived from the pinned .pt, cached) finds the same
+    plates as ultralytics' own torch predictor, at one and two input sizes."""
+    import json
+
+    import cv2
+
+    from redact.detect.detections import iou_matrix
+    from redact.detect.yolo import quiet_ultralytics
+    from redact.detect.yolo_onnx import OnnxYolo, export_onnx
+    from redact.models import ModelStore
+    from tests.conftest import shared_data
+
+    plates = shared_data("plates")
+    store = ModelStore()
+    weights = store.ensure(store.specs()["fastanpr-plate"])
+    monkeypatch.setenv("REDACT_MODEL_DIR", str(tmp_path))  # derived graphs go here
+    quiet_ultralytics()
+    from ultralytics import YOLO
+
+    graph = export_onnx(weights)
+    assert graph.parent == tmp_path / "derived" and weights.stem in graph.name
+    stamp = graph.stat().st_mtime_ns
+    assert export_onnx(weights) == graph and graph.stat().st_mtime_ns == stamp  # cached
+    onnx, torch_model = OnnxYolo(graph), YOLO(str(weights), task="detect")
+    entries = json.loads((plates / "annotations.json").read_text())["images"][:8]
+    compared = 0
+    for entry in entries:
+        img = cv2.imread(str(plates / entry["file"]))
+        for size in (800, 1216):
+            xyxy, conf, _ = onnx.predict([img], size, 0.15)[0]
+            ref = torch_model.predict([img], imgsz=size, conf=0.15, verbose=False,
+                                      device="cpu")[0].boxes
+            assert len(xyxy) == len(ref), entry["file"]
+            if len(xyxy):
+                assert iou_matrix(xyxy, ref.xyxy.numpy()).max(axis=1).min() > 0.98
+                assert np.abs(np.sort(conf) - np.sort(ref.conf.numpy())).max() < 0.02
+                compared += len(xyxy)
+    assert compared >= 8
 
 
 def test_yolo_second_pass_runs_on_stills_only():

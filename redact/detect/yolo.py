@@ -10,6 +10,7 @@ import numpy as np
 from redact.detect.base import cpu_threads
 from redact.detect.detections import Detections, add_unseen, merge_passes
 from redact.detect.tiles import tile_grid
+from redact.detect.yolo_onnx import OnnxYolo, export_onnx
 from redact.models import ModelSpec
 
 
@@ -42,6 +43,10 @@ class YoloDetector:
         self.tiles, self.tile_above = tiles, tile_above
         self.device = "cuda:0" if device == "cuda" else "cpu"
         self.model = YOLO(str(weights), task="detect")
+        # On the CPU the same network runs in ONNX Runtime, at about half torch's CPU time.
+        self.onnx: OnnxYolo | None = None
+        if self.device == "cpu":
+            self.onnx = OnnxYolo(export_onnx(Path(weights)), threads=cpu_threads())
         class_map = spec.class_to_category()
         names = self.model.names
         # class index → category, for the classes this run redacts
@@ -55,7 +60,7 @@ class YoloDetector:
                 f"its classes are {sorted(names.values())}"
             )
         self.min_conf = min(thresholds.values())
-        if cpu_threads() and self.device == "cpu":
+        if cpu_threads() and self.device == "cpu" and self.onnx is None:
             # Trap: ultralytics sets torch's thread count (to cores - 1, at most 8) when its
             # predictor is first set up, overriding any cap. Set it up now on a blank frame,
             # then apply the cap.
@@ -96,18 +101,19 @@ class YoloDetector:
 
     def _detect_at(self, frames: list[np.ndarray], scale: float) -> list[Detections]:
         imgsz = max(32, round(self.size * scale / 32) * 32)
+        if self.onnx is not None:
+            found = self.onnx.predict(frames, imgsz, self.min_conf, sorted(self.class_category))
+            return [self._keep(*parts) for parts in found]
         results = self.model.predict(
             frames, imgsz=imgsz, conf=self.min_conf, device=self.device, verbose=False,
             classes=sorted(self.class_category), half=self.device != "cpu",
         )
-        out = []
-        for result in results:
-            boxes = result.boxes
-            xyxy = boxes.xyxy.cpu().numpy()
-            conf = boxes.conf.cpu().numpy()
-            cls = boxes.cls.cpu().numpy().astype(int)
-            cats = np.array([self.class_category.get(c, "") for c in cls], dtype=object)
-            thr = np.array([self.thresholds.get(c, 1.1) for c in cats], dtype=np.float32)
-            keep = (cats != "") & (conf >= thr)
-            out.append(Detections.from_lists(xyxy[keep], conf[keep], cats[keep]))
-        return out
+        return [self._keep(r.boxes.xyxy.cpu().numpy(), r.boxes.conf.cpu().numpy(),
+                           r.boxes.cls.cpu().numpy().astype(int)) for r in results]
+
+    def _keep(self, xyxy: np.ndarray, conf: np.ndarray, cls: np.ndarray) -> Detections:
+        """The boxes of redacted classes at or above their category's threshold."""
+        cats = np.array([self.class_category.get(int(c), "") for c in cls], dtype=object)
+        thr = np.array([self.thresholds.get(c, 1.1) for c in cats], dtype=np.float32)
+        keep = (cats != "") & (conf >= thr)
+        return Detections.from_lists(xyxy[keep], conf[keep], cats[keep])
