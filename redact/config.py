@@ -73,6 +73,14 @@ class Config:
     # the frame's long side is at least large_frame_above × that input. 0 or 1 turns it off.
     large_frame_tiles: int = 2
     large_frame_above: float = 2.5
+    # ... and on those frames the plate model's tiles are small enough that it sees the frame
+    # at least at this scale (2560x1920: 4x3 tiles at 800 px): angled plates cut tight, shrunk
+    # into the input, go unseen (benchmarks/RESULTS.md). 0 keeps large_frame_tiles.
+    plate_tile_scale: float = 1.0
+    # Small frames (long side under plate_size): the plate model also looks at the frame
+    # enlarged this many times (at most 2 × plate_size): the model is scale-sensitive, and
+    # 25 px plates on 768x432 footage are found at 2× that it misses at 1×. 1 turns it off.
+    plate_small_frame_scale: float = 2.0
     # Each box grows by this fraction of its size on every side before rendering.
     margin: float = 0.2
     crf: int = 18
@@ -80,7 +88,9 @@ class Config:
     keep_metadata: bool = False
     offline: bool = False
     # Temporal stages (tracking, look-back buffer).
-    detect_every: int = 3
+    # 4, not 3: with both at 1080p, 3 measured 0.41–0.44× bare decode→encode and 4 0.46–0.49×
+    # (benchmarks/RESULTS.md); coverage between detections comes from StrideCover either way.
+    detect_every: int = 4
     # ... and never more than this many seconds apart (low frame rates, long strides), and
     # always on the last frame: coverage between detected frames assumes a short, straight path.
     detect_gap_s: float = 0.5
@@ -147,6 +157,12 @@ class Config:
         if not 0 <= self.large_frame_tiles <= 6:
             raise ConfigError(
                 f"large_frame_tiles must be between 0 and 6, got {self.large_frame_tiles}")
+        if self.plate_tile_scale and not 0.25 <= self.plate_tile_scale <= 2.0:
+            raise ConfigError(
+                f"plate_tile_scale must be 0 or between 0.25 and 2, got {self.plate_tile_scale}")
+        if not 1.0 <= self.plate_small_frame_scale <= 4.0:
+            raise ConfigError("plate_small_frame_scale must be between 1 and 4, got "
+                              f"{self.plate_small_frame_scale}")
         if not 1.0 <= self.large_frame_above <= 20.0:
             raise ConfigError(
                 f"large_frame_above must be between 1 and 20, got {self.large_frame_above}")

@@ -182,3 +182,69 @@ def test_two_face_models_finding_one_face_give_one_box_spanning_both():
         found = both.start([np.zeros((40, 80, 3), np.uint8)]).result()[0]
     # the shared face once, reaching as far as either box; the face only one model saw kept
     assert sorted(found.xyxy.tolist()) == [[10, 8, 32, 30], [60, 10, 70, 20]]
+
+
+def test_plate_tiles_reach_the_asked_scale_on_large_frames_only():
+    from redact.detect.tiles import tile_grid
+    from redact.detect.yolo import YoloDetector
+
+    det = object.__new__(YoloDetector)  # no weights: the tiling is what is tested
+    det.size, det.tiles, det.tile_above, det.tile_scale = 800, 2, 2.5, 1.0
+    det.still_fine_scale, det.small_frame_scale = 1.0, 1.0
+    assert det.tiles_across(2560, 1920, 1.0) == 4
+    tiles = tile_grid(2560, 1920, det.tiles_across(2560, 1920, 1.0))
+    assert max(max(t.x2 - t.x1, t.y2 - t.y1) for t in tiles) <= 800  # seen at >= 1x
+    det.tile_scale = 0.0
+    assert det.tiles_across(2560, 1920, 1.0) == 2  # large_frame_tiles alone
+    det.tile_scale = 1.0
+    calls = []
+
+    def at(frames, scale):
+        calls.append([f.shape[:2] for f in frames])
+        return [Detections.empty() for _ in frames]
+
+    det._detect_at = at
+    det.detect([np.zeros((1080, 1920, 3), np.uint8)])
+    assert len(calls) == 1  # 1080p: under 2.5x the input, no tiles
+    calls.clear()
+    det.detect([np.zeros((1920, 2560, 3), np.uint8)])
+    assert len(calls) == 2 and len(calls[1]) == 12  # the whole frame, then 4x3 tiles
+
+
+def test_small_frames_get_a_second_enlarged_plate_pass():
+    from redact.detect.yolo import YoloDetector
+
+    det = object.__new__(YoloDetector)
+    det.size, det.tiles, det.tile_scale, det.still_fine_scale = 800, 0, 0.0, 1.33
+    det.small_frame_scale = 2.0
+    scales = []
+
+    def at(frames, scale):
+        scales.append(round(scale * det.size))
+        hit = [[0, 0, 10, 10]] if len(scales) == 2 else []  # only the enlarged pass sees it
+        return [Detections.from_lists(hit, [0.5] * len(hit), ["plate"] * len(hit))
+                for _ in frames]
+
+    det._detect_at = at
+    small = np.zeros((432, 768, 3), np.uint8)
+    assert len(det.detect([small])[0]) == 1 and scales == [800, 1536]
+    scales.clear()
+    det.detect([np.zeros((270, 480, 3), np.uint8)])
+    assert scales == [800, 960]
+    scales.clear()
+    det.detect([np.zeros((720, 1280, 3), np.uint8)])  # not smaller than the input
+    assert scales == [800]
+    scales.clear()
+    det.detect([small], 1.5, still=True)  # stills have their own second pass
+    assert scales == [1200, 1596]
+
+
+def test_plate_pass_settings_are_validated():
+    from redact.config import Config
+    from redact.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="plate_tile_scale"):
+        Config(plate_tile_scale=5.0)
+    with pytest.raises(ConfigError, match="plate_small_frame_scale"):
+        Config(plate_small_frame_scale=0.5)
+    assert Config(plate_tile_scale=0).plate_tile_scale == 0

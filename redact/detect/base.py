@@ -145,6 +145,9 @@ class DetectorSet:
                 extra = {}
             if spec.kind in ("centerface", "yolo"):
                 extra.update(tiles=config.large_frame_tiles, tile_above=config.large_frame_above)
+            if spec.kind == "yolo" and "plate" in categories:
+                extra.update(tile_scale=config.plate_tile_scale,
+                             small_frame_scale=config.plate_small_frame_scale)
             detectors.append(backend(spec=spec, weights=weights, categories=tuple(categories),
                                      thresholds=thresholds, size=max(sizes), device=device,
                                      **extra))

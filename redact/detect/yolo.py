@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -29,9 +30,13 @@ def quiet_ultralytics() -> None:
 class YoloDetector:
     tiles: int = 0  # see _detect_tiles
     tile_above: float = 0.0
+    tile_scale: float = 0.0
+    small_frame_scale: float = 1.0  # see _detect_small
+
     def __init__(self, *, spec: ModelSpec, weights: Path, categories: tuple[str, ...],
                  thresholds: dict[str, float], size: int, device: str,
                  still_fine_scale: float = 1.0, tiles: int = 0, tile_above: float = 0.0,
+                 tile_scale: float = 0.0, small_frame_scale: float = 1.0,
                  **_: object) -> None:
         quiet_ultralytics()
         from ultralytics import YOLO
@@ -41,6 +46,7 @@ class YoloDetector:
         self.size = size
         self.still_fine_scale = still_fine_scale
         self.tiles, self.tile_above = tiles, tile_above
+        self.tile_scale, self.small_frame_scale = tile_scale, small_frame_scale
         self.device = "cuda:0" if device == "cuda" else "cpu"
         self.model = YOLO(str(weights), task="detect")
         # On the CPU the same network runs in ONNX Runtime, at about half torch's CPU time.
@@ -74,15 +80,43 @@ class YoloDetector:
         passes = [self._detect_at(frames, scale)]
         if still and self.still_fine_scale > 1.0:
             passes.append(self._detect_at(frames, scale * self.still_fine_scale))
+        elif not still and self.small_frame_scale > 1.0:
+            passes.append(self._detect_small(frames, scale))
         # Drop only near-duplicates: a box that reaches further than its twin stays.
         out = ([merge_passes(list(parts), 0.7) for parts in zip(*passes, strict=True)]
                if len(passes) > 1 else passes[0])
-        if self.tiles > 1:
+        if self.tiles > 1 or self.tile_scale > 0:
             # A plate cut by a tile's edge must not suppress the whole plate: tile boxes
             # never drop a full-frame box.
             out = [add_unseen(whole, tiled, 0.7)
                    for whole, tiled in zip(out, self._detect_tiles(frames, scale), strict=True)]
         return out
+
+    def _detect_small(self, frames: list[np.ndarray], scale: float) -> list[Detections]:
+        """Frames smaller than the input, looked at again enlarged ``small_frame_scale``
+        times (at most twice the input): small plates on small footage."""
+        out = [Detections.empty() for _ in frames]
+        by_size: dict[int, list[int]] = {}
+        for i, frame in enumerate(frames):
+            long_side = max(frame.shape[:2])
+            if long_side < self.size * scale:
+                target = min(long_side * self.small_frame_scale, 2 * self.size * scale)
+                by_size.setdefault(round(target), []).append(i)
+        for target, idxs in by_size.items():
+            found = self._detect_at([frames[i] for i in idxs], target / self.size)
+            for i, dets in zip(idxs, found, strict=True):
+                out[i] = dets
+        return out
+
+    def tiles_across(self, width: int, height: int, scale: float) -> int:
+        """How many tiles along the long side: ``tiles``, or more where ``tile_scale`` asks
+        for the frame to reach the model at least that large."""
+        across = self.tiles
+        if self.tile_scale > 0:
+            overlap = 0.2  # tile_grid's default
+            ratio = max(width, height) / (self.size * scale * self.tile_scale)
+            across = max(across, math.ceil((ratio - overlap) / (1 - overlap) - 1e-9))
+        return across
 
     def _detect_tiles(self, frames: list[np.ndarray], scale: float) -> list[Detections]:
         """A closer look at large frames: overlapping tiles, each at the full input size.
@@ -90,7 +124,8 @@ class YoloDetector:
         size = self.size * scale
         jobs = [(i, tile) for i, frame in enumerate(frames)
                 if max(frame.shape[:2]) >= self.tile_above * size
-                for tile in tile_grid(frame.shape[1], frame.shape[0], self.tiles)]
+                for tile in tile_grid(frame.shape[1], frame.shape[0],
+                                      self.tiles_across(frame.shape[1], frame.shape[0], scale))]
         out = [Detections.empty() for _ in frames]
         if not jobs:
             return out
