@@ -113,10 +113,15 @@ def bare_seconds(clips: list[Path], tmp: Path, crf: int, preset: str) -> float:
     return time.monotonic() - t0
 
 
-def run_preset(preset: str, clips: list[Path], frames: list[dict], tmp: Path) -> Row:
+def run_preset(preset: str, clips: list[Path], frames: list[dict], tmp: Path,
+               overrides: dict | None = None) -> Row:
+    """``preset`` names a row: a preset ("default" = none), or ``base+label`` with
+    ``overrides`` applied on top of ``base``."""
     import redact
 
-    settings = redact.load_settings(preset=None if preset == "default" else preset)
+    base = preset.split("+")[0]
+    settings = redact.load_settings(preset=None if base == "default" else base,
+                                    overrides=overrides or {}, override_source="benchmark")
     cfg = settings.config
     out = tmp / f"out-{preset}"
     load_before = os.getloadavg()[0]
@@ -163,6 +168,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--presets", default="default,max-recall",
                         help="comma-separated; 'default' = no preset")
+    parser.add_argument("--extra", default="{}",
+                        help='JSON rows over a preset, e.g. {"default+text": {"categories": '
+                             '["face", "plate", "text"]}}')
     parser.add_argument("--section", default="real-footage")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -180,9 +188,11 @@ def main() -> None:
 
     rows, failed = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for preset in (p.strip() for p in args.presets.split(",") if p.strip()):
+        jobs = [(p.strip(), None) for p in args.presets.split(",") if p.strip()]
+        jobs += list(json.loads(args.extra).items())
+        for preset, overrides in jobs:
             try:
-                rows.append(run_preset(preset, clips, frames, Path(tmp)))
+                rows.append(run_preset(preset, clips, frames, Path(tmp), overrides))
             except RuntimeError as exc:  # keep the rows already measured
                 print(f"{preset}: {exc}", file=sys.stderr, flush=True)
                 failed.append(f"{preset}: {exc}")
