@@ -248,3 +248,22 @@ def test_plate_pass_settings_are_validated():
     with pytest.raises(ConfigError, match="plate_small_frame_scale"):
         Config(plate_small_frame_scale=0.5)
     assert Config(plate_tile_scale=0).plate_tile_scale == 0
+
+
+@pytest.mark.models
+def test_an_unwritable_model_folder_derives_the_onnx_graph_into_temp(tmp_path, monkeypatch):
+    """Cluster nodes may mount the model folder read-only: the graph goes to local temp."""
+    import tempfile
+
+    from redact.detect.yolo_onnx import export_onnx
+    from redact.models import ModelStore
+
+    store = ModelStore()
+    weights = store.ensure(store.specs()["fastanpr-plate"])
+    blocked = tmp_path / "models"
+    blocked.write_text("a file where the folder should be")  # mkdir fails, even for root
+    monkeypatch.setenv("REDACT_MODEL_DIR", str(blocked))
+    (tmp_path / "local").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "local"))
+    graph = export_onnx(weights)
+    assert graph.parent == tmp_path / "local" / "redact-derived" and graph.is_file()

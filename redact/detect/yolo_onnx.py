@@ -40,10 +40,20 @@ def export_onnx(weights: Path) -> Path:
 
     from redact.models.store import sha256_file
 
-    target = derived_dir() / f"{weights.stem}-{sha256_file(weights)[:16]}-ul{ul_version}.onnx"
+    name = f"{weights.stem}-{sha256_file(weights)[:16]}-ul{ul_version}.onnx"
+    target = derived_dir() / name
     if target.is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".probe-"):
+            pass
+    except OSError:
+        # A read-only model folder (shared storage on a cluster): derive into local temp.
+        target = Path(tempfile.gettempdir()) / "redact-derived" / name
+        if target.is_file():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="redact-export-", dir=target.parent) as tmp:
         from ultralytics import YOLO
 
