@@ -97,3 +97,16 @@ def test_tracking_never_removes_detections():
     regions, _ = run(times, script)
     for i in range(5):
         assert (regions[i].source == "detected").sum() == 2
+
+
+def test_padding_before_first_detection_follows_the_motion():
+    """A fast object first found at frame 5: once its second detection gives the motion,
+    the frames before frame 5 are padded where it was, not only around frame 5's box."""
+    times = [i * 0.04 for i in range(10)]
+    moving = {i: [[100 + 30 * i, 100, 140 + 30 * i, 140]] for i in (5, 6, 7, 8, 9)}
+    regions, _ = run(times, moving, pad_before_s=0.13, coast_s=0.0)
+    for i in (2, 3, 4):  # 30 px a frame: by frame 2 the object is 90 px left of frame 5's box
+        x1 = 100 + 30 * i
+        padded = regions[i][regions[i].source == "padded"].xyxy
+        assert any(b[0] <= x1 and b[2] >= x1 + 40 for b in padded), (i, padded.tolist())
+    assert not len(regions[1])  # beyond pad_before_s
