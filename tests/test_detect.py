@@ -127,16 +127,19 @@ def test_plate_model_in_onnx_runtime_matches_ultralytics_torch(tmp_path, monkeyp
 
     plates = shared_data("plates")
     store = ModelStore()
-    weights = store.ensure(store.specs()["fastanpr-plate"])
+    spec = store.specs()["fastanpr-plate"]
+    weights = store.ensure(spec)
     monkeypatch.setenv("REDACT_MODEL_DIR", str(tmp_path))  # derived graphs go here
     quiet_ultralytics()
     from ultralytics import YOLO
 
-    graph = export_onnx(weights)
+    graph = export_onnx(weights, spec.sha256)
     assert graph.parent == tmp_path / "derived" and weights.stem in graph.name
     stamp = graph.stat().st_mtime_ns
-    assert export_onnx(weights) == graph and graph.stat().st_mtime_ns == stamp  # cached
+    cached = export_onnx(weights, spec.sha256)
+    assert cached == graph and graph.stat().st_mtime_ns == stamp  # not exported again
     onnx, torch_model = OnnxYolo(graph), YOLO(str(weights), task="detect")
+    assert onnx.names == torch_model.names  # the class map reads them from the graph
     entries = json.loads((plates / "annotations.json").read_text())["images"][:8]
     compared = 0
     for entry in entries:
@@ -259,11 +262,12 @@ def test_an_unwritable_model_folder_derives_the_onnx_graph_into_temp(tmp_path, m
     from redact.models import ModelStore
 
     store = ModelStore()
-    weights = store.ensure(store.specs()["fastanpr-plate"])
+    spec = store.specs()["fastanpr-plate"]
+    weights = store.ensure(spec)
     blocked = tmp_path / "models"
     blocked.write_text("a file where the folder should be")  # mkdir fails, even for root
     monkeypatch.setenv("REDACT_MODEL_DIR", str(blocked))
     (tmp_path / "local").mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "local"))
-    graph = export_onnx(weights)
+    graph = export_onnx(weights, spec.sha256)
     assert graph.parent == tmp_path / "local" / "redact-derived" and graph.is_file()

@@ -54,7 +54,20 @@ def _spans(length: int, count: int, overlap: float) -> list[tuple[int, int]]:
     return [(round(i * step), round(i * step) + size) for i in range(count)]
 
 
-def tile_grid(width: int, height: int, across: int, overlap: float = 0.2) -> list[Tile]:
+OVERLAP = 0.2  # of a tile, shared by neighbouring tiles
+
+
+def tiles_for_scale(long_side: int, tile_side: float, overlap: float = OVERLAP) -> int:
+    """How many tiles ``tile_grid`` needs along ``long_side`` for each to be at most
+    ``tile_side`` long.
+
+    >>> tiles_for_scale(2560, 800), tiles_for_scale(1920, 800), tiles_for_scale(700, 800)
+    (4, 3, 1)
+    """
+    return max(1, math.ceil((long_side / tile_side - overlap) / (1 - overlap) - 1e-9))
+
+
+def tile_grid(width: int, height: int, across: int, overlap: float = OVERLAP) -> list[Tile]:
     """``across`` tiles along the long side and as many along the short side as keep the tiles
     about square; neighbouring tiles overlap by ``overlap`` of a tile, so an object smaller
     than that lies whole inside at least one tile."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import numpy as np
 
 from redact.detect.base import cpu_threads
 from redact.detect.detections import Detections, add_unseen, merge_passes
-from redact.detect.tiles import tile_grid
+from redact.detect.tiles import tile_grid, tiles_for_scale
 from redact.detect.yolo_onnx import OnnxYolo, export_onnx
 from redact.models import ModelSpec
 
@@ -38,9 +37,6 @@ class YoloDetector:
                  still_fine_scale: float = 1.0, tiles: int = 0, tile_above: float = 0.0,
                  tile_scale: float = 0.0, small_frame_scale: float = 1.0,
                  **_: object) -> None:
-        quiet_ultralytics()
-        from ultralytics import YOLO
-
         self.categories = categories
         self.thresholds = thresholds
         self.size = size
@@ -48,13 +44,20 @@ class YoloDetector:
         self.tiles, self.tile_above = tiles, tile_above
         self.tile_scale, self.small_frame_scale = tile_scale, small_frame_scale
         self.device = "cuda:0" if device == "cuda" else "cpu"
-        self.model = YOLO(str(weights), task="detect")
-        # On the CPU the same network runs in ONNX Runtime, at about half torch's CPU time.
+        # On the CPU the same network runs in ONNX Runtime, at about half torch's CPU time;
+        # the torch model is then never loaded (the graph carries the class names).
         self.onnx: OnnxYolo | None = None
+        self.model = None
         if self.device == "cpu":
-            self.onnx = OnnxYolo(export_onnx(Path(weights)), threads=cpu_threads())
+            self.onnx = OnnxYolo(export_onnx(Path(weights), spec.sha256), threads=cpu_threads())
+            names = self.onnx.names
+        else:
+            quiet_ultralytics()
+            from ultralytics import YOLO
+
+            self.model = YOLO(str(weights), task="detect")
+            names = self.model.names
         class_map = spec.class_to_category()
-        names = self.model.names
         # class index → category, for the classes this run redacts
         self.class_category = {
             idx: class_map[name] for idx, name in names.items()
@@ -66,14 +69,6 @@ class YoloDetector:
                 f"its classes are {sorted(names.values())}"
             )
         self.min_conf = min(thresholds.values())
-        if cpu_threads() and self.device == "cpu" and self.onnx is None:
-            # Trap: ultralytics sets torch's thread count (to cores - 1, at most 8) when its
-            # predictor is first set up, overriding any cap. Set it up now on a blank frame,
-            # then apply the cap.
-            self.detect([np.zeros((64, 64, 3), np.uint8)])
-            import torch
-
-            torch.set_num_threads(cpu_threads())
 
     def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,
                still: bool = False) -> list[Detections]:
@@ -111,12 +106,10 @@ class YoloDetector:
     def tiles_across(self, width: int, height: int, scale: float) -> int:
         """How many tiles along the long side: ``tiles``, or more where ``tile_scale`` asks
         for the frame to reach the model at least that large."""
-        across = self.tiles
-        if self.tile_scale > 0:
-            overlap = 0.2  # tile_grid's default
-            ratio = max(width, height) / (self.size * scale * self.tile_scale)
-            across = max(across, math.ceil((ratio - overlap) / (1 - overlap) - 1e-9))
-        return across
+        if self.tile_scale <= 0:
+            return self.tiles
+        return max(self.tiles, tiles_for_scale(max(width, height),
+                                               self.size * scale * self.tile_scale))
 
     def _detect_tiles(self, frames: list[np.ndarray], scale: float) -> list[Detections]:
         """A closer look at large frames: overlapping tiles, each at the full input size.
@@ -139,6 +132,7 @@ class YoloDetector:
         if self.onnx is not None:
             found = self.onnx.predict(frames, imgsz, self.min_conf, sorted(self.class_category))
             return [self._keep(*parts) for parts in found]
+        assert self.model is not None
         results = self.model.predict(
             frames, imgsz=imgsz, conf=self.min_conf, device=self.device, verbose=False,
             classes=sorted(self.class_category), half=self.device != "cpu",

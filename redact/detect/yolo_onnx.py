@@ -11,9 +11,11 @@ IoU 0.7), so both paths give the same boxes up to float rounding (tests/test_det
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 
 import cv2
@@ -31,16 +33,15 @@ def derived_dir() -> Path:
     return default_cache_dir() / "derived"
 
 
-def export_onnx(weights: Path) -> Path:
-    """The cached ONNX graph for ``weights`` (a YOLO ``.pt``), exported on first use.
+def export_onnx(weights: Path, sha256: str) -> Path:
+    """The cached ONNX graph for ``weights`` (a YOLO ``.pt`` already verified to have
+    ``sha256``), exported on first use.
 
     Export runs in a private temporary folder and the result is renamed into place, so
     workers exporting at the same time never read a half-written graph."""
-    from ultralytics import __version__ as ul_version
-
-    from redact.models.store import sha256_file
-
-    name = f"{weights.stem}-{sha256_file(weights)[:16]}-ul{ul_version}.onnx"
+    # The exporter's version from the package metadata: importing ultralytics (and torch)
+    # only to read it would cost every start, though the graph is usually cached.
+    name = f"{weights.stem}-{sha256[:16]}-ul{version('ultralytics')}.onnx"
     target = derived_dir() / name
     if target.is_file():
         return target
@@ -55,6 +56,9 @@ def export_onnx(weights: Path) -> Path:
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="redact-export-", dir=target.parent) as tmp:
+        from redact.detect.yolo import quiet_ultralytics
+
+        quiet_ultralytics()  # before the import: no network, no auto-install
         from ultralytics import YOLO
 
         copy = Path(tmp) / weights.name  # the exporter writes beside its input
@@ -97,6 +101,9 @@ class OnnxYolo:
         self.session = ort.InferenceSession(str(path), options,
                                             providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
+        # ultralytics' exporter writes the class names into the graph's metadata
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.names: dict[int, str] = ast.literal_eval(meta["names"])
 
     def predict(self, frames: list[np.ndarray], imgsz: int, conf: float,
                 classes: list[int] | None = None

@@ -13,6 +13,7 @@ high-confidence pass, then a low-confidence pass) on constant-velocity predictio
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -164,12 +165,17 @@ class TrackingStage:
         self.live.append(track)
         # Temporal padding backwards: the frames just before the detector first fired. The
         # object was somewhere near, not exactly here: the box grows with the time offset.
-        for past in self.buffer:
-            dt = slot.time - past.time
-            if dt <= self.pad_before_s:
-                frac = 0.1 + 0.4 * dt / max(self.pad_before_s, 1e-6)
-                self._add(past, track, grow(box, frac), "padded")
+        self._pad_before(track, lambda dt: box)
         return track
+
+    def _pad_before(self, track: Track, box_at: Callable[[float], np.ndarray]) -> None:
+        """Pad the buffered frames up to ``pad_before_s`` before the track's first detection
+        with ``box_at(seconds before it)``, grown with that offset."""
+        for past in self.buffer:
+            dt = track.first_time - past.time
+            if past.index < track.first_frame and dt <= self.pad_before_s:
+                frac = 0.1 + 0.4 * dt / max(self.pad_before_s, 1e-6)
+                self._add(past, track, grow(box_at(dt), frac), "padded")
 
     def _rematch(self, track: Track, slot: Slot, box: np.ndarray, score: float) -> None:
         gap = slot.time - track.last_time
@@ -179,19 +185,14 @@ class TrackingStage:
                     a = (past.time - track.last_time) / gap
                     self._add(past, track, (1 - a) * track.box + a * box, "interpolated")
             if track.detected == 1:
-                self._pad_along_motion(track, (box - track.box) / gap)
+                # Second detection: the motion is known now, so the frames padded before the
+                # first one also get the box moved back along it. A fast object is elsewhere
+                # in those frames, outside the box grown in place (wide-angle moving
+                # benchmark: a small plate missed for half a second before it was found).
+                velocity = (box - track.box) / gap
+                self._pad_before(track, lambda dt: track.box - velocity * dt)
         track.observe(slot.time, box, score, slot.index)
 
-    def _pad_along_motion(self, track: Track, velocity: np.ndarray) -> None:
-        """Second detection of a track: its motion is known now, so the frames padded before
-        the first detection also get the box moved back along it. A fast object is
-        elsewhere in those frames, outside the box grown in place (wide-angle moving
-        benchmark: a small plate missed for the 0.2 s before it was first found)."""
-        for past in self.buffer:
-            dt = track.first_time - past.time
-            if 0 < dt <= self.pad_before_s:
-                frac = 0.1 + 0.4 * dt / max(self.pad_before_s, 1e-6)
-                self._add(past, track, grow(track.box - velocity * dt, frac), "padded")
 
     def _coast(self, slot: Slot, matched: set[int]) -> None:
         t = slot.time
