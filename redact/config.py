@@ -48,6 +48,12 @@ class Config:
     face_threshold: float = 0.1
     plate_threshold: float = 0.15
     screen_threshold: float = 0.3
+    # Plates and screens scoring at least this but under their threshold are candidates: the
+    # tracker uses one only to continue a track that a box over the threshold started (the
+    # low-score pass of ByteTrack); alone, a candidate is never painted. A 25 px front plate
+    # driving at the camera scored 0.06-0.12 in the frames between its detections
+    # (benchmarks/RESULTS.md). 0 turns it off.
+    continue_threshold: float = 0.05
     # text: the mean text probability inside a region (DB detection, detect/text.py)
     text_threshold: float = 0.4
     # Long side, in pixels, of the resized copy each detector sees.
@@ -128,6 +134,9 @@ class Config:
         _choice("style", self.style, STYLES)
         _choice("device", self.device, DEVICES)
         _choice("encoder_preset", self.encoder_preset, X264_PRESETS)
+        if not 0.0 <= self.continue_threshold < 1.0:
+            raise ConfigError("continue_threshold must be 0 (off) or between 0 and 1, got "
+                              f"{self.continue_threshold}")
         for name in ("face_threshold", "plate_threshold", "screen_threshold",
                      "text_threshold"):
             value = getattr(self, name)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from redact.detect.base import DetectorSet
-from redact.detect.detections import Detections
+from redact.detect.detections import CANDIDATE, Detections
 from redact.errors import StageError
 
 
@@ -271,3 +272,76 @@ def test_an_unwritable_model_folder_derives_the_onnx_graph_into_temp(tmp_path, m
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "local"))
     graph = export_onnx(weights, spec.sha256)
     assert graph.parent == tmp_path / "local" / "redact-derived" and graph.is_file()
+
+
+class WithCandidate:
+    """One box over the threshold and one ``CANDIDATE`` box under it, on every frame."""
+
+    categories = ("plate",)
+
+    def detect(self, frames, scale: float = 1.0, *, still: bool = False):
+        sure = Detections.from_lists([[0, 0, 4, 2]], [0.9], ["plate"])
+        low = Detections.from_lists([[5, 5, 9, 7]], [0.08], ["plate"], source=CANDIDATE)
+        return [Detections.concat([sure, low]) for _ in frames]
+
+
+@pytest.mark.parametrize("detectors", [1, 2])
+def test_candidates_reach_only_a_caller_that_asks_for_them(detectors):
+    """Stills, the second look and tracking-off never ask: they must never see a box under
+    the threshold (it would be painted, or flagged, on its own)."""
+    found = DetectorSet([WithCandidate()] * detectors, [], "cpu").detect(FRAMES)
+    assert all(set(d.source) == {"detected"} for d in found)
+    with DetectorSet([WithCandidate()] * detectors, [], "cpu") as both:
+        found = both.start(FRAMES, candidates=True).result()
+    assert all(set(d.source) == {CANDIDATE, "detected"} for d in found)
+
+
+def test_yolo_candidates_never_suppress_a_box_over_the_threshold():
+    from redact.detect.yolo import YoloDetector
+
+    det = object.__new__(YoloDetector)
+    det.categories, det.class_category = ("plate",), {0: "plate"}
+    det.thresholds, det.continue_threshold = {"plate": 0.15}, 0.05
+    det.size, det.tiles, det.tile_above, det.tile_scale = 800, 0, 0.0, 1.0
+    det.still_fine_scale, det.small_frame_scale = 1.0, 1.0
+    kept = det._keep(np.array([[0, 0, 10, 10], [50, 50, 60, 60], [90, 90, 99, 99]], np.float32),
+                     np.array([0.6, 0.08, 0.01], np.float32), np.array([0, 0, 0]))
+    assert kept.source.tolist() == ["detected", CANDIDATE]  # 0.01: under both, dropped
+    calls = []
+
+    def at(frames, scale):
+        # whole frame: a weak, larger twin of the plate a tile finds surely, and a weak box
+        # right on the whole-frame plate; tiles: the sure plate
+        calls.append(len(frames))
+        if len(calls) == 1:
+            return [Detections.concat([
+                Detections.from_lists([[100, 100, 160, 130]], [0.5], ["plate"]),
+                Detections.from_lists([[101, 100, 160, 131], [10, 10, 70, 40]], [0.1, 0.1],
+                                      ["plate", "plate"], source=CANDIDATE)])]
+        return [Detections.from_lists([[12, 10, 70, 40]], [0.9], ["plate"])
+                if i == 0 else Detections.empty() for i in range(len(frames))]
+
+    det._detect_at = at
+    found = det.detect([np.zeros((1920, 2560, 3), np.uint8)])[0]
+    assert sorted(found.source) == ["detected", "detected"]  # both candidates add nothing
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("tracking", [True, False])
+def test_a_lone_candidate_is_never_painted(tmp_path, tracking):
+    import json
+
+    from redact.config import load_settings
+    from redact.pipeline.batch import FileRunner
+    from tests.conftest import make_clip
+
+    src = make_clip(tmp_path / "c.mp4", width=64, height=48, n=6)
+    runner = FileRunner(load_settings(overrides={"detect_every": 1, "verify_output": "off",
+                                                 "tracking": tracking},
+                                      override_source="api"))
+    runner._detectors = DetectorSet([WithCandidate()], [], "cpu")
+    result = runner.run(src, tmp_path / "out" / "c.mp4")
+    assert result.status == "ok", result.error
+    audit = json.loads(Path(result.audit).read_text())
+    boxes = [r["box"] for entry in audit["regions"] for r in entry["regions"]]
+    assert boxes and all(b[0] < 5 for b in boxes), boxes  # only the sure box, on every frame

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from redact.detect.detections import Detections
+import pytest
+
+from redact.detect.detections import CANDIDATE, Detections
 from redact.track.slots import Slot
-from redact.track.tracker import TrackingStage
+from redact.track.tracker import CONTINUED, TrackingStage
 
 
 def dets(*boxes):
@@ -110,3 +112,46 @@ def test_padding_before_first_detection_follows_the_motion():
         padded = regions[i][regions[i].source == "padded"].xyxy
         assert any(b[0] <= x1 and b[2] >= x1 + 40 for b in padded), (i, padded.tolist())
     assert not len(regions[1])  # beyond pad_before_s
+
+
+def push_all(stage, times, script, candidates):
+    released = []
+    for i, t in enumerate(times):
+        d = script.get(i, [])
+        low = candidates.get(i, [])
+        slot = Slot(i, t, None if d is None else dets(*d),
+                    candidates=Detections.from_lists(low, [0.08] * len(low),
+                                                     ["face"] * len(low), source=CANDIDATE))
+        released += stage.push(slot)
+    released += stage.flush()
+    return {s.index: s.final_regions() for s in released}
+
+
+def test_a_candidate_under_the_threshold_continues_a_track_but_never_starts_one():
+    times = [i * 0.08 for i in range(8)]
+    stage = TrackingStage(coast_s=0.0, gap_fill_s=0.0, pad_before_s=0.0, pad_after_s=0.0)
+    moving = {i: [[100 + 10 * i, 100, 130 + 10 * i, 120]] for i in range(8)}
+    script = {0: moving[0], 1: moving[1]}  # found twice, then only as weak candidates
+    regions = push_all(stage, times, script, {
+        i: moving[i] + [[400, 400, 430, 420]] for i in range(2, 8)})  # + a lone candidate
+    for i in range(2, 8):
+        cont = regions[i][regions[i].source == CONTINUED]
+        assert cont.xyxy.tolist() == [moving[i][0]], i  # the track's own box, painted
+        assert cont.track_id.tolist() == [stage.tracks[0].id]
+        # the lone candidate continues nothing and is never painted
+        assert not any(b[0] >= 390 for b in regions[i].xyxy), regions[i].xyxy.tolist()
+    assert len(stage.tracks) == 1
+
+
+def test_a_small_fast_object_seen_once_is_followed_with_its_whole_motion():
+    """A 27 px plate driving at the camera moves two box widths between two detected frames
+    (0.32 s apart): the second detection joins the first one's track, and the track then
+    predicts where it goes at full speed, so the next frame's weak candidate continues it."""
+    times = [i * 0.08 for i in range(9)]
+    stage = TrackingStage(coast_s=0.5, gap_fill_s=1.0, pad_before_s=0.0, pad_after_s=0.0)
+    box = {i: [179, 117 + 14.5 * i, 206, 131 + 14.5 * i] for i in range(9)}
+    script = {i: None for i in range(9)} | {0: [box[0]], 4: [box[4]], 8: []}
+    regions = push_all(stage, times, script, {8: [box[8]]})
+    assert len(stage.tracks) == 1  # not a second track at frame 4
+    assert regions[8][regions[8].source == CONTINUED].xyxy.tolist() == [box[8]]
+    assert stage.tracks[0].velocity[1] == pytest.approx(14.5 / 0.08, rel=1e-3)

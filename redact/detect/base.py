@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from redact.detect.detections import Detections, fuse
+from redact.detect.detections import Detections, fuse, split_candidates
 from redact.errors import ConfigError, StageError
 
 if TYPE_CHECKING:
@@ -145,6 +145,8 @@ class DetectorSet:
                 extra = {}
             if spec.kind in ("centerface", "yolo"):
                 extra.update(tiles=config.large_frame_tiles, tile_above=config.large_frame_above)
+            if spec.kind == "yolo":
+                extra.update(continue_threshold=config.continue_threshold)
             if spec.kind == "yolo" and "plate" in categories:
                 extra.update(tile_scale=config.plate_tile_scale,
                              small_frame_scale=config.plate_small_frame_scale)
@@ -160,17 +162,19 @@ class DetectorSet:
         return [w for d in self.detectors for w in getattr(d, "warnings", [])]
 
     def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,
-               still: bool = False) -> list[Detections]:
-        """Run every detector on ``frames``, one after another, in this thread."""
-        return self._merge(frames, [self._run(d, frames, scale, still) for d in self.detectors])
+               still: bool = False, candidates: bool = False) -> list[Detections]:
+        """Run every detector on ``frames``, one after another, in this thread.
+        ``candidates``: keep the ``CANDIDATE`` boxes (for the tracker only)."""
+        return self._merge(frames, [self._run(d, frames, scale, still, candidates)
+                                    for d in self.detectors])
 
     def start(self, frames: list[np.ndarray], scale: float = 1.0, *,
-              still: bool = False) -> PendingDetections:
+              still: bool = False, candidates: bool = False) -> PendingDetections:
         """Like ``detect``, but each detector works in its own thread and this returns at
         once; ``.result()`` waits. Must be used inside ``with detector_set:``."""
         if self._pools is None:
             raise RuntimeError("DetectorSet.start() needs `with detector_set:` around it")
-        futures = [pool.submit(self._run, d, frames, scale, still)
+        futures = [pool.submit(self._run, d, frames, scale, still, candidates)
                    for pool, d in zip(self._pools, self.detectors, strict=True)]
         return PendingDetections(lambda: self._merge(frames, [f.result() for f in futures]))
 
@@ -189,7 +193,7 @@ class DetectorSet:
 
     @staticmethod
     def _run(detector: Detector, frames: list[np.ndarray], scale: float,
-             still: bool) -> list[Detections]:
+             still: bool, candidates: bool = False) -> list[Detections]:
         try:
             out = detector.detect(frames, scale, still=still)
         except Exception as exc:  # fail closed: a detector error fails the whole file
@@ -197,17 +201,23 @@ class DetectorSet:
         if len(out) != len(frames):
             raise StageError(f"detector {type(detector).__name__} returned {len(out)} "
                              f"results for {len(frames)} frames")
-        return out
+        # Candidates are painted only where the tracker continues a track with them: every
+        # other caller (stills, the second look, tracking off) must never see one.
+        return out if candidates else [split_candidates(dets)[0] for dets in out]
 
     @staticmethod
     def _merge(frames: list[np.ndarray],
                per_detector: list[list[Detections]]) -> list[Detections]:
         # Two face models find the same face twice: fused into one box reaching as far as
         # both, so the tracker makes one track per face (one to exclude in review, not two).
+        # Candidates stay apart: fusing one into a box over the threshold could relabel it.
         if len(per_detector) == 1:
             return per_detector[0]
-        return [fuse(Detections.concat([out[i] for out in per_detector]))
-                for i in range(len(frames))]
+        merged = []
+        for i in range(len(frames)):
+            sure, maybe = split_candidates(Detections.concat([out[i] for out in per_detector]))
+            merged.append(Detections.concat([fuse(sure), maybe]))
+        return merged
 
 
 class PendingDetections:

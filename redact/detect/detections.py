@@ -6,13 +6,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+CANDIDATE = "candidate"
+
 
 @dataclass(frozen=True)
 class Detections:
     """Boxes for one frame, columnar. ``xyxy`` is float32 (N, 4) in frame pixels.
 
     ``source`` says why a region exists: "detected", "tracked", "interpolated", "padded" or
-    "manual". ``track_id`` is -1 where no track owns the box.
+    "manual". ``track_id`` is -1 where no track owns the box. A detector may also return
+    ``CANDIDATE`` boxes (under the category's threshold); only the tracker may use them, and
+    ``DetectorSet`` drops them for every other caller.
 
     >>> d = Detections.from_lists([[0, 0, 10, 10]], [0.9], ["face"])
     >>> len(d), d.expanded(0.5, 100, 100).xyxy.tolist()
@@ -114,6 +118,12 @@ def merge_passes(parts: list[Detections], iou_threshold: float) -> Detections:
     if len(parts) > 1 and len(merged):
         merged = merged[nms(merged.xyxy, merged.score, iou_threshold)]
     return merged
+
+
+def split_candidates(dets: Detections) -> tuple[Detections, Detections]:
+    """(boxes over their threshold, ``CANDIDATE`` boxes)."""
+    low = dets.source == CANDIDATE
+    return dets[~low], dets[low]
 
 
 def add_unseen(base: Detections, extra: Detections, iou_threshold: float) -> Detections:

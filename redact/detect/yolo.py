@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from redact.detect.base import cpu_threads
-from redact.detect.detections import Detections, add_unseen, merge_passes
+from redact.detect.detections import (
+    CANDIDATE,
+    Detections,
+    add_unseen,
+    merge_passes,
+    split_candidates,
+)
 from redact.detect.tiles import tile_grid, tiles_for_scale
 from redact.detect.yolo_onnx import OnnxYolo, export_onnx
 from redact.models import ModelSpec
@@ -36,7 +42,7 @@ class YoloDetector:
                  thresholds: dict[str, float], size: int, device: str,
                  still_fine_scale: float = 1.0, tiles: int = 0, tile_above: float = 0.0,
                  tile_scale: float = 0.0, small_frame_scale: float = 1.0,
-                 **_: object) -> None:
+                 continue_threshold: float = 0.0, **_: object) -> None:
         self.categories = categories
         self.thresholds = thresholds
         self.size = size
@@ -68,7 +74,10 @@ class YoloDetector:
                 f"model {spec.name!r} has none of the classes {sorted(class_map)}; "
                 f"its classes are {sorted(names.values())}"
             )
-        self.min_conf = min(thresholds.values())
+        # Boxes between continue_threshold and their category's threshold come back as
+        # CANDIDATE (see Config.continue_threshold).
+        self.continue_threshold = continue_threshold
+        self.min_conf = min([*thresholds.values(), continue_threshold or 1.0])
 
     def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,
                still: bool = False) -> list[Detections]:
@@ -77,14 +86,23 @@ class YoloDetector:
             passes.append(self._detect_at(frames, scale * self.still_fine_scale))
         elif not still and self.small_frame_scale > 1.0:
             passes.append(self._detect_small(frames, scale))
-        # Drop only near-duplicates: a box that reaches further than its twin stays.
-        out = ([merge_passes(list(parts), 0.7) for parts in zip(*passes, strict=True)]
-               if len(passes) > 1 else passes[0])
-        if self.tiles > 1 or self.tile_scale > 0:
-            # A plate cut by a tile's edge must not suppress the whole plate: tile boxes
-            # never drop a full-frame box.
-            out = [add_unseen(whole, tiled, 0.7)
-                   for whole, tiled in zip(out, self._detect_tiles(frames, scale), strict=True)]
+        tiled = (self._detect_tiles(frames, scale) if self.tiles > 1 or self.tile_scale > 0
+                 else None)
+        out = []
+        for k in range(len(frames)):
+            # Boxes over the threshold and candidates are merged apart, so that a candidate
+            # never stands in for (suppresses) a box over the threshold.
+            sure, maybe = zip(*(split_candidates(p[k]) for p in passes), strict=True)
+            # Drop only near-duplicates: a box that reaches further than its twin stays.
+            found, low = merge_passes(list(sure), 0.7), merge_passes(list(maybe), 0.7)
+            if tiled is not None:
+                # A plate cut by a tile's edge must not suppress the whole plate: tile boxes
+                # never drop a full-frame box.
+                tiled_sure, tiled_maybe = split_candidates(tiled[k])
+                found = add_unseen(found, tiled_sure, 0.7)
+                low = add_unseen(low, tiled_maybe, 0.7)
+            # A candidate on a box over the threshold adds nothing.
+            out.append(add_unseen(found, low, 0.3))
         return out
 
     def _detect_small(self, frames: list[np.ndarray], scale: float) -> list[Detections]:
@@ -141,8 +159,13 @@ class YoloDetector:
                            r.boxes.cls.cpu().numpy().astype(int)) for r in results]
 
     def _keep(self, xyxy: np.ndarray, conf: np.ndarray, cls: np.ndarray) -> Detections:
-        """The boxes of redacted classes at or above their category's threshold."""
+        """The boxes of redacted classes at or above their category's threshold, and those
+        at or above ``continue_threshold`` as ``CANDIDATE``."""
         cats = np.array([self.class_category.get(int(c), "") for c in cls], dtype=object)
         thr = np.array([self.thresholds.get(c, 1.1) for c in cats], dtype=np.float32)
-        keep = (cats != "") & (conf >= thr)
-        return Detections.from_lists(xyxy[keep], conf[keep], cats[keep])
+        sure = (cats != "") & (conf >= thr)
+        low = ((cats != "") & ~sure & (conf >= self.continue_threshold)
+               if self.continue_threshold > 0 else np.zeros(len(conf), bool))
+        keep = sure | low
+        dets = Detections.from_lists(xyxy[keep], conf[keep], cats[keep])
+        return dets.replace(source=np.where(low[keep], CANDIDATE, "detected").astype(object))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from redact.config import Config
 from redact.detect.base import DetectorSet, PendingDetections
-from redact.detect.detections import Detections
+from redact.detect.detections import Detections, split_candidates
 from redact.errors import ConfigError
 from redact.io.video import Frame
 from redact.pipeline.orient import quarter_turns, to_display, to_stored
@@ -74,11 +74,13 @@ def detect_displayed(detectors: DetectorSet, frame: Frame) -> PendingDetections:
     return detect_displayed_batch(detectors, [frame])[0]
 
 
-def detect_displayed_batch(detectors: DetectorSet,
-                           frames: list[Frame]) -> list[PendingDetections]:
-    """One detector call for several frames; one pending result per frame, in order."""
+def detect_displayed_batch(detectors: DetectorSet, frames: list[Frame], *,
+                           candidates: bool = False) -> list[PendingDetections]:
+    """One detector call for several frames; one pending result per frame, in order.
+    ``candidates``: keep the boxes only a tracker may use (``CANDIDATE``)."""
     turns = [quarter_turns(frame.rotation) for frame in frames]
-    job = detectors.start([to_display(f.bgr(), t) for f, t in zip(frames, turns, strict=True)])
+    job = detectors.start([to_display(f.bgr(), t) for f, t in zip(frames, turns, strict=True)],
+                          candidates=candidates)
     done: list[list[Detections]] = []
 
     def one(k: int) -> PendingDetections:
@@ -121,7 +123,9 @@ def analyse(frames: Iterable[Frame], config: Config, detectors: DetectorSet,
     buffered = 0
 
     def start_batch() -> None:
-        jobs = detect_displayed_batch(detectors, [entry[0] for entry in batch])
+        # Candidates go to the stage apart (Slot.candidates): only a tracker uses them.
+        jobs = detect_displayed_batch(detectors, [entry[0] for entry in batch],
+                                      candidates=True)
         for entry, job in zip(batch, jobs, strict=True):
             entry[1] = job
         batch.clear()
@@ -145,8 +149,10 @@ def analyse(frames: Iterable[Frame], config: Config, detectors: DetectorSet,
     def advance(keep: int) -> Iterator[tuple[Frame, FramePlan]]:
         while len(pending) > keep and pending[0][1] is not _WAIT:
             frame, job = pending.popleft()
-            dets = job.result()[0] if job is not None else None
-            yield from release(stage.push(Slot(frame.index, frame.time, dets, payload=frame)))
+            dets, low = (split_candidates(job.result()[0]) if job is not None
+                         else (None, None))
+            yield from release(stage.push(Slot(frame.index, frame.time, dets, payload=frame,
+                                               candidates=low)))
 
     with detectors:
         last_detected: Frame | None = None

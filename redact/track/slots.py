@@ -19,6 +19,9 @@ class Slot:
     payload: object = None  # the decoded frame; opaque to the tracker
     # ``detections`` with the track ids the stage gave them (set by the stage on push).
     identified: Detections | None = None
+    # Boxes under their category's threshold (``CANDIDATE``): a tracker may continue a track
+    # with one (then it is painted, in ``identified``); every other stage ignores them.
+    candidates: Detections | None = None
 
     def final_regions(self) -> Detections:
         return Detections.concat(self.regions)

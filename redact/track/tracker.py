@@ -7,7 +7,9 @@ coasting, interpolated and padded boxes on top.
 Why not ultralytics' BYTETracker: it counts frames rather than seconds, reports no boxes for
 lost tracks (so it cannot coast or back-fill), and drops unconfirmed detections; all three
 would hide a face in released footage. The association here follows ByteTrack's idea (a
-high-confidence pass, then a low-confidence pass) on constant-velocity predictions.
+high-confidence pass, then a low-confidence pass, then one with the detectors' candidates
+under the threshold, which may continue a track but never start one) on constant-velocity
+predictions.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from redact.detect.detections import Detections, iou_matrix
 from redact.track.slots import Slot
 
 HIGH_SCORE = 0.5
+CONTINUED = "continued"  # a candidate box (under its threshold) that continued a track
 
 
 def grow(box: np.ndarray, frac: float) -> np.ndarray:
@@ -53,7 +56,11 @@ class Track:
         dt = t - self.last_time
         if dt > 0:
             v = (box - self.box) / dt
-            self.velocity = (0.5 * self.velocity + 0.5 * v).astype(np.float32)
+            # The first motion is taken whole: averaged with the initial zero it would make
+            # every prediction lag half a step (a plate driving at the camera fell out of
+            # its predicted box between detections).
+            self.velocity = (v if self.detected == 1
+                             else 0.5 * self.velocity + 0.5 * v).astype(np.float32)
         self.box, self.last_time, self.score = box.astype(np.float32), t, score
         self.last_frame = frame
         self.detected += 1
@@ -116,12 +123,14 @@ class TrackingStage:
         t = slot.time
         track_ids = np.full(len(dets), -1, np.int64)
         matched: set[int] = set()
-        for category in sorted(set(dets.category)):
+        low = slot.candidates if slot.candidates is not None else Detections.empty()
+        continued: list[Detections] = []
+        for category in sorted(set(dets.category) | set(low.category)):
             idx = np.nonzero(dets.category == category)[0]
             cands = [tr for tr in self.live if tr.category == category]
             high = idx[dets.score[idx] >= HIGH_SCORE]
-            low = idx[dets.score[idx] < HIGH_SCORE]
-            for group in (high, low):  # ByteTrack order: confident detections pick first
+            mid = idx[dets.score[idx] < HIGH_SCORE]
+            for group in (high, mid):  # ByteTrack order: confident detections pick first
                 pairs = self._associate(cands, dets.xyxy[group], t)
                 for ti, di in pairs:
                     track, d = cands[ti], group[di]
@@ -129,26 +138,48 @@ class TrackingStage:
                     track_ids[d] = track.id
                     matched.add(track.id)
                 cands = [c for c in cands if c.id not in matched]
+            # Last, boxes under the threshold, for tracks nothing else continued; one that
+            # continues no track is dropped (it never starts one).
+            lidx = np.nonzero(low.category == category)[0]
+            for ti, li in self._associate(cands, low.xyxy[lidx], t, similar_size=True):
+                track, d = cands[ti], lidx[li]
+                self._rematch(track, slot, low.xyxy[d], float(low.score[d]))
+                matched.add(track.id)
+                continued.append(low[d:d + 1].replace(source=np.array([CONTINUED], object),
+                                                      track_id=np.array([track.id])))
             for d in idx[track_ids[idx] < 0]:
                 track = self._new_track(category, slot, dets.xyxy[d], float(dets.score[d]))
                 track_ids[d] = track.id
                 matched.add(track.id)
-        slot.identified = dets.replace(track_id=track_ids)
+        slot.identified = Detections.concat([dets.replace(track_id=track_ids), *continued])
         slot.regions.append(slot.identified)
         self._coast(slot, matched)
 
-    def _associate(self, tracks: list[Track], boxes: np.ndarray, t: float):
+    def _associate(self, tracks: list[Track], boxes: np.ndarray, t: float, *,
+                   similar_size: bool = False):
+        """Greedy (track, box) pairs. ``similar_size``: only boxes within 2x of the track's
+        size (side of the square of equal area) may pair."""
         if not tracks or not len(boxes):
             return []
         pred = np.stack([tr.predict(t) for tr in tracks])
         score = iou_matrix(pred, boxes)
-        # Body cameras jump: also accept a detection whose centre is within one box size of
-        # the prediction, scored below any real overlap.
+        # Body cameras jump: also accept a detection whose centre is near the prediction,
+        # scored below any real overlap. Near: one box size, plus what the object may have
+        # moved since it was last seen. A track seen once has no motion to predict with yet,
+        # so it gets more (a 27 px plate driving at the camera moved 58 px between two
+        # detected frames 0.32 s apart); at most 4 box sizes.
         pc = (pred[:, None, :2] + pred[:, None, 2:]) / 2
         bc = (boxes[None, :, :2] + boxes[None, :, 2:]) / 2
         size = np.maximum((pred[:, 2:] - pred[:, :2]).max(axis=1), 1.0)[:, None]
-        near = np.linalg.norm(pc - bc, axis=2) / size
+        gate = np.array([min(4.0, 1.0 + (8.0 if tr.detected == 1 else 2.0) * (t - tr.last_time))
+                         for tr in tracks])[:, None]
+        near = np.linalg.norm(pc - bc, axis=2) / (size * gate)
         score = np.where(score > 0.1, score, np.where(near < 1.0, 0.1 * (1 - near), 0.0))
+        if similar_size:
+            side_p = np.sqrt(np.prod(pred[:, 2:] - pred[:, :2], axis=1))[:, None]
+            side_b = np.sqrt(np.prod(boxes[:, 2:] - boxes[:, :2], axis=1))[None, :]
+            ratio = np.maximum(side_p, 1e-6) / np.maximum(side_b, 1e-6)
+            score = np.where((ratio <= 2.0) & (ratio >= 0.5), score, 0.0)
         pairs = []
         while score.size and score.max() > 0:
             ti, di = np.unravel_index(np.argmax(score), score.shape)
