@@ -31,8 +31,8 @@ def second_look_config(config: Config) -> Config:
     ``verify_threshold``, for every category. Against a weakened first pass (high thresholds)
     it is the more sensitive look; against the defaults it looks at a larger scale but asks
     for a confident detection, since the face model's low scores flag crockery, shelves and
-    signs in every frame. The second face model is left out: the first pass ran it, and
-    its low-confidence finds are the same kind of noise."""
+    signs in every frame. The second face and screen models are left out: the first pass
+    ran them, and their low-confidence finds are the same kind of noise."""
     changes: dict[str, Any] = {}
     for cat in ("face", "plate", "screen", "text"):
         thr, size = f"{cat}_threshold", f"{cat}_size"
@@ -44,7 +44,8 @@ def second_look_config(config: Config) -> Config:
     # multiply the cost, and the first pass already had them.
     for name, off in (("face_still_tiles", 0), ("large_frame_tiles", 0),
                       ("plate_tile_scale", 0.0), ("plate_small_frame_scale", 1.0),
-                      ("still_fine_scale", 1.0), ("face_second_model", None)):
+                      ("still_fine_scale", 1.0), ("face_second_model", None),
+                      ("screen_second_model", None)):
         if hasattr(config, name):
             changes[name] = off
     return replace(config, **changes)

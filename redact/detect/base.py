@@ -36,6 +36,7 @@ BACKENDS = {
     "yolo": "redact.detect.yolo:YoloDetector",
     "yunet": "redact.detect.yunet:YuNetDetector",
     "dbtext": "redact.detect.text:TextDetector",
+    "coco-centernet": "redact.detect.coco:CocoCenterNetDetector",
 }
 
 
@@ -81,6 +82,16 @@ def resolve_device(device: str) -> str:
         return "cpu"
 
 
+def second_models(config: Config) -> dict[str, str]:
+    """model name -> the category it is the second model of, for the categories of this run."""
+    out = {}
+    for category in ("face", "screen"):
+        name = getattr(config, f"{category}_second_model", None)
+        if name and category in config.categories:
+            out[name] = category
+    return out
+
+
 def check_models(config: Config, store: ModelStore) -> None:
     """Without loading any detector: the device is usable and every model's weights are
     present and verified (fetched if allowed). Raises ConfigError or ModelError."""
@@ -90,9 +101,7 @@ def check_models(config: Config, store: ModelStore) -> None:
                           "use --device auto or cpu")
     specs = store.specs()
     names = {config.model_for(c) for c in config.categories}
-    second = getattr(config, "face_second_model", None)
-    if second and "face" in config.categories:
-        names.add(second)
+    names |= set(second_models(config))
     for name in names:
         if name not in specs:
             raise ConfigError(f"unknown model {name!r}; known models: {', '.join(specs)}")
@@ -117,9 +126,10 @@ class DetectorSet:
         by_model: dict[str, list[str]] = {}
         for category in config.categories:
             by_model.setdefault(config.model_for(category), []).append(category)
-        second = config.face_second_model if "face" in config.categories else None
-        if second:  # a second look: its faces are added to face_model's, never replace them
-            by_model.setdefault(second, []).append("face")
+        # Second models: what they find is added to the first model's, never replaces it.
+        seconds = second_models(config)
+        for name, category in seconds.items():
+            by_model.setdefault(name, []).append(category)
         specs = store.specs()
         detectors, models = [], []
         for name, categories in by_model.items():
@@ -134,8 +144,8 @@ class DetectorSet:
                 )
             weights = store.ensure(spec)
             thresholds = {c: getattr(config, f"{c}_threshold") for c in categories}
-            if name == second:
-                thresholds["face"] = config.face_second_threshold
+            if name in seconds:
+                thresholds[seconds[name]] = getattr(config, f"{seconds[name]}_second_threshold")
             sizes = [getattr(config, f"{c}_size") for c in categories]
             backend = load_backend(spec.kind)
             extra = ({"coarse_size": config.face_coarse_size,

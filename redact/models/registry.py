@@ -15,7 +15,7 @@ from typing import Any
 from redact.config import _data_dir
 from redact.errors import ConfigError
 
-KINDS = ("centerface", "yolo", "yunet", "dbtext")
+KINDS = ("centerface", "yolo", "yunet", "dbtext", "coco-centernet")
 
 
 @dataclass(frozen=True)

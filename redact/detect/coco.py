@@ -1,0 +1,76 @@
+"""A COCO-trained general object detector (MobileNetV3 CenterNet, ONNX) as a second screen
+model: its ``tv``, ``laptop`` and ``cell phone`` classes are screens. Our own screen model
+(models/screens/) learned from 126 real photos; this one from COCO's 118k, so one model's
+miss is not a leak (models/screens/MB3_CENTERNET_CARD.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from redact.detect.base import cpu_threads
+from redact.detect.detections import Detections
+from redact.models import ModelSpec
+
+# The 80 COCO detection classes in the model's output order.
+COCO80 = (
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
+    "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog",
+    "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella",
+    "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite",
+    "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle",
+    "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich",
+    "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
+    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote",
+    "keyboard", "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book",
+    "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush",
+)
+
+
+class CocoCenterNetDetector:
+    """Input: the whole frame stretched to the graph's fixed square (as the model was
+    trained), RGB, 0-255. Output: up to 100 boxes (x1, y1, x2, y2, score, class) in input
+    pixels, already peak-picked by the graph (no NMS needed)."""
+
+    def __init__(self, *, spec: ModelSpec, weights: Path, categories: tuple[str, ...],
+                 thresholds: dict[str, float], device: str, **_: object) -> None:
+        import onnxruntime as ort
+
+        self.categories = categories
+        self.thresholds = thresholds
+        class_map = spec.class_to_category()
+        self.class_category = {i: class_map[name] for i, name in enumerate(COCO80)
+                               if name in class_map and class_map[name] in categories}
+        if not self.class_category:
+            raise ValueError(f"model {spec.name!r} maps none of {sorted(class_map)} to "
+                             f"{', '.join(categories)}")
+        options = ort.SessionOptions()
+        if cpu_threads():
+            options.intra_op_num_threads = cpu_threads()
+        self.session = ort.InferenceSession(str(weights), options,
+                                            providers=["CPUExecutionProvider"])
+        self.input = self.session.get_inputs()[0]
+        self.side = int(self.input.shape[1])  # NHWC, fixed square
+        self.warnings: list[str] = []
+        if device == "cuda":
+            self.warnings.append("screen detector CenterNet (COCO) ran on the CPU")
+
+    def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,
+               still: bool = False) -> list[Detections]:
+        # The graph's input size is fixed: ``scale`` cannot enlarge it.
+        return [self._detect(frame) for frame in frames]
+
+    def _detect(self, frame: np.ndarray) -> Detections:
+        height, width = frame.shape[:2]
+        interp = cv2.INTER_AREA if max(width, height) > self.side else cv2.INTER_LINEAR
+        rgb = cv2.resize(frame, (self.side, self.side), interpolation=interp)[:, :, ::-1]
+        out = self.session.run(None, {self.input.name: rgb[None].astype(np.float32)})[0][0]
+        cls = out[:, 5].astype(np.int64)
+        cats = np.array([self.class_category.get(int(c), "") for c in cls], dtype=object)
+        thr = np.array([self.thresholds.get(c, 1.1) for c in cats], np.float32)
+        keep = (cats != "") & (out[:, 4] >= thr)
+        boxes = out[keep, :4] * np.array([width, height, width, height], np.float32) / self.side
+        boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2])
+        return Detections.from_lists(boxes, out[keep, 4], cats[keep]).clipped(width, height)
