@@ -50,6 +50,12 @@ class Config:
     # ours 29% (models/screens/MB3_CENTERNET_CARD.md).
     screen_second_model: str | None = "mb3-centernet-coco"
     screen_second_threshold: float = 0.1
+    # Stills: people too far away for any face model (heads of 1-3 px in a crowd photo) are
+    # still found as people by this COCO model; the head end of each person under
+    # ``face_person_max_height`` px is painted as a face. Video frames never use it (cost).
+    face_person_model: str | None = "mb3-centernet-coco"
+    face_person_threshold: float = 0.25
+    face_person_max_height: int = 80
     face_threshold: float = 0.1
     plate_threshold: float = 0.15
     screen_threshold: float = 0.3
@@ -160,17 +166,21 @@ class Config:
         if not 1.0 <= self.still_fine_scale <= 3.0:
             raise ConfigError(
                 f"still_fine_scale must be between 1 and 3, got {self.still_fine_scale}")
-        for cat in ("face", "screen"):
-            name, first = f"{cat}_second_model", getattr(self, f"{cat}_model")
+        for cat, key in (("face", "face_second"), ("screen", "screen_second"),
+                         ("face", "face_person")):
+            name, first = f"{key}_model", getattr(self, f"{cat}_model")
             if str(getattr(self, name)).lower() in ("", "none", "off"):
                 object.__setattr__(self, name, None)
             if getattr(self, name) is not None and getattr(self, name) == first:
                 raise ConfigError(f"{name} must differ from {cat}_model ({first!r}); set it "
                                   "to none to turn it off")
-            threshold = getattr(self, f"{cat}_second_threshold")
+            threshold = getattr(self, f"{key}_threshold")
             if not 0.0 < threshold < 1.0:
-                raise ConfigError(f"{cat}_second_threshold must be between 0 and 1 "
-                                  f"(exclusive), got {threshold}")
+                raise ConfigError(f"{key}_threshold must be between 0 and 1 (exclusive), got "
+                                  f"{threshold}")
+        if not 8 <= self.face_person_max_height <= 4096:
+            raise ConfigError("face_person_max_height must be between 8 and 4096 pixels, got "
+                              f"{self.face_person_max_height}")
         if not 0 <= self.face_still_tiles <= 8:
             raise ConfigError(
                 f"face_still_tiles must be between 0 and 8, got {self.face_still_tiles}")

@@ -345,3 +345,30 @@ def test_a_lone_candidate_is_never_painted(tmp_path, tracking):
     audit = json.loads(Path(result.audit).read_text())
     boxes = [r["box"] for entry in audit["regions"] for r in entry["regions"]]
     assert boxes and all(b[0] < 5 for b in boxes), boxes  # only the sure box, on every frame
+
+
+@pytest.mark.models
+def test_small_people_in_a_still_get_their_heads_painted_but_never_on_video():
+    """A crowd photo whose far-off heads (1-3 px) no face model resolves: the COCO person
+    model still finds those people, and on a still their head ends are faces."""
+    import cv2
+
+    from redact.config import Config
+    from redact.models import ModelStore
+    from tests.conftest import shared_data
+
+    image = cv2.imread(str(shared_data("faces") / "images" / "mask_maksssksksss64.jpg"))
+    heads = [[207, 38, 208, 40], [216, 37, 218, 39], [243, 34, 246, 37]]  # annotated faces
+    config = Config(categories=("face",), face_model="mb3-centernet-coco",
+                    face_second_model=None, face_person_model=None)
+    person = DetectorSet.from_config(config, ModelStore())
+    still = person.detect([image], 1.5, still=True)[0]
+    assert len(still) and set(still.category) == {"face"}
+    assert max(still.xyxy[:, 3] - still.xyxy[:, 1]) <= 0.3 * 80 + 1e-3  # heads, small people
+    grown = still.expanded(config.margin, image.shape[1], image.shape[0]).xyxy
+    for x1, y1, x2, y2 in heads:
+        assert any(b[0] <= x1 and b[1] <= y1 and b[2] >= x2 and b[3] >= y2 for b in grown)
+    assert not len(person.detect([image])[0])  # a video frame: never
+    # in the default face set, beside CenterFace and YuNet
+    default = DetectorSet.from_config(Config(categories=("face",)), ModelStore())
+    assert [m.name for m in default.models] == ["centerface", "yunet", "mb3-centernet-coco"]

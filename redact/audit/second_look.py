@@ -45,7 +45,7 @@ def second_look_config(config: Config) -> Config:
     for name, off in (("face_still_tiles", 0), ("large_frame_tiles", 0),
                       ("plate_tile_scale", 0.0), ("plate_small_frame_scale", 1.0),
                       ("still_fine_scale", 1.0), ("face_second_model", None),
-                      ("screen_second_model", None)):
+                      ("screen_second_model", None), ("face_person_model", None)):
         if hasattr(config, name):
             changes[name] = off
     return replace(config, **changes)

@@ -82,13 +82,16 @@ def resolve_device(device: str) -> str:
         return "cpu"
 
 
-def second_models(config: Config) -> dict[str, str]:
-    """model name -> the category it is the second model of, for the categories of this run."""
-    out = {}
-    for category in ("face", "screen"):
-        name = getattr(config, f"{category}_second_model", None)
+def second_models(config: Config) -> list[tuple[str, str, float]]:
+    """(model name, category, threshold) of the models that run beside a category's own
+    model in this run: the second face and screen models, and the person model whose small
+    people's heads are faces on stills."""
+    out = []
+    for category, key in (("face", "face_second"), ("screen", "screen_second"),
+                          ("face", "face_person")):
+        name = getattr(config, f"{key}_model", None)
         if name and category in config.categories:
-            out[name] = category
+            out.append((name, category, getattr(config, f"{key}_threshold")))
     return out
 
 
@@ -101,7 +104,7 @@ def check_models(config: Config, store: ModelStore) -> None:
                           "use --device auto or cpu")
     specs = store.specs()
     names = {config.model_for(c) for c in config.categories}
-    names |= set(second_models(config))
+    names |= {name for name, _, _ in second_models(config)}
     for name in names:
         if name not in specs:
             raise ConfigError(f"unknown model {name!r}; known models: {', '.join(specs)}")
@@ -128,7 +131,7 @@ class DetectorSet:
             by_model.setdefault(config.model_for(category), []).append(category)
         # Second models: what they find is added to the first model's, never replaces it.
         seconds = second_models(config)
-        for name, category in seconds.items():
+        for name, category, _ in seconds:
             by_model.setdefault(name, []).append(category)
         specs = store.specs()
         detectors, models = [], []
@@ -144,8 +147,9 @@ class DetectorSet:
                 )
             weights = store.ensure(spec)
             thresholds = {c: getattr(config, f"{c}_threshold") for c in categories}
-            if name in seconds:
-                thresholds[seconds[name]] = getattr(config, f"{seconds[name]}_second_threshold")
+            for second, category, threshold in seconds:
+                if second == name:
+                    thresholds[category] = threshold
             sizes = [getattr(config, f"{c}_size") for c in categories]
             backend = load_backend(spec.kind)
             extra = ({"coarse_size": config.face_coarse_size,
@@ -157,6 +161,8 @@ class DetectorSet:
                 extra.update(tiles=config.large_frame_tiles, tile_above=config.large_frame_above)
             if spec.kind == "yolo":
                 extra.update(continue_threshold=config.continue_threshold)
+            if spec.kind == "coco-centernet":
+                extra.update(person_max_height=config.face_person_max_height)
             if spec.kind == "yolo" and "plate" in categories:
                 extra.update(tile_scale=config.plate_tile_scale,
                              small_frame_scale=config.plate_small_frame_scale)

@@ -1,7 +1,10 @@
 """A COCO-trained general object detector (MobileNetV3 CenterNet, ONNX) as a second screen
 model: its ``tv``, ``laptop`` and ``cell phone`` classes are screens. Our own screen model
 (models/screens/) learned from 126 real photos; this one from COCO's 118k, so one model's
-miss is not a leak (models/screens/MB3_CENTERNET_CARD.md)."""
+miss is not a leak (models/screens/MB3_CENTERNET_CARD.md).
+
+Mapped to ``face`` (``person`` in the registry), it finds people too far away for any face
+model: on stills only, the head end of each small person is returned as a face."""
 
 from __future__ import annotations
 
@@ -35,11 +38,13 @@ class CocoCenterNetDetector:
     pixels, already peak-picked by the graph (no NMS needed)."""
 
     def __init__(self, *, spec: ModelSpec, weights: Path, categories: tuple[str, ...],
-                 thresholds: dict[str, float], device: str, **_: object) -> None:
+                 thresholds: dict[str, float], device: str, person_max_height: int = 80,
+                 **_: object) -> None:
         import onnxruntime as ort
 
         self.categories = categories
         self.thresholds = thresholds
+        self.person_max_height = person_max_height
         class_map = spec.class_to_category()
         self.class_category = {i: class_map[name] for i, name in enumerate(COCO80)
                                if name in class_map and class_map[name] in categories}
@@ -60,7 +65,14 @@ class CocoCenterNetDetector:
     def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,
                still: bool = False) -> list[Detections]:
         # The graph's input size is fixed: ``scale`` cannot enlarge it.
-        return [self._detect(frame) for frame in frames]
+        out = []
+        for frame in frames:
+            found = self._detect(frame)
+            people = found.category == "face"
+            out.append(Detections.concat([found[~people],
+                                          heads(found[people], self.person_max_height)
+                                          if still else Detections.empty()]))
+        return out
 
     def _detect(self, frame: np.ndarray) -> Detections:
         height, width = frame.shape[:2]
@@ -74,3 +86,23 @@ class CocoCenterNetDetector:
         boxes = out[keep, :4] * np.array([width, height, width, height], np.float32) / self.side
         boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2])
         return Detections.from_lists(boxes, out[keep, 4], cats[keep]).clipped(width, height)
+
+
+HEAD_SHARE = 0.3  # of a person box's height, from its top: the head and some shoulder
+
+
+def heads(people: Detections, max_height: float) -> Detections:
+    """The head end of each person box under ``max_height`` px tall, as a face box. Larger
+    people have faces the face models resolve; a small one's face is a few pixels the face
+    models cannot see, but the person is still there.
+
+    >>> p = Detections.from_lists([[10, 20, 20, 40], [0, 0, 50, 200]], [0.3, 0.9],
+    ...                           ["face", "face"])
+    >>> heads(p, 80).xyxy.tolist()
+    [[10.0, 20.0, 20.0, 26.0]]
+    """
+    h = people.xyxy[:, 3] - people.xyxy[:, 1]
+    small = people[h <= max_height]
+    xyxy = small.xyxy.copy()
+    xyxy[:, 3] = xyxy[:, 1] + HEAD_SHARE * (xyxy[:, 3] - xyxy[:, 1])
+    return small.replace(xyxy=xyxy)
