@@ -372,3 +372,16 @@ def test_small_people_in_a_still_get_their_heads_painted_but_never_on_video():
     # in the default face set, beside CenterFace and YuNet
     default = DetectorSet.from_config(Config(categories=("face",)), ModelStore())
     assert [m.name for m in default.models] == ["centerface", "yunet", "mb3-centernet-coco"]
+
+
+def test_the_person_model_costs_nothing_on_video_frames():
+    from redact.detect.coco import CocoCenterNetDetector
+
+    det = object.__new__(CocoCenterNetDetector)
+    det.categories, det.person_max_height = ("face",), 80
+
+    def never(frame):
+        raise AssertionError("the model ran on a video frame")
+
+    det._detect = never
+    assert [len(d) for d in det.detect(FRAMES)] == [0, 0]

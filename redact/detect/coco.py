@@ -64,6 +64,8 @@ class CocoCenterNetDetector:
 
     def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,
                still: bool = False) -> list[Detections]:
+        if not still and set(self.categories) <= {"face"}:
+            return [Detections.empty() for _ in frames]  # heads are for stills only
         # The graph's input size is fixed: ``scale`` cannot enlarge it.
         out = []
         for frame in frames:
