@@ -24,8 +24,9 @@ SCREEN_WEIGHTS = ROOT / "models" / "screens" / "screens-yolov8n.pt"
 TEXT_SHA = "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9"
 
 
-SHIPPED = {"screens-yolov8n": ("screens-yolov8n.pt", ("screen",)),
-           "mb3-centernet-coco": ("mb3-centernet-coco.onnx", ("tv", "laptop", "cell phone"))}
+SHIPPED = {"screens-yolov8n": ("screens-yolov8n.pt", {"screen": ("screen",)}),
+           "mb3-centernet-coco": ("mb3-centernet-coco.onnx", {
+               "screen": ("tv", "laptop", "cell phone"), "face": ("person",)})}
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -34,7 +35,7 @@ def test_screen_models_ship_in_the_repo_and_verify_offline(tmp_path, name):
     store = ModelStore(tmp_path / "empty-cache", offline=True)
     spec = store.specs()[name]
     assert spec.source == {"type": "repo", "path": f"models/screens/{file}"}
-    assert spec.categories == {"screen": classes}
+    assert spec.categories == classes
     assert store.status(spec) == "ok"
     assert sha256_file(SCREEN_WEIGHTS.parent / file) == spec.sha256
     # no cache, offline: the shipped file is used where it is, nothing is fetched or copied
@@ -217,8 +218,10 @@ def test_a_screen_our_model_misses_is_covered_by_the_second_screen_model(tmp_pat
     image = cv2.imread(str(root / name))
     x1, y1, x2, y2 = box
     found = {}
-    for model, second in (("screens-yolov8n", "none"), ("mb3-centernet-coco", "none")):
-        config = Config(categories=("screen",), screen_model=model, screen_second_model=second)
+    for model, threshold in (("screens-yolov8n", Config().screen_threshold),
+                             ("mb3-centernet-coco", Config().screen_second_threshold)):
+        config = Config(categories=("screen",), screen_model=model, screen_second_model=None,
+                        screen_threshold=threshold)
         dets = DetectorSet.from_config(config, ModelStore()).detect([image], 1.5, still=True)[0]
         grown = dets.expanded(config.margin, image.shape[1], image.shape[0])
         found[model] = any(b[0] <= x1 and b[1] <= y1 and b[2] >= x2 and b[3] >= y2
