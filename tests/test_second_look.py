@@ -94,7 +94,9 @@ def test_from_config_adds_the_second_face_model_with_its_own_threshold(monkeypat
     assert by_name["centerface"][:2] == (("face",), {"face": 0.2})
     assert by_name["yunet"][:2] == (("face",), {"face": 0.6})
     assert by_name["fastanpr-plate"][2]["tiles"] == 3 and by_name["centerface"][2]["tiles"] == 3
-    assert [m.name for m in dset.models] == ["centerface", "fastanpr-plate", "yunet"]
+    assert by_name["mb3-centernet-coco"][:2] == (("face",), {"face": 0.25})  # person heads
+    assert [m.name for m in dset.models] == ["centerface", "fastanpr-plate", "yunet",
+                                             "mb3-centernet-coco"]
     # face off: no second face model either
     made.clear()
     DetectorSet.from_config(Config(categories=("plate",), face_second_model="yunet"),
