@@ -29,6 +29,11 @@ X264_PRESETS = (
 )
 
 
+# (category, settings prefix) of the models run beside a category's own model: each has
+# ``<prefix>_model`` (None: off) and ``<prefix>_threshold``.
+SECOND_MODELS = (("face", "face_second"), ("screen", "screen_second"), ("face", "face_person"))
+
+
 @dataclass(frozen=True)
 class Config:
     """Every knob of a run. Validated on construction; never mutated afterwards."""
@@ -170,8 +175,7 @@ class Config:
         if not 1.0 <= self.still_fine_scale <= 3.0:
             raise ConfigError(
                 f"still_fine_scale must be between 1 and 3, got {self.still_fine_scale}")
-        for cat, key in (("face", "face_second"), ("screen", "screen_second"),
-                         ("face", "face_person")):
+        for cat, key in SECOND_MODELS:
             name, first = f"{key}_model", getattr(self, f"{cat}_model")
             if str(getattr(self, name)).lower() in ("", "none", "off"):
                 object.__setattr__(self, name, None)

@@ -82,16 +82,6 @@ def test_wheel_carries_the_screen_weights():
         assert include[f"models/screens/{file}"] == f"redact/_data/models/screens/{file}"
 
 
-def test_second_screen_model_settings_are_validated():
-    from redact.errors import ConfigError
-
-    assert Config(screen_second_model="none").screen_second_model is None
-    with pytest.raises(ConfigError, match="screen_second_model must differ"):
-        Config(screen_second_model="screens-yolov8n")
-    with pytest.raises(ConfigError, match="screen_second_threshold"):
-        Config(screen_second_threshold=0.0)
-
-
 def test_text_model_is_pinned():
     spec = ModelStore().specs()["ppocrv4-det"]
     assert spec.kind == "dbtext" and spec.sha256 == TEXT_SHA

@@ -104,10 +104,15 @@ def test_from_config_adds_the_second_face_model_with_its_own_threshold(monkeypat
     assert [name for name, *_ in made] == ["fastanpr-plate"]
 
 
-def test_second_model_settings_are_validated():
-    assert Config(face_second_model="none").face_second_model is None
-    with pytest.raises(ConfigError, match="differ"):
-        Config(face_second_model="centerface")
+@pytest.mark.parametrize("key,first", [("face_second", "centerface"),
+                                       ("screen_second", "screens-yolov8n"),
+                                       ("face_person", "centerface")])
+def test_second_model_settings_are_validated(key, first):
+    assert getattr(Config(**{f"{key}_model": "none"}), f"{key}_model") is None
+    with pytest.raises(ConfigError, match=f"{key}_model must differ"):
+        Config(**{f"{key}_model": first})
+    with pytest.raises(ConfigError, match=f"{key}_threshold"):
+        Config(**{f"{key}_threshold": 0.0})
     with pytest.raises(ConfigError, match="large_frame_tiles"):
         Config(large_frame_tiles=9)
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from redact.config import SECOND_MODELS
 from redact.detect.detections import Detections, fuse, split_candidates
 from redact.errors import ConfigError, StageError
 
@@ -82,13 +83,21 @@ def resolve_device(device: str) -> str:
         return "cpu"
 
 
+def over_threshold(cls: np.ndarray, conf: np.ndarray, class_category: dict[int, str],
+                   thresholds: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Each box's category ("" for a class this run does not redact) and whether it scores
+    at or above that category's threshold."""
+    cats = np.array([class_category.get(int(c), "") for c in cls], dtype=object)
+    thr = np.array([thresholds.get(c, 1.1) for c in cats], dtype=np.float32)
+    return cats, (cats != "") & (conf >= thr)
+
+
 def second_models(config: Config) -> list[tuple[str, str, float]]:
     """(model name, category, threshold) of the models that run beside a category's own
     model in this run: the second face and screen models, and the person model whose small
     people's heads are faces on stills."""
     out = []
-    for category, key in (("face", "face_second"), ("screen", "screen_second"),
-                          ("face", "face_person")):
+    for category, key in SECOND_MODELS:
         name = getattr(config, f"{key}_model", None)
         if name and category in config.categories:
             out.append((name, category, getattr(config, f"{key}_threshold")))

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from redact.detect.base import cpu_threads
+from redact.detect.base import cpu_threads, over_threshold
 from redact.detect.detections import Detections
 from redact.models import ModelSpec
 
@@ -81,10 +81,8 @@ class CocoCenterNetDetector:
         interp = cv2.INTER_AREA if max(width, height) > self.side else cv2.INTER_LINEAR
         rgb = cv2.resize(frame, (self.side, self.side), interpolation=interp)[:, :, ::-1]
         out = self.session.run(None, {self.input.name: rgb[None].astype(np.float32)})[0][0]
-        cls = out[:, 5].astype(np.int64)
-        cats = np.array([self.class_category.get(int(c), "") for c in cls], dtype=object)
-        thr = np.array([self.thresholds.get(c, 1.1) for c in cats], np.float32)
-        keep = (cats != "") & (out[:, 4] >= thr)
+        cats, keep = over_threshold(out[:, 5].astype(np.int64), out[:, 4], self.class_category,
+                                    self.thresholds)
         boxes = out[keep, :4] * np.array([width, height, width, height], np.float32) / self.side
         boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2])
         return Detections.from_lists(boxes, out[keep, 4], cats[keep]).clipped(width, height)

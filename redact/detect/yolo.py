@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from redact.detect.base import cpu_threads
+from redact.detect.base import cpu_threads, over_threshold
 from redact.detect.detections import (
     CANDIDATE,
     Detections,
@@ -161,9 +161,7 @@ class YoloDetector:
     def _keep(self, xyxy: np.ndarray, conf: np.ndarray, cls: np.ndarray) -> Detections:
         """The boxes of redacted classes at or above their category's threshold, and those
         at or above ``continue_threshold`` as ``CANDIDATE``."""
-        cats = np.array([self.class_category.get(int(c), "") for c in cls], dtype=object)
-        thr = np.array([self.thresholds.get(c, 1.1) for c in cats], dtype=np.float32)
-        sure = (cats != "") & (conf >= thr)
+        cats, sure = over_threshold(cls, conf, self.class_category, self.thresholds)
         low = ((cats != "") & ~sure & (conf >= self.continue_threshold)
                if self.continue_threshold > 0 else np.zeros(len(conf), bool))
         keep = sure | low
