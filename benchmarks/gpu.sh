@@ -150,8 +150,8 @@ def main():
     log(f"bare decode→encode: {one_bare:.1f} fps one file, {many_bare:.1f} fps {COPIES} at once")
 
     import redact
-    from redact.pipeline.batch import FileRunner
-    from redact.pipeline.jobs import BatchOptions, BatchRunner
+    from redact.batch.runner import FileRunner
+    from redact.batch.jobs import BatchOptions, BatchRunner
 
     # Several files first, while this process holds no model: a fork after the detectors'
     # threads have started can hang (GPU workers are spawned anyway).

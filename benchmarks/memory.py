@@ -24,7 +24,7 @@ from benchmarks.common import machine, publish
 CHILD = r"""
 import json, resource, sys
 import redact
-from redact.pipeline.batch import FileRunner
+from redact.batch.runner import FileRunner
 overrides = json.loads(sys.argv[3])
 runner = FileRunner(redact.load_settings(overrides=overrides, override_source="benchmark"))
 result = runner.run(sys.argv[1], sys.argv[2])

@@ -257,7 +257,7 @@ DEFAULT_VARIANTS = {
 def run_scene(scene: Scene, frames: int, variants: list[dict], tmp: Path) -> list[tuple]:
     import redact
     from benchmarks.speed import bare
-    from redact.pipeline.batch import FileRunner
+    from redact.batch.runner import FileRunner
 
     objs = scenario(scene, frames)
     clip = tmp / f"moving-{scene.name}.mp4"

@@ -26,7 +26,7 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 def batch(inputs: Path, out: Path, **options) -> tuple[int, float]:
     import redact
-    from redact.pipeline.jobs import BatchOptions, BatchRunner
+    from redact.batch.jobs import BatchOptions, BatchRunner
 
     settings = redact.load_settings(overrides={"device": "cpu"}, override_source="benchmark")
     t0 = time.monotonic()

@@ -70,7 +70,7 @@ def bare(src: Path, dst: Path, crf: int, preset: str) -> float:
 
 def pipeline(src: Path, dst: Path, overrides: dict) -> tuple[float, dict]:
     import redact
-    from redact.pipeline.batch import FileRunner
+    from redact.batch.runner import FileRunner
 
     settings = redact.load_settings(overrides=overrides, override_source="benchmark")
     runner = FileRunner(settings)

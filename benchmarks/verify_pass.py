@@ -34,7 +34,7 @@ def leaking_frames(clip: Path, out: Path, truth) -> set[int]:
 
 def run(clip: Path, truth, overrides: dict, every: int, tmp: Path) -> dict:
     import redact
-    from redact.pipeline.batch import FileRunner
+    from redact.batch.runner import FileRunner
 
     settings = redact.load_settings(
         overrides={**overrides, "verify_output": "all", "verify_every": every},

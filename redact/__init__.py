@@ -43,13 +43,13 @@ _LAZY = {
     "Config": "redact.config:Config",
     "Settings": "redact.config:Settings",
     "load_settings": "redact.config:load_settings",
-    "redact_file": "redact.pipeline.batch:redact_file",
-    "redact_paths": "redact.pipeline.batch:redact_paths",
+    "redact_file": "redact.batch.runner:redact_file",
+    "redact_paths": "redact.batch.runner:redact_paths",
 }
 
 if TYPE_CHECKING:
+    from redact.batch.runner import redact_file, redact_paths
     from redact.config import Config, Settings, load_settings  # noqa: F401
-    from redact.pipeline.batch import redact_file, redact_paths
 
 
 def __getattr__(name: str) -> Any:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from redact.batch.jobs import BatchRunner
+from redact.batch.runner import FileRunner
 from redact.config import load_settings
-from redact.pipeline.batch import FileRunner
-from redact.pipeline.jobs import BatchRunner
 from tests.conftest import ScriptedDetector, scripted_set
 
 

@@ -135,8 +135,8 @@ def scripted_set(detector: ScriptedDetector) -> DetectorSet:
 @pytest.fixture
 def fake_runner():
     """A FileRunner whose detector is scripted (no model weights needed)."""
+    from redact.batch.runner import FileRunner
     from redact.config import load_settings
-    from redact.pipeline.batch import FileRunner
 
     def build(script=None, fail_at=None, **overrides):
         # Scripts are indexed by detector call, so detect on every frame unless told otherwise.

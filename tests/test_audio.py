@@ -12,9 +12,9 @@ import av
 import numpy as np
 import pytest
 
+from redact.batch.runner import plan_file
 from redact.errors import ConfigError
-from redact.pipeline.batch import plan_file
-from redact.pipeline.plan import load_plan, parse_plan
+from redact.plan.model import load_plan, parse_plan
 from tests.conftest import make_clip
 
 RATE = 44100

@@ -15,11 +15,11 @@ import pytest
 
 from redact.audit.journal import generate_keys, load_private_key, load_public_key
 from redact.audit.verify import verify
+from redact.batch.jobs import BatchOptions, BatchRunner
+from redact.batch.runner import FileRunner
+from redact.batch.state import OutputLock
 from redact.config import load_settings
 from redact.errors import LockError
-from redact.pipeline.batch import FileRunner
-from redact.pipeline.jobs import BatchOptions, BatchRunner
-from redact.pipeline.state import OutputLock
 from tests.conftest import ScriptedDetector, make_clip, scripted_set
 
 

@@ -34,7 +34,7 @@ class ContentDetector:
 
 
 def plan_of(clip, **overrides) -> tuple[list[dict], ContentDetector]:
-    from redact.pipeline.video import redact_video
+    from redact.render.video import redact_video
 
     overrides.setdefault("verify_output", "off")
     config = load_settings(overrides=overrides, override_source="api").config

@@ -111,7 +111,7 @@ socket.socket.connect_ex = refuse
 socket.getaddrinfo = refuse
 socket.create_connection = refuse
 from redact.config import load_settings
-from redact.pipeline.batch import FileRunner
+from redact.batch.runner import FileRunner
 result = FileRunner(load_settings(overrides={"offline": True})).run(sys.argv[1], sys.argv[2])
 print(result.status, result.error)
 """

@@ -15,10 +15,10 @@ import pytest
 
 from redact.audit.journal import canonical, generate_keys, line_hash, load_public_key
 from redact.audit.verify import verify
+from redact.batch.jobs import BatchOptions, BatchRunner
+from redact.batch.runner import FileRunner
 from redact.config import load_settings
 from redact.errors import SetupError
-from redact.pipeline.batch import FileRunner
-from redact.pipeline.jobs import BatchOptions, BatchRunner
 from tests.conftest import ScriptedDetector, make_clip, scripted_set
 
 

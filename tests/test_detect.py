@@ -331,8 +331,8 @@ def test_yolo_candidates_never_suppress_a_box_over_the_threshold():
 def test_a_lone_candidate_is_never_painted(tmp_path, tracking):
     import json
 
+    from redact.batch.runner import FileRunner
     from redact.config import load_settings
-    from redact.pipeline.batch import FileRunner
     from tests.conftest import make_clip
 
     src = make_clip(tmp_path / "c.mp4", width=64, height=48, n=6)

@@ -13,11 +13,11 @@ import av
 import numpy as np
 import pytest
 
+from redact.batch.runner import FileRunner, redact_paths
 from redact.config import load_settings
 from redact.detect.base import DetectorSet
 from redact.detect.detections import Detections
 from redact.errors import ConfigError
-from redact.pipeline.batch import FileRunner, redact_paths
 from tests.conftest import make_clip, shared_data
 
 W, H, SQ = 96, 64, 12
@@ -133,7 +133,7 @@ def test_detectors_see_the_displayed_picture_and_paint_the_stored_one(tmp_path, 
 
 
 def test_video_api_refuses_to_encode_without_a_source_of_regions(tmp_path):
-    from redact.pipeline.video import redact_video
+    from redact.render.video import redact_video
 
     src = make_clip(tmp_path / "a.mp4")
     with pytest.raises(ConfigError, match="needs detectors or a plan"):
@@ -181,7 +181,7 @@ def test_rotated_real_face_redacted_in_every_frame(tmp_path):
                 out.mux(packet)
         for packet in vs.encode():
             out.mux(packet)
-    from redact.pipeline.batch import FileRunner as Runner
+    from redact.batch.runner import FileRunner as Runner
 
     result = Runner(load_settings()).run(path, tmp_path / "out.mp4")
     assert result.status == "ok", result.error

@@ -137,7 +137,7 @@ def test_buffer_stays_bounded_on_long_clips(tmp_path, fake_runner):
         audit = json.loads(Path(result.audit).read_text())
         assert audit["frames"]["output"] == n
         peaks.append(audit["frames"]["max_buffered"])
-    from redact.pipeline.video import DETECT_AHEAD
+    from redact.render.video import DETECT_AHEAD
 
     # look-back (1 s at 30 fps) + frames waiting for their detection + the current one
     assert peaks[0] == peaks[1] <= 1.0 * 30 + DETECT_AHEAD + 2

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from redact.batch.runner import plan_file
 from redact.errors import ConfigError
-from redact.pipeline.batch import plan_file
-from redact.pipeline.plan import load_plan, parse_plan
+from redact.plan.model import load_plan, parse_plan
 from tests.conftest import make_clip, read_video
 
 BOX_A = [8, 8, 40, 40]

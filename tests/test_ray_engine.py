@@ -68,9 +68,9 @@ def cli(*args: str) -> int:
 
 
 def test_engine_and_mode_are_checked_before_any_state(tmp_path):
+    from redact.batch.jobs import BatchOptions, BatchRunner
     from redact.config import load_settings
     from redact.errors import ConfigError
-    from redact.pipeline.jobs import BatchOptions, BatchRunner
 
     settings = load_settings()
     with pytest.raises(ConfigError, match="unknown engine"):
@@ -83,8 +83,8 @@ def test_engine_and_mode_are_checked_before_any_state(tmp_path):
 
 
 def test_without_ray_installed_the_error_says_what_to_install(monkeypatch):
+    from redact.batch.engine_ray import import_ray
     from redact.errors import SetupError
-    from redact.pipeline.engine_ray import import_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(SetupError, match=r"redact\[ray\]"):
@@ -93,8 +93,8 @@ def test_without_ray_installed_the_error_says_what_to_install(monkeypatch):
 
 def test_an_output_the_driver_cannot_see_fails_the_file(tmp_path):
     """A worker on a node without the shared folder would report 'ok' for its local disk."""
-    from redact.pipeline.batch import FileResult
-    from redact.pipeline.engine_ray import _visible
+    from redact.batch.engine_ray import _visible
+    from redact.batch.runner import FileResult
 
     (tmp_path / "a.mp4").write_bytes(b"x")
     seen = _visible(FileResult("in", str(tmp_path / "a.mp4"), str(tmp_path / "a.audit.json"),
@@ -103,7 +103,7 @@ def test_an_output_the_driver_cannot_see_fails_the_file(tmp_path):
 
 
 def test_import_redact_does_not_import_ray():
-    code = "import sys, redact, redact.pipeline.jobs; print('ray' in sys.modules)"
+    code = "import sys, redact, redact.batch.jobs; print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "False"

@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import pytest
 
+from redact.batch.runner import redact_paths
 from redact.config import load_settings
-from redact.pipeline.batch import redact_paths
 from tests.conftest import read_video, shared_data
 
 pytestmark = pytest.mark.models

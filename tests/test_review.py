@@ -17,9 +17,9 @@ import pytest
 pytest.importorskip("starlette")
 from starlette.testclient import TestClient
 
+from redact.batch.jobs import BatchRunner
 from redact.models.store import sha256_file
-from redact.pipeline.jobs import BatchRunner
-from redact.pipeline.plan import load_plan
+from redact.plan.model import load_plan
 from redact.review.server import create_app
 from tests.conftest import make_clip, read_video
 from tests.test_audio import decode_audio, rms, segment, with_audio

@@ -105,7 +105,7 @@ def test_text_model_fetch_verify_and_refetch_corrupt(tmp_path):
 
 
 def _run(tmp_path: Path, image: np.ndarray | Path, categories: str, **overrides) -> dict:
-    from redact.pipeline.batch import redact_paths
+    from redact.batch.runner import redact_paths
 
     src = tmp_path / "in"
     src.mkdir(parents=True)

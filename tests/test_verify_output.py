@@ -10,11 +10,11 @@ import numpy as np
 
 from redact.audit.report import build_report
 from redact.audit.second_look import second_look_config, uncovered
+from redact.batch.jobs import BatchRunner
+from redact.batch.runner import BatchReport, FileRunner
 from redact.config import Config, load_settings
 from redact.detect.base import DetectorSet
 from redact.detect.detections import Detections
-from redact.pipeline.batch import BatchReport, FileRunner
-from redact.pipeline.jobs import BatchRunner
 from tests.test_fail_closed import BrightDetector, square_clip
 
 

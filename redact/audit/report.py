@@ -11,7 +11,7 @@ import html
 import json
 from pathlib import Path
 
-from redact.pipeline.state import StateDB
+from redact.batch.state import StateDB
 
 BINS = 120
 COLORS = {"face": "#d9480f", "plate": "#1971c2", "screen": "#5f3dc4"}

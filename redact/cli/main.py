@@ -105,7 +105,7 @@ def run(
     Re-running skips unchanged inputs; a killed run resumes; a second concurrent run on the
     same OUT exits 3.
     """
-    from redact.pipeline.jobs import BatchOptions, BatchRunner, parse_since
+    from redact.batch.jobs import BatchOptions, BatchRunner, parse_since
 
     STATE["debug"] = STATE["debug"] or debug
     try:
@@ -185,7 +185,7 @@ def render(
 
 def _batch(settings, inputs: list[Path], out: Path, *, mode: str, as_json: bool,
            sign_key: Path | None, force: bool, plan_path: Path | None = None) -> None:
-    from redact.pipeline.jobs import BatchOptions, BatchRunner
+    from redact.batch.jobs import BatchOptions, BatchRunner
 
     try:
         runner = BatchRunner(settings, out, BatchOptions(sign_key=sign_key, force=force),

@@ -13,7 +13,7 @@ from typing import Any
 from redact.audit.record import audit_path_for
 from redact.errors import ConfigError
 from redact.io.atomic import write_bytes_atomic
-from redact.pipeline.plan import parse_plan
+from redact.plan.model import parse_plan
 
 PLAN_SUFFIX = ".plan.json"
 UNDO_DEPTH = 50

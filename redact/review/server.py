@@ -184,8 +184,8 @@ class Review:
     def _render(self, job: RenderJob, plan_path: Path, src: Path) -> None:
         """The custody path of ``redact render``: BatchRunner in render mode (lock, job
         state, journal, audit record)."""
+        from redact.batch.jobs import BatchOptions, BatchRunner
         from redact.config import load_settings
-        from redact.pipeline.jobs import BatchOptions, BatchRunner
 
         def progress_for(_src):
             def update(done: int, total: int) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 from redact.config import Config
 from redact.detect.base import DetectorSet
 from redact.io.image import read_image, write_image
-from redact.pipeline.frames import RegionLog
 from redact.render import apply_style
 from redact.render.paint import render_boxes
+from redact.render.painted import RegionLog
 
 
 def redact_image(src: Path, dst_tmp: Path, config: Config, detectors: DetectorSet) -> RegionLog:

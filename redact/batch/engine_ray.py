@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 from redact.errors import ConfigError, SetupError
 
 if TYPE_CHECKING:
-    from redact.pipeline.batch import FileResult, Job
-    from redact.pipeline.jobs import BatchRunner
-    from redact.pipeline.state import Row
+    from redact.batch.jobs import BatchRunner
+    from redact.batch.runner import FileResult, Job
+    from redact.batch.state import Row
 
 ENGINES = ("local", "ray")
 # Environment a worker needs to find the same models as the driver (nothing else is copied).
@@ -82,8 +82,8 @@ _RUNNERS: dict[str, Any] = {}  # per worker process: models load once, not once 
 
 def _run_file(settings, src: str, dst: str, input_sha: str, root: str, threads: int,
               progress, key: str) -> FileResult:
+    from redact.batch.runner import FileRunner
     from redact.detect.base import set_cpu_threads
-    from redact.pipeline.batch import FileRunner
 
     # Keyed by every setting and its source (the digest leaves some out, and the audit
     # records them all): a long-lived worker may serve batches with other settings.
@@ -110,7 +110,7 @@ def _run_file(settings, src: str, dst: str, input_sha: str, root: str, threads: 
 
 def execute_ray(batch: BatchRunner, todo: list[tuple[Job, Row]]) -> Iterator[FileResult]:
     """Yield each file's result in ``todo`` order (the journal's order is the local engine's)."""
-    from redact.pipeline.batch import FileResult
+    from redact.batch.runner import FileResult
 
     if batch.mode != "run":
         raise ConfigError("--engine ray runs `redact run` batches; plan and render run locally")

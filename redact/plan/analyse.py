@@ -2,7 +2,7 @@
 plan of each frame, streamed in order once nothing later can change it.
 
 ``analyse`` and ``replay`` (a reviewed plan file) yield the same thing, a ``FramePlan`` per
-frame, and the renderer (pipeline/video.py) paints whichever it is given. ``run`` is analyse +
+frame, and the renderer (render/video.py) paints whichever it is given. ``run`` is analyse +
 render in one pass, ``plan`` is analyse alone, ``render`` is replay + render.
 """
 
@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 from redact.config import Config
 from redact.detect.base import DetectorSet, PendingDetections
 from redact.detect.detections import Detections, split_candidates
+from redact.detect.orient import quarter_turns, to_display, to_stored
 from redact.errors import ConfigError
 from redact.io.video import Frame
-from redact.pipeline.orient import quarter_turns, to_display, to_stored
 from redact.track import PerFrameStage, Slot, TemporalStage
 
 if TYPE_CHECKING:
-    from redact.pipeline.plan import Plan
+    from redact.plan.model import Plan
 
 DETECT_AHEAD = 3  # frames decoded ahead of the one being painted
 _WAIT = object()  # a frame chosen for detection whose batch has not been started yet

@@ -255,7 +255,7 @@ class FileRunner:
         audit_path = audit_path_for(dst)
         with atomic_output(dst) as tmp:
             if ext in VIDEO_EXTS:
-                from redact.pipeline.video import redact_video
+                from redact.render.video import redact_video
 
                 outcome = redact_video(src, tmp, dst.suffix, config, detectors,
                                        progress=progress, plan=plan,
@@ -267,7 +267,7 @@ class FileRunner:
                 input_extra = {"kind": "video", "streams": outcome.input_streams}
                 warnings, tracks = outcome.warnings, outcome.tracks
             elif ext in IMAGE_EXTS:
-                from redact.pipeline.image import redact_image
+                from redact.render.image import redact_image
 
                 log_ = redact_image(src, tmp, config, detectors)
                 frames = {"input": 1, "output": 1, "detected": 1}
@@ -297,8 +297,8 @@ def plan_file(src: Path | str, dst: Path | str, settings: Settings, *,
               input_sha: str | None = None) -> FileResult:
     """Detect and track without rendering; write the plan JSON to ``dst`` (atomically)."""
     from redact.audit.record import write_json_streaming
-    from redact.pipeline.plan import build_plan_document
-    from redact.pipeline.video import redact_video
+    from redact.plan.model import build_plan_document
+    from redact.render.video import redact_video
 
     src, dst = Path(src).resolve(), Path(dst).resolve()
     runner = runner or FileRunner(settings)

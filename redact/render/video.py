@@ -1,5 +1,5 @@
 """One video: decode → (analyse | replay a plan) → paint → encode, streamed with a bounded
-buffer. Analysis lives in pipeline/analyse.py, painting in render/paint.py."""
+buffer. Analysis lives in plan/analyse.py, painting in render/paint.py."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from redact.detect.base import DetectorSet
 from redact.errors import ConfigError
 from redact.io.spool import Spool
 from redact.io.video import Frame, VideoWriter, describe_streams, iter_frames, open_input
-from redact.pipeline.analyse import (  # noqa: F401  (re-exported for callers and tests)
+from redact.plan.analyse import (  # noqa: F401  (re-exported for callers and tests)
     DETECT_AHEAD,
     AnalysisStats,
     FramePlan,
@@ -22,12 +22,12 @@ from redact.pipeline.analyse import (  # noqa: F401  (re-exported for callers an
     make_stage,
     replay,
 )
-from redact.pipeline.frames import RegionLog
 from redact.render.paint import paint, render_boxes
+from redact.render.painted import RegionLog
 from redact.track import TemporalStage
 
 if TYPE_CHECKING:
-    from redact.pipeline.plan import Plan
+    from redact.plan.model import Plan
 
 Progress = Callable[[int, int], None]
 

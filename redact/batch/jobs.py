@@ -16,12 +16,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from redact.audit.journal import Journal, load_private_key
-from redact.config import Settings
-from redact.errors import ConfigError, ModelError, SetupError, StageError
-from redact.io import VIDEO_EXTS
-from redact.io.atomic import sweep_temporaries
-from redact.models.store import ModelStore, sha256_file
-from redact.pipeline.batch import (
+from redact.batch.runner import (
     OK_STATUSES,
     BatchReport,
     FileResult,
@@ -30,7 +25,12 @@ from redact.pipeline.batch import (
     collect_jobs,
     release_path,
 )
-from redact.pipeline.state import OutputLock, Row, StateDB
+from redact.batch.state import OutputLock, Row, StateDB
+from redact.config import Settings
+from redact.errors import ConfigError, ModelError, SetupError, StageError
+from redact.io import VIDEO_EXTS
+from redact.io.atomic import sweep_temporaries
+from redact.models.store import ModelStore, sha256_file
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class BatchOptions:
     since: float | None = None  # only inputs modified at/after this epoch time
     sign_key: Path | None = None
     force: bool = False
-    # Where files run: "local" (this machine) or "ray" (a Ray cluster; pipeline/engine_ray.py).
+    # Where files run: "local" (this machine) or "ray" (a Ray cluster; batch/engine_ray.py).
     engine: str = "local"
     address: str | None = None  # Ray cluster address; None starts a local one
     retries: int = 2  # Ray: runs of a file after its worker died, before it is reported failed
@@ -88,7 +88,7 @@ class BatchRunner:
         self.plan_path = Path(plan_path).resolve() if plan_path is not None else None
         self.plan, self.plan_sha = None, ""
         if self.plan_path is not None:
-            from redact.pipeline.plan import load_plan
+            from redact.plan.model import load_plan
 
             self.plan_sha = sha256_file(self.plan_path)  # read once: the plan rendered
             self.plan = load_plan(self.plan_path)
@@ -236,7 +236,7 @@ class BatchRunner:
 
     def _execute(self, todo: list[tuple[Job, Row]]):
         if self.options.engine == "ray":
-            from redact.pipeline.engine_ray import execute_ray
+            from redact.batch.engine_ray import execute_ray
 
             yield from execute_ray(self, todo)
             return
@@ -246,7 +246,7 @@ class BatchRunner:
             for job, row in todo:
                 progress = self.progress(job.src) if self.progress else None
                 if self.mode == "plan":
-                    from redact.pipeline.batch import plan_file
+                    from redact.batch.runner import plan_file
 
                     yield plan_file(job.src, job.dst, self.settings, runner=runner,
                                     progress=progress, input_sha=row.input_sha256)

@@ -1,1 +1,0 @@
-"""Pipeline: wires decode → detect → track → render → encode → audit for one file, and batches."""
