@@ -140,6 +140,11 @@ class Config:
     # detection gives its motion, the padded frames also get the box moved back along it.
     pad_before_s: float = 0.5
     pad_after_s: float = 0.2
+    # Settings that look less than the defaults do (recall_reductions) are refused unless
+    # accepted here; then the audit names each one and every output frame gets a second look.
+    accept_recall_loss: bool = False
+    # `redact render` refuses plans that no reviewer approved.
+    require_approval: bool = False
 
     def __post_init__(self) -> None:
         cats = tuple(self.categories)
@@ -151,30 +156,8 @@ class Config:
             raise ConfigError(
                 f"unknown category {unknown[0]!r}; choose from {', '.join(CATEGORIES)}"
             )
-        _choice("style", self.style, STYLES)
-        _choice("device", self.device, DEVICES)
-        _choice("encoder_preset", self.encoder_preset, X264_PRESETS)
-        if not 0.0 <= self.continue_threshold < 1.0:
-            raise ConfigError("continue_threshold must be 0 (off) or between 0 and 1, got "
-                              f"{self.continue_threshold}")
-        for name in ("face_threshold", "plate_threshold", "screen_threshold",
-                     "text_threshold"):
-            value = getattr(self, name)
-            if not 0.0 < value < 1.0:
-                raise ConfigError(f"{name} must be between 0 and 1 (exclusive), got {value}")
-        for name in ("face_size", "plate_size", "screen_size", "text_size"):
-            value = getattr(self, name)
-            if not 64 <= value <= 4096:
-                raise ConfigError(f"{name} must be between 64 and 4096 pixels, got {value}")
-        if self.face_coarse_size and not 64 <= self.face_coarse_size <= 4096:
-            raise ConfigError(
-                f"face_coarse_size must be 0 or 64..4096 pixels, got {self.face_coarse_size}"
-            )
-        if not 0.5 <= self.still_scale <= 4.0:
-            raise ConfigError(f"still_scale must be between 0.5 and 4, got {self.still_scale}")
-        if not 1.0 <= self.still_fine_scale <= 3.0:
-            raise ConfigError(
-                f"still_fine_scale must be between 1 and 3, got {self.still_fine_scale}")
+        for name, allowed in CHOICES.items():
+            _choice(name, getattr(self, name), allowed)
         for cat, key in SECOND_MODELS:
             name, first = f"{key}_model", getattr(self, f"{cat}_model")
             if str(getattr(self, name)).lower() in ("", "none", "off"):
@@ -182,52 +165,11 @@ class Config:
             if getattr(self, name) is not None and getattr(self, name) == first:
                 raise ConfigError(f"{name} must differ from {cat}_model ({first!r}); set it "
                                   "to none to turn it off")
-            threshold = getattr(self, f"{key}_threshold")
-            if not 0.0 < threshold < 1.0:
-                raise ConfigError(f"{key}_threshold must be between 0 and 1 (exclusive), got "
-                                  f"{threshold}")
-        if not 8 <= self.face_person_max_height <= 4096:
-            raise ConfigError("face_person_max_height must be between 8 and 4096 pixels, got "
-                              f"{self.face_person_max_height}")
-        if not 0 <= self.face_still_tiles <= 8:
-            raise ConfigError(
-                f"face_still_tiles must be between 0 and 8, got {self.face_still_tiles}")
-        if not 0 <= self.large_frame_tiles <= 6:
-            raise ConfigError(
-                f"large_frame_tiles must be between 0 and 6, got {self.large_frame_tiles}")
-        if self.plate_tile_scale and not 0.25 <= self.plate_tile_scale <= 2.0:
-            raise ConfigError(
-                f"plate_tile_scale must be 0 or between 0.25 and 2, got {self.plate_tile_scale}")
-        if not 1.0 <= self.plate_small_frame_scale <= 4.0:
-            raise ConfigError("plate_small_frame_scale must be between 1 and 4, got "
-                              f"{self.plate_small_frame_scale}")
-        if not 1.0 <= self.large_frame_above <= 20.0:
-            raise ConfigError(
-                f"large_frame_above must be between 1 and 20, got {self.large_frame_above}")
-        if not 0.0 <= self.margin <= 2.0:
-            raise ConfigError(f"margin must be between 0 and 2, got {self.margin}")
-        if not 0 <= self.crf <= 51:
-            raise ConfigError(f"crf must be between 0 and 51, got {self.crf}")
-        if not 1 <= self.detect_every <= 30:
-            raise ConfigError(f"detect_every must be between 1 and 30, got {self.detect_every}")
-        if not 1 <= self.detect_batch <= 64:
-            raise ConfigError(f"detect_batch must be between 1 and 64, got {self.detect_batch}")
-        _choice("verify_output", self.verify_output, VERIFY_CHOICES)
-        if not 1 <= self.verify_every <= 300:
-            raise ConfigError(f"verify_every must be between 1 and 300, got {self.verify_every}")
-        if not 0.0 < self.verify_threshold < 1.0:
-            raise ConfigError("verify_threshold must be between 0 and 1 (exclusive), got "
-                              f"{self.verify_threshold}")
-        if not 0.5 <= self.verify_scale <= 2.0 or self.verify_scale == 1.0:
-            raise ConfigError("verify_scale must be between 0.5 and 2 and not 1 (the second "
-                              f"look must differ from the first), got {self.verify_scale}")
-        if not 0.0 < self.detect_gap_s <= 2.0:
-            raise ConfigError(f"detect_gap_s must be above 0 and at most 2 seconds, got "
-                              f"{self.detect_gap_s}")
-        for name in ("coast_s", "gap_fill_s", "pad_before_s", "pad_after_s"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 10.0:
-                raise ConfigError(f"{name} must be between 0 and 10 seconds, got {value}")
+        for name, rule in RANGES.items():
+            rule.check(name, getattr(self, name))
+        if self.verify_scale == 1.0:
+            raise ConfigError("verify_scale must not be 1 (the second look must differ from "
+                              "the first)")
         if "screen" in cats and not self.screen_model:
             raise ConfigError(
                 "category 'screen' needs a screen model and none is configured: add a YOLO "
@@ -263,6 +205,97 @@ class Config:
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed values of a numeric setting: lo..hi, ends exclusive where said; ``off`` is
+    also allowed (the value that turns the feature off)."""
+
+    lo: float
+    hi: float
+    unit: str = ""
+    lo_open: bool = False
+    hi_open: bool = False
+    off: float | None = None
+
+    def check(self, name: str, value: float) -> None:
+        if self.off is not None and value == self.off:
+            return
+        low_ok = value > self.lo if self.lo_open else value >= self.lo
+        high_ok = value < self.hi if self.hi_open else value <= self.hi
+        if not (low_ok and high_ok):
+            span = f"between {self.lo:g} and {self.hi:g}{self.unit}"
+            if self.lo_open and self.hi_open:
+                span += " (exclusive)"
+            off = f"{self.off:g} (off) or " if self.off is not None else ""
+            raise ConfigError(f"{name} must be {off}{span}, got {value}")
+
+
+_PROB = Range(0.0, 1.0, lo_open=True, hi_open=True)
+_PIXELS = Range(64, 4096, " pixels")
+_SECONDS = Range(0.0, 10.0, " seconds")
+RANGES: dict[str, Range] = {
+    "continue_threshold": Range(0.0, 1.0, hi_open=True),
+    "face_threshold": _PROB, "plate_threshold": _PROB, "screen_threshold": _PROB,
+    "text_threshold": _PROB, "face_second_threshold": _PROB, "screen_second_threshold": _PROB,
+    "face_person_threshold": _PROB, "verify_threshold": _PROB,
+    "face_size": _PIXELS, "plate_size": _PIXELS, "screen_size": _PIXELS, "text_size": _PIXELS,
+    "face_coarse_size": Range(64, 4096, " pixels", off=0),
+    "still_scale": Range(0.5, 4.0), "still_fine_scale": Range(1.0, 3.0),
+    "face_person_max_height": Range(8, 4096, " pixels"),
+    "face_still_tiles": Range(0, 8), "large_frame_tiles": Range(0, 6),
+    "plate_tile_scale": Range(0.25, 2.0, off=0), "plate_small_frame_scale": Range(1.0, 4.0),
+    "large_frame_above": Range(1.0, 20.0), "margin": Range(0.0, 2.0), "crf": Range(0, 51),
+    "detect_every": Range(1, 30), "detect_batch": Range(1, 64), "verify_every": Range(1, 300),
+    "verify_scale": Range(0.5, 2.0), "detect_gap_s": Range(0.0, 2.0, " seconds", lo_open=True),
+    "coast_s": _SECONDS, "gap_fill_s": _SECONDS, "pad_before_s": _SECONDS,
+    "pad_after_s": _SECONDS,
+}
+CHOICES = {"style": STYLES, "device": DEVICES, "encoder_preset": X264_PRESETS,
+           "verify_output": VERIFY_CHOICES}
+
+# How each setting can make the tool look less than the defaults do: "higher" means a value
+# above the default lowers recall, "lower" a value below it, "off" turning it off. Margin and
+# the tracker's padding change how much is painted around what was found, not what is looked
+# at; a plan's margin is sealed (an edit of it is listed like any other).
+RECALL = {
+    "face_threshold": "higher", "plate_threshold": "higher", "screen_threshold": "higher",
+    "text_threshold": "higher", "face_second_threshold": "higher",
+    "screen_second_threshold": "higher", "face_person_threshold": "higher",
+    "continue_threshold": "higher", "detect_every": "higher", "detect_gap_s": "higher",
+    "large_frame_above": "higher",
+    "face_size": "lower", "plate_size": "lower", "screen_size": "lower", "text_size": "lower",
+    "face_coarse_size": "lower", "face_still_tiles": "lower", "large_frame_tiles": "lower",
+    "plate_tile_scale": "lower", "plate_small_frame_scale": "lower", "still_scale": "lower",
+    "still_fine_scale": "lower", "face_person_max_height": "lower",
+    "tracking": "off", "face_second_model": "off", "screen_second_model": "off",
+    "face_person_model": "off",
+}
+
+
+def recall_reductions(config: Config) -> list[str]:
+    """Each way ``config`` looks less than the defaults do, in words.
+
+    >>> recall_reductions(Config(tracking=False, detect_every=10))
+    ['detect_every 10 (default 4: higher lowers recall)', 'tracking off (default on)']
+    >>> recall_reductions(Config(categories=("face",)))
+    ['category plate dropped (default face, plate)']
+    """
+    default = Config()
+    out = [f"category {c} dropped (default {', '.join(default.categories)})"
+           for c in default.categories if c not in config.categories]
+    for name, how in sorted(RECALL.items()):
+        value, base = getattr(config, name), getattr(default, name)
+        if how == "off" and base and not value:
+            out.append(f"{name} off (default {'on' if base is True else base})")
+        elif how == "higher" and value > base:
+            out.append(f"{name} {value} (default {base}: higher lowers recall)")
+        elif how == "lower" and value < base:
+            out.append(f"{name} {value} (default {base}: lower lowers recall)")
+    if config.continue_threshold == 0 and default.continue_threshold:
+        out.append(f"continue_threshold 0 (off; default {default.continue_threshold})")
+    return out
 
 
 FIELD_TYPES = {f.name: f.type for f in fields(Config)}

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from redact.batch.runner import collect_jobs
+from redact.batch.collect import collect_jobs
 from tests.conftest import make_clip
 
 

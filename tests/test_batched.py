@@ -34,13 +34,12 @@ class ContentDetector:
 
 
 def plan_of(clip, **overrides) -> tuple[list[dict], ContentDetector]:
-    from redact.render.video import redact_video
+    from redact.batch.video import redact_video
 
     overrides.setdefault("verify_output", "off")
     config = load_settings(overrides=overrides, override_source="api").config
     detector = ContentDetector()
-    outcome = redact_video(clip, None, clip.suffix, config, DetectorSet([detector], [], "cpu"),
-                           collect_plan=True)
+    outcome = redact_video(clip, None, clip.suffix, config, DetectorSet([detector], [], "cpu"))
     return list(outcome.plan_frames), detector
 
 

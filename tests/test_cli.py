@@ -142,7 +142,7 @@ def test_plan_edit_render_round_trip(tmp_path):
     redact_cli("plan", clip, "-o", tmp_path / "plans", check_code=0)
     plan_path = tmp_path / "plans" / "p.mp4.plan.json"
     doc = json.loads(plan_path.read_text())
-    assert doc["schema"] == "redact.plan/1" and doc["input"]["frames"] == 8
+    assert doc["schema"] == "redact.plan/2" and doc["input"]["frames"] == 8
 
     redact_cli("run", clip, "-o", tmp_path / "run", "--quiet", check_code=0)
     redact_cli("render", clip, "--plan", plan_path, "-o", tmp_path / "render", check_code=0)

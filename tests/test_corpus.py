@@ -573,7 +573,7 @@ def test_pixel_limit_is_checked_before_decoding(tmp_path, fake_runner, monkeypat
 
 
 def test_webm_is_a_supported_input(tmp_path):
-    from redact.batch.runner import collect_jobs
+    from redact.batch.collect import collect_jobs
 
     (tmp_path / "in").mkdir()
     make_clip(tmp_path / "in" / "a.webm", codec="libvpx-vp9", n=2)

@@ -337,9 +337,12 @@ def test_a_lone_candidate_is_never_painted(tmp_path, tracking):
 
     src = make_clip(tmp_path / "c.mp4", width=64, height=48, n=6)
     runner = FileRunner(load_settings(overrides={"detect_every": 1, "verify_output": "off",
-                                                 "tracking": tracking},
+                                                 "tracking": tracking,
+                                                 "accept_recall_loss": not tracking},
                                       override_source="api"))
     runner._detectors = DetectorSet([WithCandidate()], [], "cpu")
+    # tracking off forces a second look; one that finds nothing (no real model).
+    runner.second_look_detectors = lambda _config: DetectorSet([], [], "cpu")
     result = runner.run(src, tmp_path / "out" / "c.mp4")
     assert result.status == "ok", result.error
     audit = json.loads(Path(result.audit).read_text())

@@ -133,7 +133,7 @@ def test_detectors_see_the_displayed_picture_and_paint_the_stored_one(tmp_path, 
 
 
 def test_video_api_refuses_to_encode_without_a_source_of_regions(tmp_path):
-    from redact.render.video import redact_video
+    from redact.batch.video import redact_video
 
     src = make_clip(tmp_path / "a.mp4")
     with pytest.raises(ConfigError, match="needs detectors or a plan"):

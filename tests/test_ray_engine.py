@@ -94,7 +94,7 @@ def test_without_ray_installed_the_error_says_what_to_install(monkeypatch):
 def test_an_output_the_driver_cannot_see_fails_the_file(tmp_path):
     """A worker on a node without the shared folder would report 'ok' for its local disk."""
     from redact.batch.engine_ray import _visible
-    from redact.batch.runner import FileResult
+    from redact.batch.results import FileResult
 
     (tmp_path / "a.mp4").write_bytes(b"x")
     seen = _visible(FileResult("in", str(tmp_path / "a.mp4"), str(tmp_path / "a.audit.json"),

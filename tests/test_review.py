@@ -125,7 +125,7 @@ def test_edits_write_a_valid_plan_and_undo_restores(folder):
         load_plan(plan)  # valid after every edit
     p = load_plan(plan)
     assert p.excluded == {tid} and p.track_styles == {tid: "pixelate"}
-    assert [f for f, _ in p.manual[0].keyframes] == [2, 8]
+    assert [f for f, _ in p.manual[0].key_boxes()] == [2, 8]
     assert p.audio[0].mode == "bleep"
     view = r.json()
     assert view["undo"] == 5 and view["manual"][0]["category"] == "plate"
@@ -354,7 +354,7 @@ def test_browser_review_of_a_real_clip(tmp_path, browser):
 
     plan = load_plan(plan_path)
     assert plan.excluded == person
-    (f0, b0), (f1, b1) = plan.manual[0].keyframes
+    (f0, b0), (f1, b1) = plan.manual[0].key_boxes()
     assert (f0, f1) == (5, 20)
     assert [a.to_dict() for a in plan.audio] == [{"start": 1.0, "end": 2.0, "mode": "mute"}]
     out = tmp_path / "released" / "walk.mp4"

@@ -11,7 +11,8 @@ import numpy as np
 from redact.audit.report import build_report
 from redact.audit.second_look import second_look_config, uncovered
 from redact.batch.jobs import BatchRunner
-from redact.batch.runner import BatchReport, FileRunner
+from redact.batch.results import BatchReport
+from redact.batch.runner import FileRunner
 from redact.config import Config, load_settings
 from redact.detect.base import DetectorSet
 from redact.detect.detections import Detections
@@ -45,7 +46,7 @@ def runner_with(first, second, **overrides) -> FileRunner:
 def test_missed_frames_are_flagged_for_review_with_their_times(tmp_path):
     src = square_clip(tmp_path / "a.mp4", 10, 1.0)
     runner = runner_with(MissingDetector({3, 4, 5}), BrightDetector(), tracking=False,
-                         detect_every=1)
+                         detect_every=1, accept_recall_loss=True)
     result = runner.run(src, tmp_path / "out" / "a.mp4")
     assert result.status == "ok" and result.verdict == "review"
     look = json.loads(Path(result.audit).read_text())["second_look"]
@@ -68,7 +69,7 @@ def test_batch_exit_4_and_the_report_lists_frames_to_review(tmp_path):
     (tmp_path / "in").mkdir()
     square_clip(tmp_path / "in" / "a.mp4", 10, 1.0)
     runner = runner_with(MissingDetector({2}), BrightDetector(), tracking=False,
-                         detect_every=1)
+                         detect_every=1, accept_recall_loss=True)
     report = BatchRunner(runner.settings, tmp_path / "out", file_runner=runner).run(
         [tmp_path / "in"])
     assert report.exit_code == 4

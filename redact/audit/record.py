@@ -25,53 +25,78 @@ def file_entry(path: Path, sha256: str, **extra: Any) -> dict[str, Any]:
     return {"path": str(path), "size": path.stat().st_size, "sha256": sha256, **extra}
 
 
-def build_record(*, settings, models, device: str, input_entry: dict, output_entry: dict,
-                 started: str, frames: dict, log, tracks: list, warnings: list[str],
-                 plan_edits: list | None = None,
-                 second_look: dict | None = None) -> dict[str, Any]:
+def build_record(*, settings, plan, painted, device: str, input_entry: dict,
+                 output_entry: dict, started: str, frames: dict, warnings: list[str],
+                 plan_check=None, second_look: dict | None = None,
+                 recall_reductions: list[str] | None = None) -> dict[str, Any]:
+    """The record of one output, made from the plan it was rendered from (``plan``), what was
+    actually painted (``painted``) and the hashes of input and output."""
     from redact import __version__
 
+    edited = plan_check is not None and not plan_check.intact
     return {
         "schema": SCHEMA,
         "tool": {"name": "redact", "version": __version__, "python": platform.python_version()},
         "run": {"user": _user(), "host": platform.node(), "started": started,
                 "finished": now_iso()},
         "status": "ok",
+        "verdict": _verdict(edited, second_look),
         "preset": settings.preset,
         "config": settings.describe(),
+        # Settings that looked less than the defaults do, accepted by name; the second look
+        # then covered every frame.
+        "recall_reductions": list(recall_reductions or []),
         "device": device,
-        "models": [{"name": m.name, "kind": m.kind, "sha256": m.sha256, "license": m.license,
-                    "source": m.source, "categories": {k: list(v) for k, v in
-                                                       m.categories.items()}} for m in models],
+        "models": [_model(m) for m in plan.models],
         "input": input_entry,
         "output": output_entry,
+        "plan": {"seal": plan.seal.sha256 if plan.seal else None, "approved": plan.approved,
+                 "from_file": plan_check is not None, "sealed_intact": not edited,
+                 "changed": list(plan_check.changed) if plan_check is not None else []},
         "frames": frames,
-        "counts": dict(sorted(log.counts.items())),
-        "regions_by_source": dict(sorted(log.by_source.items())),
-        "frames_with_regions": log.frames_with_regions,
-        "tracks": tracks,
-        "plan_edits": plan_edits or [],
+        "counts": dict(sorted(painted.counts.items())),
+        "regions_by_source": dict(sorted(painted.by_source.items())),
+        "frames_with_regions": painted.frames_with_regions,
+        "tracks": [t.model_dump(mode="json") for t in plan.tracks],
+        "plan_edits": plan.edits + (list(plan_check.edits) if plan_check is not None else []),
         # None when the output was not looked at again (verify_output), else its verdict
         "second_look": second_look,
         "warnings": warnings,
         "errors": [],
-        "regions": log.frames,
+        "regions": painted.records,
     }
 
 
-def write_record(path: Path, record: dict[str, Any]) -> None:
-    """Write atomically; a ``Spool`` under "regions" is streamed from disk."""
-    write_json_streaming(path, record)
+def _verdict(edited: bool, second_look: dict | None) -> str | None:
+    """"review" holds the release back (exit 4): the sealed analysis was edited, or the second
+    look found something outside the paint."""
+    if edited or (second_look or {}).get("verdict") == "review":
+        return "review"
+    return None if second_look is None else "clean"
 
 
-def write_json_streaming(path: Path, doc: dict[str, Any]) -> None:
-    """``json.dump`` for a dict whose values may be ``Spool``s (written as arrays)."""
+def _model(m: dict[str, Any]) -> dict[str, Any]:
+    return {k: m.get(k) for k in ("name", "kind", "sha256", "license", "source", "categories")}
+
+
+def write_record(path: Path, record: dict[str, Any]) -> str:
+    """Write atomically (a ``Spool`` under "regions" is streamed from disk); returns the
+    sha256 of what was written."""
+    return write_json_streaming(path, record)
+
+
+def write_json_streaming(path: Path, doc: dict[str, Any]) -> str:
+    """``json.dump`` for a dict whose values may be ``Spool``s (written as arrays); returns
+    the sha256 of the bytes written."""
+    import hashlib
     import os
 
     from redact.io.atomic import atomic_output
     from redact.io.spool import Spool
 
-    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+    digest = hashlib.sha256()
+    with atomic_output(path) as tmp, open(tmp, "wb") as raw:
+        fh = _Hashing(raw, digest)
         fh.write(b"{")
         for i, (key, value) in enumerate(doc.items()):
             fh.write((",\n " if i else "\n ").encode() + json.dumps(key).encode() + b": ")
@@ -80,8 +105,20 @@ def write_json_streaming(path: Path, doc: dict[str, Any]) -> None:
             else:
                 fh.write(json.dumps(value, indent=1).encode())
         fh.write(b"\n}\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+        raw.flush()
+        os.fsync(raw.fileno())
+    return digest.hexdigest()
+
+
+class _Hashing:
+    """A write-only file that hashes what passes through it."""
+
+    def __init__(self, fh, digest) -> None:
+        self.fh, self.digest = fh, digest
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.fh.write(data)
 
 
 def _user() -> str:

@@ -134,7 +134,7 @@ def look_at_video(path: Path, painted: dict[int, np.ndarray], detectors, *,
 
 
 def _check(look: SecondLook, frame, detectors, painted: dict[int, np.ndarray]) -> None:
-    from redact.plan.analyse import detect_displayed
+    from redact.detect.displayed import detect_displayed
 
     found = detect_displayed(detectors, frame).result()[0]
     w, h = frame.size

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 from redact.errors import ConfigError, SetupError
 
 if TYPE_CHECKING:
+    from redact.batch.collect import Job
     from redact.batch.jobs import BatchRunner
-    from redact.batch.runner import FileResult, Job
+    from redact.batch.results import FileResult
     from redact.batch.state import Row
 
 ENGINES = ("local", "ray")
@@ -110,7 +111,7 @@ def _run_file(settings, src: str, dst: str, input_sha: str, root: str, threads: 
 
 def execute_ray(batch: BatchRunner, todo: list[tuple[Job, Row]]) -> Iterator[FileResult]:
     """Yield each file's result in ``todo`` order (the journal's order is the local engine's)."""
-    from redact.batch.runner import FileResult
+    from redact.batch.results import FileResult
 
     if batch.mode != "run":
         raise ConfigError("--engine ray runs `redact run` batches; plan and render run locally")

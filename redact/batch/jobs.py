@@ -16,15 +16,9 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from redact.audit.journal import Journal, load_private_key
-from redact.batch.runner import (
-    OK_STATUSES,
-    BatchReport,
-    FileResult,
-    FileRunner,
-    Job,
-    collect_jobs,
-    release_path,
-)
+from redact.batch.collect import Job, collect_jobs, release_path
+from redact.batch.results import OK_STATUSES, BatchReport, FileResult
+from redact.batch.runner import FileRunner, check_recall, render_settings
 from redact.batch.state import OutputLock, Row, StateDB
 from redact.config import Settings
 from redact.errors import ConfigError, ModelError, SetupError, StageError
@@ -46,6 +40,9 @@ class BatchOptions:
     retries: int = 2  # Ray: runs of a file after its worker died, before it is reported failed
     cpus_per_file: float = 1.0  # Ray resources declared per file
     gpus_per_file: float = 0.25  # Ray, --device cuda: four files share a GPU
+    # Render a plan whose sealed analysis was edited: every change is listed in the audit
+    # record and the file's verdict is "review" (exit 4). Without it such a plan is refused.
+    accept_plan_edits: bool = False
 
 
 # What a batch makes of each input: "run" redacts (analyse + render), "plan" writes the
@@ -86,12 +83,11 @@ class BatchRunner:
             raise ConfigError("rendering needs a plan (--plan), and only rendering takes one")
         self.mode = mode
         self.plan_path = Path(plan_path).resolve() if plan_path is not None else None
-        self.plan, self.plan_sha = None, ""
+        self.plan, self.plan_sha, self.plan_check = None, "", None
         if self.plan_path is not None:
-            from redact.plan.model import load_plan
-
-            self.plan_sha = sha256_file(self.plan_path)  # read once: the plan rendered
-            self.plan = load_plan(self.plan_path)
+            settings = self._load_plan(settings, options or BatchOptions())
+        else:
+            check_recall(settings.config)
         self.settings = settings
         self.file_runner = file_runner  # tests inject one with a scripted detector
         self.out_dir = Path(out_dir).resolve()
@@ -111,6 +107,25 @@ class BatchRunner:
             self.config_hash = hashlib.sha256(
                 f"{self.mode}:{self.config_hash}:{self.plan_sha}".encode()).hexdigest()
         self.models = model_hashes(settings, self.store)
+
+    def _load_plan(self, settings: Settings, options: BatchOptions) -> Settings:
+        """Read the plan once, check its seal and approval; the render's settings are the
+        plan's (refused when a given setting would change what is painted)."""
+        from redact.plan.edits import check_plan
+        from redact.plan.model import load_plan
+
+        assert self.plan_path is not None
+        self.plan = load_plan(self.plan_path)
+        self.plan_sha = sha256_file(self.plan_path)
+        if settings.config.require_approval and not self.plan.approved:
+            raise ConfigError(f"plan {self.plan_path.name} is not approved and approval is "
+                              "required (require_approval); approve it in `redact review`")
+        self.plan_check = check_plan(self.plan, self.plan_path,
+                                     accept_edits=options.accept_plan_edits)
+        rendered = render_settings(self.plan, settings)
+        if self.plan_check.intact:
+            check_recall(rendered.config)
+        return rendered
 
     def run(self, inputs: Iterable[Path | str] | Path | str) -> BatchReport:
         # One path is one input (not its characters); a generator is read once.
@@ -246,14 +261,13 @@ class BatchRunner:
             for job, row in todo:
                 progress = self.progress(job.src) if self.progress else None
                 if self.mode == "plan":
-                    from redact.batch.runner import plan_file
-
-                    yield plan_file(job.src, job.dst, self.settings, runner=runner,
-                                    progress=progress, input_sha=row.input_sha256)
+                    yield runner.run(job.src, job.dst, progress=progress, debug=self.debug,
+                                     input_sha=row.input_sha256, root=self.out_dir,
+                                     mode="plan")
                 else:
                     yield runner.run(job.src, job.dst, debug=self.debug, progress=progress,
                                      input_sha=row.input_sha256, plan=self.plan,
-                                     root=self.out_dir)
+                                     plan_check=self.plan_check, root=self.out_dir)
             return
         threads = max(1, (os.cpu_count() or 1) // workers)
         # Trap: a CUDA runtime this process has touched does not survive a fork; GPU workers
@@ -269,8 +283,9 @@ class BatchRunner:
 
     def _record(self, db: StateDB, journal: Journal, pending: Row, result: FileResult) -> None:
         ok = result.status in OK_STATUSES
-        out_sha = sha256_file(Path(result.output)) if ok and result.output else None
-        audit_sha = sha256_file(Path(result.audit)) if ok and result.audit else None
+        # Hashed where they were written (FileRunner); never read back here.
+        out_sha = result.output_sha256 if ok and result.output else None
+        audit_sha = result.audit_sha256 if ok and result.audit else None
         row = Row(**{**pending.__dict__, "status": result.status, "output": result.output,
                      "output_sha256": out_sha, "audit": result.audit, "audit_sha256": audit_sha,
                      "error": result.error, "finished": time.time(),
@@ -278,8 +293,11 @@ class BatchRunner:
         entry = {"mode": self.mode, "status": result.status, "error": result.error,
                  "input": {"path": result.input, "sha256": pending.input_sha256},
                  "config_hash": self.config_hash, "models": json.loads(self.models)}
-        if self.plan_path is not None:
-            entry["plan"] = {"sha256": self.plan_sha}
+        if self.plan_path is not None and self.plan_check is not None:
+            entry["plan"] = {"sha256": self.plan_sha, "seal": self.plan_check.seal,
+                             "changed": list(self.plan_check.changed)}
+        elif result.seal:  # the seal of the plan this file was made from (signed with the entry)
+            entry["plan"] = {"seal": result.seal}
         # Outputs are named relative to the release folder: the journal then vouches for the
         # folder wherever it is copied (a records portal, a disk handed to a court).
         if ok and result.output:

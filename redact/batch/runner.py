@@ -1,154 +1,66 @@
-"""Files and folders in, redacted outputs and audit records out; one file's failure never
-stops the batch."""
+"""One file runner for ``run``, ``plan`` and ``render``: every output comes from a sealed
+``RedactionPlan``, and its audit record is made from (plan, what was painted, hashes).
+
+A file that fails (bad input, a stage error) fails alone: no output under its final name, a
+one-line reason, and the batch goes on.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-import os
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from redact.audit.record import audit_path_for, build_record, file_entry, now_iso, write_record
-from redact.config import Config, Settings, load_settings
+from redact.batch.collect import collect_jobs, release_path
+from redact.batch.results import BatchReport, FileResult
+from redact.config import Config, Settings, load_settings, recall_reductions
 from redact.errors import ConfigError, InputError, RedactError
 from redact.io import IMAGE_EXTS, MEDIA_EXTS, VIDEO_EXTS
-from redact.io.atomic import TMP_MARK, atomic_output
+from redact.io.atomic import TMP_MARK, atomic_output, write_bytes_atomic
 from redact.models.store import ModelStore, sha256_file
+from redact.plan.build import build_plan
+from redact.plan.edits import PlanCheck
+from redact.plan.model import RedactionPlan
+from redact.plan.seal import store_sealed
+from redact.render.painted import Painted
 
 log = logging.getLogger("redact")
 
 ProgressFactory = Callable[[Path], Callable[[int, int], None] | None]
 
-
-@dataclass
-class FileResult:
-    input: str
-    output: str | None
-    audit: str | None
-    status: str  # "ok" | "failed" | "skipped"
-    error: str | None = None
-    seconds: float = 0.0
-    counts: dict[str, int] = field(default_factory=dict)
-    frames: int = 0
-    # The second look at the output (``verify_output``): None when not run, "clean", or
-    # "review" when a face, plate or screen was still found outside what was painted.
-    verdict: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+# Settings a render may set for itself: they change how the plan is encoded and checked, not
+# what is painted. Any other setting comes from the plan (it was sealed with it).
+RENDER_KEYS = ("crf", "encoder_preset", "keep_metadata", "offline", "device", "detect_batch",
+               "verify_output", "verify_every", "verify_threshold", "verify_scale",
+               "require_approval")
 
 
-@dataclass
-class BatchReport:
-    results: list[FileResult]
-
-    @property
-    def ok(self) -> bool:
-        return all(r.status != "failed" for r in self.results)
-
-    @property
-    def exit_code(self) -> int:
-        """0 all ok; 1 any failed; 4 none failed but an output was flagged for review (a
-        scheduled job can hold the release back)."""
-        if not self.ok:
-            return 1
-        return 4 if any(r.verdict == "review" for r in self.results) else 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"results": [r.to_dict() for r in self.results]}
-
-
-OK_STATUSES = ("ok",)
-
-
-@dataclass(frozen=True)
-class Job:
-    src: Path
-    dst: Path
-
-
-def _as_settings(config: Config | Settings | None) -> Settings:
-    if config is None:
-        return load_settings()
-    if isinstance(config, Config):
-        return Settings(config=config, sources={k: "api" for k in config.to_dict()})
-    return config
-
-
-def collect_jobs(inputs: Iterable[Path | str], out_dir: Path) -> tuple[list[Job], list[FileResult]]:
-    """Expand folders recursively. Outputs mirror the path relative to each input folder."""
-    out_dir = Path(out_dir).resolve()
-    if isinstance(inputs, str | os.PathLike):
-        inputs = [inputs]  # one path, not an iterable of its characters
-    jobs: list[Job] = []
-    early: list[FileResult] = []
-    for raw in inputs:
-        root = Path(raw).resolve()
-        if root.is_dir():
-            for path in sorted(p for p in root.rglob("*") if p.is_file()):
-                if out_dir in path.parents or TMP_MARK in path.name or any(
-                        part == ".redact" for part in path.parts):
-                    continue  # never re-redact our own outputs, temporaries or job state
-                if path.suffix.lower() in MEDIA_EXTS:
-                    jobs.append(Job(path, out_dir / path.relative_to(root)))
-                else:
-                    early.append(FileResult(str(path), None, None, "skipped",
-                                            "not a supported video or image type"))
-        elif root.is_file():
-            if root.suffix.lower() not in MEDIA_EXTS:
-                early.append(FileResult(str(root), None, None, "failed",
-                                        f"unsupported file type {root.suffix or '(none)'}; "
-                                        f"supported: {' '.join(MEDIA_EXTS)}"))
-            else:
-                jobs.append(Job(root, out_dir / root.name))
-        else:
-            early.append(FileResult(str(root), None, None, "failed", "no such file or folder"))
-    # Two inputs mapping to one output (same relative path under two input folders) would
-    # silently overwrite each other: the later ones fail instead.
-    seen: dict[Path, Path] = {}
-    unique: list[Job] = []
-    for job in jobs:
-        if job.dst in seen:
-            early.append(FileResult(str(job.src), None, None, "failed",
-                                    f"output {job.dst} would also be written for {seen[job.dst]}; "
-                                    "redact these inputs into separate output folders"))
-        else:
-            seen[job.dst] = job.src
-            unique.append(job)
-    return unique, early
-
-
-def redact_paths(inputs: Iterable[Path | str], out_dir: Path | str,
-                 config: Config | Settings | None = None, *,
-                 progress: ProgressFactory | None = None, debug: bool = False,
-                 store: ModelStore | None = None) -> BatchReport:
-    """Redact every supported file under ``inputs`` into ``out_dir``."""
-    settings = _as_settings(config)
-    jobs, results = collect_jobs(inputs, Path(out_dir))
-    runner = FileRunner(settings, store=store)
-    root = Path(out_dir).resolve()
-    for job in jobs:
-        results.append(runner.run(job.src, job.dst, progress=progress(job.src) if progress
-                                  else None, debug=debug, root=root))
-    return BatchReport(results)
-
-
-def redact_file(src: Path | str, dst: Path | str, config: Config | Settings | None = None, *,
-                store: ModelStore | None = None) -> FileResult:
-    """Redact one file; returns its result (status "failed" with a reason on bad input)."""
-    return FileRunner(_as_settings(config), store=store).run(Path(src), Path(dst))
-
-
-def release_path(path: Path, root: Path) -> str:
-    """``path`` as a POSIX path relative to the release folder ``root``."""
+def render_settings(plan: RedactionPlan, settings: Settings) -> Settings:
+    """The plan's own settings, with the render-side ones the caller set explicitly. Any other
+    explicit setting that differs from the plan's is refused: it would need a new analysis."""
+    values = dict(plan.settings)
+    sources = {k: "plan" for k in values}
+    given = settings.config.to_dict()
+    for key, source in settings.sources.items():
+        if source == "default" or key not in given:
+            continue
+        if key in RENDER_KEYS:
+            values[key], sources[key] = given[key], source
+        elif values.get(key) != given[key]:
+            raise ConfigError(
+                f"{key} = {given[key]!r} ({source}) but the plan was analysed with "
+                f"{values.get(key)!r}; {key} changes what is painted, so plan the file again "
+                "with it")
+    values["categories"] = tuple(values.get("categories", ()))
     try:
-        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
-    except ValueError:
-        return Path(path).name
+        config = Config(**values)
+    except TypeError as exc:
+        raise ConfigError(f"plan field settings: {exc}") from None
+    return Settings(config, sources, preset=None)
 
 
 class FileRunner:
@@ -179,33 +91,18 @@ class FileRunner:
             self._second[key] = DetectorSet.from_config(second_look_config(config), self.store)
         return self._second[key]
 
-    def _second_look(self, tmp: Path, ext: str, config: Config, log_) -> dict | None:
-        from redact.audit import second_look
-
-        wanted = config.verify_output == "all" or (
-            config.verify_output == "stills" and ext in IMAGE_EXTS)
-        if not wanted:
-            return None
-        detectors = self.second_look_detectors(config)
-        painted = second_look.painted_by_frame(log_.frames)
-        if ext in IMAGE_EXTS:
-            look = second_look.look_at_image(tmp, painted, detectors, config.still_scale)
-        else:
-            look = second_look.look_at_video(tmp, painted, detectors,
-                                             every=config.verify_every)
-        look.settings = {"threshold": config.verify_threshold,
-                         "scale": config.verify_scale, "every": look.every}
-        return look.to_dict()
-
     def run(self, src: Path, dst: Path, *, progress=None, debug: bool = False,
-            plan=None, input_sha: str | None = None, root: Path | None = None) -> FileResult:
-        """``input_sha``: the caller's hash of ``src`` (saves one read of a large input; the
-        input is still re-hashed after redaction to catch changes during the run). ``root``:
-        the release folder; the audit record names the output relative to it, so a copy of
-        the folder anywhere can still be checked against its records."""
+            plan: RedactionPlan | None = None, plan_check: PlanCheck | None = None,
+            input_sha: str | None = None, root: Path | None = None,
+            mode: str | None = None) -> FileResult:
+        """Redact ``src`` into ``dst`` (mode "run"), render ``plan`` into it ("render", the
+        default when a plan is given), or write the plan of ``src`` to ``dst`` ("plan").
+        ``input_sha``: the caller's hash of ``src`` (one read of a large input). ``root``: the
+        release folder; records name outputs relative to it."""
+        mode = mode or ("render" if plan is not None else "run")
         src, dst = Path(src).resolve(), Path(dst).resolve()
         root = Path(root).resolve() if root is not None else dst.parent
-        started, t0 = now_iso(), time.monotonic()
+        t0 = time.monotonic()
         result = FileResult(str(src), None, None, "failed")
         try:
             if dst == src:
@@ -213,7 +110,10 @@ class FileRunner:
                                  "another output folder")
             if TMP_MARK in dst.name:
                 raise InputError(f"{src.name}: name is reserved for temporary files")
-            result = self._run(src, dst, started, progress, plan, input_sha, root)
+            if mode == "plan":
+                result = self._plan(src, dst, progress, input_sha, root)
+            else:
+                result = self._redact(src, dst, progress, plan, plan_check, input_sha, root)
         except RedactError as exc:
             result.error = str(exc)
         except Exception as exc:  # fail closed: any unexpected error fails this file only
@@ -225,105 +125,197 @@ class FileRunner:
             log.debug("failed %s: %s", src, result.error)
         return result
 
-    def _run(self, src: Path, dst: Path, started: str, progress, plan,
-             input_sha: str | None, root: Path) -> FileResult:
-        settings = self.settings
-        ext = src.suffix.lower()
-        if ext not in MEDIA_EXTS:
-            raise InputError(f"{src.name}: unsupported file type")
-        if src.stat().st_size == 0:
-            raise InputError(f"{src.name}: file is empty (0 bytes)")
+    def _plan(self, src: Path, dst: Path, progress, input_sha: str | None,
+              root: Path) -> FileResult:
+        from redact.batch.video import redact_video
+
+        stat = _check_input(src, videos_only=True)
+        check_recall(self.settings.config)
         input_sha = input_sha or sha256_file(src)
+        outcome = redact_video(src, None, src.suffix, self.settings.config, self.detectors,
+                               progress=progress)
+        _check_unchanged(src, stat)
+        plan = build_plan(input_path=src, input_sha=input_sha,
+                          settings=self.settings.config.to_dict(),
+                          models=self.detectors.models, frames=outcome.plan_frames,
+                          frame_count=outcome.frames_in, tracks=outcome.tracks,
+                          warnings=self.detectors.warnings + outcome.warnings)
+        store_sealed(plan, root)
+        blob = json.dumps(plan.to_json(), indent=1).encode("utf-8")
+        write_bytes_atomic(dst, blob)
+        return FileResult(str(src), str(dst), None, "ok", counts=dict(outcome.painted.counts),
+                          frames=outcome.frames_in, seal=plan.seal.sha256 if plan.seal else None,
+                          output_sha256=_sha_bytes(blob))
+
+    def _redact(self, src: Path, dst: Path, progress, plan: RedactionPlan | None,
+                plan_check: PlanCheck | None, input_sha: str | None, root: Path) -> FileResult:
+        started = now_iso()
+        ext = src.suffix.lower()
+        stat = _check_input(src, videos_only=plan is not None)
+        input_sha = input_sha or sha256_file(src)
+        settings = self.settings
         if plan is not None:
-            if ext not in VIDEO_EXTS:
-                raise InputError(f"{src.name}: plans apply to videos only")
             if plan.input_sha256 != input_sha:
                 raise ConfigError(f"plan was made for another file (sha256 "
                                   f"{plan.input_sha256[:12]}…, this input {input_sha[:12]}…)")
-            # Render with the plan's own settings so an unedited plan reproduces `run`.
-            values = dict(plan.settings)
-            values["categories"] = tuple(values.get("categories", ()))
-            try:
-                plan_config = Config(**values)
-            except TypeError as exc:
-                raise ConfigError(f"plan field settings: {exc}") from None
-            settings = Settings(plan_config, {k: "plan" for k in values}, preset=None)
+            settings = render_settings(plan, settings)
+        if plan_check is None or plan_check.intact:
+            check_recall(settings.config)
         config = settings.config
-        detectors = None if plan is not None else self.detectors
-        models = plan.models if plan is not None else detectors.models
-        device = "plan" if plan is not None else detectors.device
         audit_path = audit_path_for(dst)
         with atomic_output(dst) as tmp:
             if ext in VIDEO_EXTS:
-                from redact.render.video import redact_video
-
-                outcome = redact_video(src, tmp, dst.suffix, config, detectors,
-                                       progress=progress, plan=plan,
-                                       audio_ranges=plan.audio if plan is not None else ())
-                log_ = outcome.log
-                frames = {"input": outcome.frames_in, "output": outcome.frames_out,
-                          "detected": outcome.frames_detected,
-                          "max_buffered": outcome.max_buffered}
-                input_extra = {"kind": "video", "streams": outcome.input_streams}
-                warnings, tracks = outcome.warnings, outcome.tracks
-            elif ext in IMAGE_EXTS:
-                from redact.render.image import redact_image
-
-                log_ = redact_image(src, tmp, config, detectors)
-                frames = {"input": 1, "output": 1, "detected": 1}
-                input_extra, warnings, tracks = {"kind": "image"}, [], []
-            if detectors is not None:
-                warnings = detectors.warnings + warnings
-            look = self._second_look(tmp, ext, config, log_)
-            if sha256_file(src) != input_sha:
-                raise InputError(f"{src.name}: input changed while it was being redacted")
+                plan, painted, extra = self._video(src, tmp, dst, config, plan, input_sha,
+                                                   progress)
+            else:
+                plan, painted, extra = self._image(src, tmp, config, input_sha)
+            reductions = recall_reductions(config)
+            look = self._second_look(tmp, ext, config, painted, whole=bool(reductions))
+            _check_unchanged(src, stat)
+            out_sha = sha256_file(tmp)
             record = build_record(
-                settings=settings, models=models, device=device,
-                input_entry=file_entry(src, input_sha, **input_extra),
-                output_entry={**file_entry(tmp, sha256_file(tmp)),
-                              "path": release_path(dst, root)},
-                started=started, frames=frames, log=log_, tracks=tracks, warnings=warnings,
-                plan_edits=plan.edits if plan is not None else None, second_look=look,
-            )
+                settings=settings, plan=plan, painted=painted, device=extra.pop("device"),
+                input_entry=file_entry(src, input_sha, **extra.pop("input")),
+                output_entry={**file_entry(tmp, out_sha), "path": release_path(dst, root)},
+                started=started, frames=extra.pop("frames"), warnings=extra.pop("warnings"),
+                plan_check=plan_check, second_look=look, recall_reductions=reductions)
             # Audit first, output second: an output under its final name always has its record.
-            write_record(audit_path, record)
+            audit_sha = write_record(audit_path, record)
         return FileResult(str(src), str(dst), str(audit_path), "ok",
-                          counts=dict(log_.counts), frames=frames["output"],
-                          verdict=look["verdict"] if look else None)
+                          counts=dict(painted.counts), frames=record["frames"]["output"],
+                          verdict=record["verdict"], output_sha256=out_sha,
+                          audit_sha256=audit_sha, seal=plan.seal.sha256 if plan.seal else None)
+
+    def _video(self, src: Path, tmp: Path, dst: Path, config: Config,
+               plan: RedactionPlan | None, input_sha: str, progress):
+        from redact.batch.video import redact_video
+
+        detectors = None if plan is not None else self.detectors
+        outcome = redact_video(src, tmp, dst.suffix, config, detectors, progress=progress,
+                               plan=plan)
+        warnings = outcome.warnings
+        if plan is None:
+            warnings = detectors.warnings + warnings
+            plan = build_plan(input_path=src, input_sha=input_sha, settings=config.to_dict(),
+                              models=detectors.models, frames=outcome.plan_frames,
+                              frame_count=outcome.frames_in, tracks=outcome.tracks,
+                              warnings=warnings)
+        frames = {"input": outcome.frames_in, "output": outcome.frames_out,
+                  "detected": outcome.frames_detected, "max_buffered": outcome.max_buffered}
+        return plan, outcome.painted, {
+            "device": "plan" if detectors is None else detectors.device, "frames": frames,
+            "input": {"kind": "video", "streams": outcome.input_streams},
+            "warnings": warnings}
+
+    def _image(self, src: Path, tmp: Path, config: Config, input_sha: str):
+        """A still is a one-frame plan: detect, seal, paint from the plan."""
+        from redact.io.image import read_image
+        from redact.plan.analyse import FramePlan
+        from redact.render.image import render_image
+
+        image = read_image(src)
+        detectors = self.detectors
+        with detectors:  # the detectors work side by side, as on video
+            found = detectors.start([image], config.still_scale, still=True).result()[0]
+        records = [FramePlan(0, 0, None, found).to_record()] if len(found) else []
+        plan = build_plan(input_path=src, input_sha=input_sha, settings=config.to_dict(),
+                          models=detectors.models, frames=records, frame_count=1, tracks=[],
+                          warnings=list(detectors.warnings))
+        painted = render_image(image, plan.regions_for(0), tmp, config, plan.styles())
+        return plan, painted, {"device": detectors.device, "input": {"kind": "image"},
+                               "frames": {"input": 1, "output": 1, "detected": 1},
+                               "warnings": list(detectors.warnings)}
+
+    def _second_look(self, tmp: Path, ext: str, config: Config, painted: Painted, *,
+                     whole: bool) -> dict | None:
+        """``whole``: the settings lowered recall, so every frame is looked at again."""
+        from redact.audit import second_look
+
+        wanted = whole or config.verify_output == "all" or (
+            config.verify_output == "stills" and ext in IMAGE_EXTS)
+        if not wanted:
+            return None
+        detectors = self.second_look_detectors(config)
+        if ext in IMAGE_EXTS:
+            look = second_look.look_at_image(tmp, painted.boxes, detectors, config.still_scale)
+        else:
+            look = second_look.look_at_video(tmp, painted.boxes, detectors,
+                                             every=1 if whole else config.verify_every)
+        look.settings = {"threshold": config.verify_threshold,
+                         "scale": config.verify_scale, "every": look.every}
+        return look.to_dict()
+
+
+def check_recall(config: Config) -> None:
+    """Refuse settings that look less than the defaults do, unless accepted by name."""
+    reductions = recall_reductions(config)
+    if reductions and not config.accept_recall_loss:
+        raise ConfigError(
+            f"these settings lower recall below the defaults: {'; '.join(reductions)}. Use the "
+            "defaults, or pass --accept-recall-loss (preset key accept_recall_loss): the "
+            "reductions are then named in each audit record and every frame of each output "
+            "gets a second look, whose verdict decides the exit code")
+
+
+def _check_input(src: Path, *, videos_only: bool):
+    ext = src.suffix.lower()
+    if ext not in MEDIA_EXTS:
+        raise InputError(f"{src.name}: unsupported file type")
+    if videos_only and ext not in VIDEO_EXTS:
+        raise InputError(f"{src.name}: plans apply to videos only")
+    stat = src.stat()
+    if stat.st_size == 0:
+        raise InputError(f"{src.name}: file is empty (0 bytes)")
+    return stat
+
+
+def _check_unchanged(src: Path, before) -> None:
+    # A stat, not a second hash: the input was hashed once, and a change during the run
+    # shows in its size or modification time.
+    after = src.stat()
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise InputError(f"{src.name}: input changed while it was being redacted")
+
+
+def _sha_bytes(blob: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _as_settings(config: Config | Settings | None) -> Settings:
+    if config is None:
+        return load_settings()
+    if isinstance(config, Config):
+        return Settings(config=config, sources={k: "api" for k in config.to_dict()})
+    return config
+
+
+def redact_paths(inputs: Iterable[Path | str], out_dir: Path | str,
+                 config: Config | Settings | None = None, *,
+                 progress: ProgressFactory | None = None, debug: bool = False,
+                 store: ModelStore | None = None) -> BatchReport:
+    """Redact every supported file under ``inputs`` into ``out_dir``."""
+    settings = _as_settings(config)
+    jobs, results = collect_jobs(inputs, Path(out_dir))
+    runner = FileRunner(settings, store=store)
+    root = Path(out_dir).resolve()
+    for job in jobs:
+        results.append(runner.run(job.src, job.dst, progress=progress(job.src) if progress
+                                  else None, debug=debug, root=root))
+    return BatchReport(results)
+
+
+def redact_file(src: Path | str, dst: Path | str, config: Config | Settings | None = None, *,
+                store: ModelStore | None = None) -> FileResult:
+    """Redact one file; returns its result (status "failed" with a reason on bad input)."""
+    return FileRunner(_as_settings(config), store=store).run(Path(src), Path(dst))
 
 
 def plan_file(src: Path | str, dst: Path | str, settings: Settings, *,
               runner: FileRunner | None = None, progress=None,
-              input_sha: str | None = None) -> FileResult:
-    """Detect and track without rendering; write the plan JSON to ``dst`` (atomically)."""
-    from redact.audit.record import write_json_streaming
-    from redact.plan.model import build_plan_document
-    from redact.render.video import redact_video
-
-    src, dst = Path(src).resolve(), Path(dst).resolve()
+              input_sha: str | None = None, root: Path | None = None) -> FileResult:
+    """Detect and track without rendering; write the sealed plan JSON to ``dst``."""
     runner = runner or FileRunner(settings)
-    t0 = time.monotonic()
-    try:
-        if src.suffix.lower() not in VIDEO_EXTS:
-            raise InputError(f"{src.name}: plans apply to videos only")
-        if src.stat().st_size == 0:
-            raise InputError(f"{src.name}: file is empty (0 bytes)")
-        input_sha = input_sha or sha256_file(src)
-        outcome = redact_video(src, None, src.suffix, settings.config, runner.detectors,
-                               progress=progress, collect_plan=True)
-        if sha256_file(src) != input_sha:
-            raise InputError(f"{src.name}: input changed while it was being planned")
-        doc = build_plan_document(input_path=src, input_sha=input_sha, settings=settings,
-                                  models=runner.detectors.models, frames=outcome.plan_frames,
-                                  frame_count=outcome.frames_in, tracks=outcome.tracks,
-                                  warnings=outcome.warnings)
-        write_json_streaming(dst, doc)
-    except RedactError as exc:
-        return FileResult(str(src), None, None, "failed", str(exc),
-                          round(time.monotonic() - t0, 3))
-    except Exception as exc:  # fail closed: no plan, one line
-        return FileResult(str(src), None, None, "failed",
-                          f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}",
-                          round(time.monotonic() - t0, 3))
-    return FileResult(str(src), str(dst), None, "ok", seconds=round(time.monotonic() - t0, 3),
-                      counts=dict(outcome.log.counts), frames=outcome.frames_in)
+    return runner.run(Path(src), Path(dst), progress=progress, input_sha=input_sha,
+                      root=root, mode="plan")

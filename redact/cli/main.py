@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from redact.errors import ConfigError, RedactError
+from redact.cli.options import Options, shared_options
+from redact.errors import RedactError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   pretty_exceptions_show_locals=False,
@@ -31,173 +32,80 @@ def root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")
     STATE["debug"] = debug
 
 
-# Options shared by several commands; None means "not given", so presets and defaults can win.
-Categories = Annotated[str | None, typer.Option("--categories", "-c",
-                       help="Comma list of face, plate, screen, text.")]
-Style = Annotated[str | None, typer.Option("--style", help="blur | pixelate | solid")]
-Device = Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda")]
-Preset = Annotated[str | None, typer.Option("--preset", help="Preset name in pipelines/ or a "
-                                            "path to a TOML file.")]
-DetectEvery = Annotated[int | None, typer.Option(help="Run detection every Nth frame.")]
-ScreenModel = Annotated[str | None, typer.Option(help="Registered screen model.")]
+# One option set for run, plan and render (cli/options.py); None means "not given", so
+# presets and defaults can win.
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-SignKey = Annotated[Path | None, typer.Option(help="Ed25519 private key (PEM) to sign the "
-                                            "journal and audit hashes.")]
-Force = Annotated[bool, typer.Option(help="Redo files even if unchanged.")]
-
-
-def build_settings(preset: str | None, **flags):
-    from redact.config import load_settings
-
-    return load_settings(preset, {k: v for k, v in flags.items() if v is not None})
 
 
 @app.command()
+@shared_options
 def run(
     inputs: Annotated[list[Path], typer.Argument(help="Video/image files and folders.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
-    categories: Categories = None,
-    style: Style = None,
-    device: Device = None,
-    preset: Preset = None,
-    face_size: Annotated[int | None, typer.Option(help="Face detector input, long side px.")]
-    = None,
-    plate_size: Annotated[int | None, typer.Option(help="Plate detector input, long side px.")]
-    = None,
-    face_threshold: Annotated[float | None, typer.Option()] = None,
-    plate_threshold: Annotated[float | None, typer.Option()] = None,
-    screen_model: ScreenModel = None,
-    margin: Annotated[float | None, typer.Option(help="Box growth per side, fraction.")] = None,
-    crf: Annotated[int | None, typer.Option(help="x264 CRF (lower = better quality).")] = None,
-    encoder_preset: Annotated[str | None, typer.Option(help="x264 preset.")] = None,
-    detect_every: DetectEvery = None,
-    tracking: Annotated[bool | None, typer.Option("--tracking/--no-tracking")] = None,
-    verify_output: Annotated[str | None, typer.Option(
-        help="Second look at each output: off | stills | all (video too).")] = None,
-    verify_every: Annotated[int | None, typer.Option(
-        help="Second look on video: every Nth frame (and the last).")] = None,
-    keep_metadata: Annotated[bool | None, typer.Option(
-        "--keep-metadata/--strip-metadata", help="Keep container tags (GPS!).")] = None,
-    offline: Annotated[bool | None, typer.Option("--offline", help="Never fetch models.")]
-    = None,
-    as_json: AsJson = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
-    state: Annotated[Path | None, typer.Option(help="Job state DB (default OUT/.redact).")]
-    = None,
-    workers: Annotated[int, typer.Option(help="Files processed in parallel.")] = 1,
-    since: Annotated[str | None, typer.Option(help="Only inputs modified since: ISO time or "
-                                              "a duration like 36h, 2d.")] = None,
-    sign_key: SignKey = None,
-    force: Force = False,
-    log_file: Annotated[Path | None, typer.Option(help="Append a log here.")] = None,
-    detect_batch: Annotated[int | None, typer.Option(
-        help="Detected frames per detector call (GPU: 8-16).")] = None,
-    engine: Annotated[str, typer.Option(help="local | ray (files over a Ray cluster).")]
-    = "local",
-    address: Annotated[str | None, typer.Option(
-        help="Ray cluster address (default: start a local one).")] = None,
-    retries: Annotated[int, typer.Option(
-        help="Ray: reruns of a file whose worker died, then it is reported failed.")] = 2,
+    *, opts: Options,
 ) -> None:
     """Redact INPUTS into OUT (outputs mirror the input folder layout; audit beside each).
 
     Re-running skips unchanged inputs; a killed run resumes; a second concurrent run on the
     same OUT exits 3.
     """
-    from redact.batch.jobs import BatchOptions, BatchRunner, parse_since
-
-    STATE["debug"] = STATE["debug"] or debug
-    try:
-        settings = build_settings(
-            preset, categories=categories, style=style, device=device, face_size=face_size,
-            plate_size=plate_size, face_threshold=face_threshold,
-            plate_threshold=plate_threshold, screen_model=screen_model, margin=margin,
-            crf=crf, encoder_preset=encoder_preset, detect_every=detect_every,
-            tracking=tracking, keep_metadata=keep_metadata, offline=offline,
-            verify_output=verify_output, verify_every=verify_every, detect_batch=detect_batch)
-        options = BatchOptions(state=state, workers=workers, force=force, sign_key=sign_key,
-                               since=parse_since(since) if since else None, engine=engine,
-                               address=address, retries=retries)
-        if workers < 1:
-            raise ConfigError("--workers must be at least 1")
-    except RedactError as exc:
-        fail(str(exc), 2)
-    from redact.cli.progress import BatchProgress
-
-    _setup_log(log_file)
-    with BatchProgress(enabled=not (as_json or quiet)) as bar:
-        runner = BatchRunner(settings, out, options, progress=bar.for_file,
-                             debug=STATE["debug"])
-        report = runner.run(inputs)
-    _log_report(report)
-    if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
-    elif not quiet:
-        from redact.cli.progress import print_summary
-
-        print_summary(report)
-    raise typer.Exit(report.exit_code)
+    _batch(opts, inputs, out, mode="run")
 
 
 @app.command()
+@shared_options
 def plan(
     inputs: Annotated[list[Path], typer.Argument(help="Video files and folders.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for <name>.plan.json files.")],
-    categories: Categories = None,
-    device: Device = None,
-    preset: Preset = None,
-    style: Style = None,
-    detect_every: DetectEvery = None,
-    screen_model: ScreenModel = None,
-    sign_key: SignKey = None,
-    force: Force = False,
-    as_json: AsJson = False,
+    *, opts: Options,
 ) -> None:
-    """Detect and track only; write an editable redaction plan per video.
+    """Detect and track only; write a sealed, editable redaction plan per video.
 
     Plans go through the same lock, job state and journal as `run`.
     """
-    try:
-        settings = build_settings(preset, categories=categories, device=device, style=style,
-                                  detect_every=detect_every, screen_model=screen_model)
-    except RedactError as exc:
-        fail(str(exc), 2)
-    _batch(settings, inputs, out, mode="plan", sign_key=sign_key, force=force,
-           as_json=as_json)
+    _batch(opts, inputs, out, mode="plan")
 
 
 @app.command()
+@shared_options
 def render(
     input: Annotated[Path, typer.Argument(help="The video the plan was made for.")],
     plan_path: Annotated[Path, typer.Option("--plan", help="Plan JSON (edited or not).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
-    sign_key: SignKey = None,
-    force: Force = False,
-    as_json: AsJson = False,
+    accept_plan_edits: Annotated[bool, typer.Option(
+        "--accept-plan-edits", help="Render a plan whose sealed analysis was edited: every "
+        "change is listed in the audit and the file is held for review (exit 4).")] = False,
+    *, opts: Options,
 ) -> None:
-    """Render a video from a (possibly hand-edited) plan, with audit record and journal entry."""
-    from redact.config import load_settings
+    """Render a video from a plan, with audit record and journal entry. Only the plan's
+    editable fields may have changed (tracks' exclude/style, manual, audio, review)."""
+    _batch(opts, [input], out, mode="render", plan_path=plan_path,
+           accept_plan_edits=accept_plan_edits)
 
-    _batch(load_settings(), [input], out, mode="render", plan_path=plan_path,
-           sign_key=sign_key, force=force, as_json=as_json)
 
+def _batch(opts: Options, inputs: list[Path], out: Path, *, mode: str,
+           plan_path: Path | None = None, accept_plan_edits: bool = False) -> None:
+    from redact.batch.jobs import BatchRunner
+    from redact.cli.progress import BatchProgress
 
-def _batch(settings, inputs: list[Path], out: Path, *, mode: str, as_json: bool,
-           sign_key: Path | None, force: bool, plan_path: Path | None = None) -> None:
-    from redact.batch.jobs import BatchOptions, BatchRunner
-
+    STATE["debug"] = STATE["debug"] or opts.debug
     try:
-        runner = BatchRunner(settings, out, BatchOptions(sign_key=sign_key, force=force),
-                             debug=STATE["debug"], mode=mode, plan_path=plan_path)
+        settings = opts.settings()
+        options = opts.batch_options(accept_plan_edits=accept_plan_edits)
+        _setup_log(opts.log_file)
+        with BatchProgress(enabled=not (opts.as_json or opts.quiet)) as bar:
+            runner = BatchRunner(settings, out, options, progress=bar.for_file,
+                                 debug=STATE["debug"], mode=mode, plan_path=plan_path)
+            report = runner.run(inputs)
     except RedactError as exc:
-        fail(str(exc), 2)
-    report = runner.run(inputs)
-    if as_json:
+        fail(str(exc), exc.exit_code)
+    _log_report(report)
+    if opts.as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
-    else:
-        for r in report.results:
-            typer.echo(f"{r.status:7} {r.input} -> {r.output or r.error}")
+    elif not opts.quiet:
+        from redact.cli.progress import print_summary
+
+        print_summary(report)
     raise typer.Exit(report.exit_code)
 
 

@@ -15,15 +15,15 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from redact.config import Config
-from redact.detect.base import DetectorSet, PendingDetections
+from redact.detect.base import DetectorSet
 from redact.detect.detections import Detections, split_candidates
-from redact.detect.orient import quarter_turns, to_display, to_stored
+from redact.detect.displayed import detect_displayed_batch
 from redact.errors import ConfigError
 from redact.io.video import Frame
 from redact.track import PerFrameStage, Slot, TemporalStage
 
 if TYPE_CHECKING:
-    from redact.plan.model import Plan
+    from redact.plan.model import RedactionPlan
 
 DETECT_AHEAD = 3  # frames decoded ahead of the one being painted
 _WAIT = object()  # a frame chosen for detection whose batch has not been started yet
@@ -35,18 +35,19 @@ class FramePlan:
 
     index: int
     pts: int
-    time_base: Fraction
+    time_base: Fraction | None  # None: a still
     regions: Detections
 
     @property
-    def time(self) -> float:
-        return float(self.pts * self.time_base)
+    def time(self) -> float | None:
+        return None if self.time_base is None else float(self.pts * self.time_base)
 
     def to_record(self) -> dict[str, Any]:
         """The plan file's ``frames[]`` entry. Full float precision: float32 → JSON →
         float32 is lossless, so rendering an unedited plan paints the very same pixels."""
         r = self.regions
-        return {"frame": self.index, "pts": int(self.pts), "time": self.time,
+        pts = None if self.time_base is None else int(self.pts)  # a still has no clock
+        return {"frame": self.index, "pts": pts, "time": self.time,
                 "regions": [{"category": str(c), "box": [float(v) for v in b],
                              "score": float(s), "source": str(src), "track": int(t)}
                             for b, s, c, src, t in zip(r.xyxy, r.score, r.category, r.source,
@@ -67,34 +68,6 @@ def make_stage(config: Config) -> TemporalStage:
     from redact.track.tracker import TrackingStage
 
     return TrackingStage.from_config(config)
-
-
-def detect_displayed(detectors: DetectorSet, frame: Frame) -> PendingDetections:
-    """Start detection on the picture as displayed; boxes come back in stored coordinates."""
-    return detect_displayed_batch(detectors, [frame])[0]
-
-
-def detect_displayed_batch(detectors: DetectorSet, frames: list[Frame], *,
-                           candidates: bool = False) -> list[PendingDetections]:
-    """One detector call for several frames; one pending result per frame, in order.
-    ``candidates``: keep the boxes only a tracker may use (``CANDIDATE``)."""
-    turns = [quarter_turns(frame.rotation) for frame in frames]
-    job = detectors.start([to_display(f.bgr(), t) for f, t in zip(frames, turns, strict=True)],
-                          candidates=candidates)
-    done: list[list[Detections]] = []
-
-    def one(k: int) -> PendingDetections:
-        def collect() -> list[Detections]:
-            if not done:
-                done.append(job.result())
-            dets, turn = done[0][k], turns[k]
-            if turn == 0:
-                return [dets]
-            w, h = frames[k].size
-            return [to_stored(dets, turn, w, h)]
-        return PendingDetections(collect)
-
-    return [one(k) for k in range(len(frames))]
 
 
 def analyse(frames: Iterable[Frame], config: Config, detectors: DetectorSet,
@@ -177,7 +150,7 @@ def analyse(frames: Iterable[Frame], config: Config, detectors: DetectorSet,
     stats.tracks = [t.summary() for t in getattr(stage, "tracks", [])]
 
 
-def replay(frames: Iterable[Frame], plan: Plan) -> Iterator[tuple[Frame, FramePlan]]:
+def replay(frames: Iterable[Frame], plan: RedactionPlan) -> Iterator[tuple[Frame, FramePlan]]:
     """Yield every frame with the (reviewed) plan's regions for it; no detector is loaded."""
     seen = 0
     for frame in frames:

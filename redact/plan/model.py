@@ -1,10 +1,13 @@
-"""The redaction plan: every track and per-frame region, with why it exists, editable by hand.
+"""``RedactionPlan``: every region of every frame, with why it exists, and what a person changed.
 
-Format ``redact.plan/1`` (JSON, documented in README). Edits a reviewer may make:
+Format ``redact.plan/2`` (JSON; schema in ``redact/plan/plan.schema.json``, generated from this
+module by ``python -m redact.plan.schema``). The analysed part (schema, input, settings, models,
+tracks as produced, warnings, frames) is sealed by ``seal.sha256`` (plan/seal.py). A person may
+edit only:
 
-* ``tracks[i].exclude = true``: do not redact that track (e.g. an officer whose face may be
+* ``tracks[i].exclude = true``: do not redact that track (an officer whose face may be
   released). All of its regions (detected, tracked, interpolated, padded) are dropped.
-* ``tracks[i].style = "solid"``: render that track in another style.
+* ``tracks[i].style``: render that track in another style.
 * ``manual``: add regions, each either a static ``box`` over ``start_frame``..``end_frame`` or
   ``keyframes`` (``[{"frame", "box"}]``) between which the box moves linearly.
 * ``audio``: ranges ``{"start": s, "end": s, "mode": "mute" | "bleep"}`` in seconds on the
@@ -12,97 +15,235 @@ Format ``redact.plan/1`` (JSON, documented in README). Edits a reviewer may make
 * ``review``: ``{"approved": true}`` once a reviewer has approved the plan (``redact review``).
 
 Boxes are stored exactly as the tracker produced them (before the margin), so rendering an
-unedited plan paints the very same pixels as ``redact run``.
+unedited plan paints the very same pixels as ``redact run``. A still is a one-frame plan.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from dataclasses import dataclass, field
+import math
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from redact.config import CATEGORIES, STYLES
 from redact.detect.detections import Detections
 from redact.errors import ConfigError
 
-SCHEMA = "redact.plan/1"
+SCHEMA = "redact.plan/2"
 MANUAL_TRACK_BASE = -1000  # manual region k gets track id MANUAL_TRACK_BASE - k
 AUDIO_MODES = ("mute", "bleep")
+# Kept literal (not imported from config) so the generated JSON Schema lists the values.
+Category = Literal["face", "plate", "screen", "text"]
+StyleName = Literal["blur", "pixelate", "solid"]
 
 
-def _err(where: str, what: str) -> ConfigError:
-    return ConfigError(f"plan field {where}: {what}")
+def _box_ok(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    if not all(math.isfinite(v) for v in box):
+        raise ValueError("box values must be finite numbers")
+    if box[2] < box[0] or box[3] < box[1]:
+        raise ValueError("needs x2 >= x1 and y2 >= y1")
+    return box
 
 
-def _box(value: Any, where: str) -> list[float]:
-    if (not isinstance(value, list) or len(value) != 4
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)):
-        raise _err(where, "must be [x1, y1, x2, y2] numbers")
-    if value[2] < value[0] or value[3] < value[1]:
-        raise _err(where, "needs x2 >= x1 and y2 >= y1")
-    return [float(v) for v in value]
+Box = Annotated[tuple[float, float, float, float], AfterValidator(_box_ok)]
 
 
-def _int(obj: dict, key: str, where: str) -> int:
-    value = obj.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise _err(f"{where}.{key}", "must be a whole number >= 0")
-    return value
+class _Part(BaseModel):
+    # strict: "yes" is not true and "2" is not a number (plans are validated as JSON text,
+    # where arrays are still fine for tuples).
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
-@dataclass(frozen=True)
-class ManualRegion:
-    category: str
-    keyframes: tuple[tuple[int, tuple[float, ...]], ...]  # (frame, box), sorted
-    style: str | None = None
+class Region(_Part):
+    category: Category
+    box: Box = Field(description="[x1, y1, x2, y2] in stored pixels, before the margin")
+    score: float = 1.0
+    source: str = "detected"
+    track: int = -1
+
+
+class FrameEntry(_Part):
+    frame: NonNegativeInt
+    pts: int | None = None
+    time: float | None = None
+    regions: tuple[Region, ...] = ()
+
+
+class Track(_Part):
+    """A track as the tracker produced it, plus the two editable fields."""
+
+    id: NonNegativeInt
+    category: Category | None = None
+    first_time: float | None = None
+    last_time: float | None = None
+    first_frame: int | None = None
+    last_frame: int | None = None
+    frames_detected: int | None = None
+    frames_filled: dict[str, int] = Field(default_factory=dict)
+    exclude: bool = False
+    style: StyleName | None = None
+
+
+class Keyframe(_Part):
+    frame: NonNegativeInt
+    box: Box
+
+
+class ManualItem(_Part):
+    """A region a person added: keyframes, or a static box over start_frame..end_frame."""
+
+    category: Category = "face"
+    style: StyleName | None = None
+    keyframes: tuple[Keyframe, ...] | None = None
+    box: Box | None = None
+    start_frame: NonNegativeInt | None = None
+    end_frame: NonNegativeInt | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> ManualItem:
+        if self.keyframes is not None:
+            if not self.keyframes:
+                raise ValueError("keyframes must be a non-empty list of {frame, box}")
+        elif self.box is None or self.start_frame is None or self.end_frame is None:
+            raise ValueError("needs keyframes, or box with start_frame and end_frame")
+        return self
+
+    @field_validator("end_frame")
+    @classmethod
+    def _not_before_start(cls, end: int | None, info: ValidationInfo) -> int | None:
+        start = info.data.get("start_frame")
+        if end is not None and start is not None and end < start:
+            raise ValueError("must be >= start_frame")
+        return end
+
+    def key_boxes(self) -> list[tuple[int, tuple[float, ...]]]:
+        if self.keyframes is not None:
+            return sorted((k.frame, k.box) for k in self.keyframes)
+        assert self.box is not None and self.start_frame is not None  # _one_shape
+        return [(self.start_frame, self.box), (int(self.end_frame or 0), self.box)]
 
     def box_at(self, frame: int) -> np.ndarray | None:
-        frames = [f for f, _ in self.keyframes]
-        if frame < frames[0] or frame > frames[-1]:
+        keys = self.key_boxes()
+        if frame < keys[0][0] or frame > keys[-1][0]:
             return None
-        for (f0, b0), (f1, b1) in zip(self.keyframes, self.keyframes[1:], strict=False):
+        for (f0, b0), (f1, b1) in itertools.pairwise(keys):
             if f0 <= frame <= f1:
                 a = 0.0 if f1 == f0 else (frame - f0) / (f1 - f0)
                 return (1 - a) * np.array(b0, np.float32) + a * np.array(b1, np.float32)
-        return np.array(self.keyframes[0][1], np.float32)
+        return np.array(keys[0][1], np.float32)
 
 
-@dataclass(frozen=True)
-class AudioRange:
+class AudioItem(_Part):
     """Seconds on the frames' clock; ``mode`` "mute" (silence) or "bleep" (1 kHz tone)."""
 
-    start: float
-    end: float
-    mode: str = "mute"
+    start: float = Field(ge=0, allow_inf_nan=False)
+    end: float = Field(ge=0, allow_inf_nan=False)
+    mode: Literal["mute", "bleep"] = "mute"
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, end: float, info: ValidationInfo) -> float:
+        if "start" in info.data and end <= info.data["start"]:
+            raise ValueError("must be after start")
+        return end
 
     def to_dict(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end, "mode": self.mode}
 
 
-@dataclass(frozen=True)
-class Plan:
-    data: dict[str, Any]
-    frames: dict[int, Detections]
-    frame_count: int
-    excluded: frozenset[int]
-    track_styles: dict[int, str]
-    manual: tuple[ManualRegion, ...]
-    models: list = field(default_factory=list)
-    audio: tuple[AudioRange, ...] = ()
+class Review(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow", strict=True)
+    approved: bool = False
 
+
+class InputInfo(_Part):
+    path: str
+    sha256: str
+    frames: NonNegativeInt
+
+
+class Seal(_Part):
+    sha256: str = Field(description="sha256 of the part hashes (plan/seal.py)")
+    parts: dict[str, str] = Field(description="sha256 of each analysed part")
+
+
+EDITABLE = ("tracks[].exclude", "tracks[].style", "manual[]", "audio[]", "review")
+
+
+class RedactionPlan(_Part):
+    """The one object between analysis and rendering (and the audit, review and report)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, populate_by_name=True)
+
+    schema_: Literal["redact.plan/2"] = Field(SCHEMA, alias="schema")
+    input: InputInfo
+    settings: dict[str, Any]
+    models: tuple[dict[str, Any], ...] = ()
+    tracks: tuple[Track, ...] = ()
+    manual: tuple[ManualItem, ...] = ()
+    audio: tuple[AudioItem, ...] = ()
+    review: Review | None = None
+    warnings: tuple[str, ...] = Field((), description="what the reader noticed; not read back")
+    frames: tuple[FrameEntry, ...] = ()
+    seal: Seal | None = None
+
+    # --- what the renderer and the audit read -------------------------------------------
     @property
     def input_sha256(self) -> str:
-        return self.data["input"]["sha256"]
+        return self.input.sha256
 
     @property
-    def settings(self) -> dict[str, Any]:
-        return self.data["settings"]
+    def frame_count(self) -> int:
+        return self.input.frames
+
+    @property
+    def approved(self) -> bool:
+        return self.review is not None and self.review.approved
+
+    @cached_property
+    def excluded(self) -> frozenset[int]:
+        return frozenset(t.id for t in self.tracks if t.exclude)
+
+    @cached_property
+    def track_styles(self) -> dict[int, str]:
+        return {t.id: t.style for t in self.tracks if t.style is not None}
+
+    @cached_property
+    def model_specs(self) -> list:
+        from redact.models.registry import _spec
+
+        return [_spec(m["name"], m) for m in self.models if "name" in m]
+
+    @cached_property
+    def _by_frame(self) -> dict[int, Detections]:
+        out: dict[int, Detections] = {}
+        for entry in self.frames:
+            rs = entry.regions
+            out[entry.frame] = Detections(
+                np.array([r.box for r in rs], np.float32).reshape(-1, 4),
+                np.array([r.score for r in rs]), np.array([r.category for r in rs], dtype=object),
+                np.array([r.source for r in rs], dtype=object),
+                np.array([r.track for r in rs], dtype=np.int64))
+        return out
 
     @property
     def edits(self) -> list[dict[str, Any]]:
+        """What a person changed in the editable fields, for the audit record."""
         out: list[dict[str, Any]] = [{"edit": "exclude_track", "track": t}
                                      for t in sorted(self.excluded)]
         out += [{"edit": "track_style", "track": t, "style": s}
@@ -110,7 +251,7 @@ class Plan:
         for k, m in enumerate(self.manual):
             out.append({"edit": "manual_region", "id": k, "category": m.category,
                         "style": m.style, "keyframes": [{"frame": f, "box": list(b)}
-                                                        for f, b in m.keyframes]})
+                                                        for f, b in m.key_boxes()]})
         out += [{"edit": "audio_range", **a.to_dict()} for a in self.audio]
         return out
 
@@ -122,7 +263,7 @@ class Plan:
         return styles
 
     def regions_for(self, index: int) -> Detections:
-        base = self.frames.get(index, Detections.empty())
+        base = self._by_frame.get(index, Detections.empty())
         if self.excluded and len(base):
             base = base[~np.isin(base.track_id, list(self.excluded))]
         manual = []
@@ -134,144 +275,68 @@ class Plan:
                               np.array([MANUAL_TRACK_BASE - k])))
         return Detections.concat([base, *manual])
 
-
-def build_plan_document(*, input_path: Path, input_sha: str, settings, models, frames,
-                        frame_count: int, tracks: list[dict],
-                        warnings: list[str] | None = None) -> dict[str, Any]:
-    return {
-        "schema": SCHEMA,
-        "input": {"path": str(input_path), "sha256": input_sha, "frames": frame_count},
-        "settings": settings.config.to_dict(),
-        "models": [m.to_dict() for m in models],
-        "tracks": [{**t, "exclude": False, "style": None} for t in tracks],
-        "manual": [],
-        "warnings": list(warnings or []),  # what the reader noticed; not read back
-        "frames": frames,
-    }
+    def to_json(self) -> dict[str, Any]:
+        # No review yet: no "review" key (review/plans.py adds it on approval).
+        return self.model_dump(mode="json", by_alias=True,
+                               exclude={"review"} if self.review is None else None)
 
 
-def load_plan(path: Path) -> Plan:
+def _where(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top)"
+
+
+_MESSAGES = {
+    "list_type": "must be a list", "tuple_type": "must be a list",
+    "model_type": "must be an object", "dict_type": "must be an object",
+    "model_attributes_type": "must be an object", "bool_type": "must be true or false",
+    "int_type": "must be a whole number", "float_type": "must be a number",
+    "string_type": "must be text", "missing": "missing",
+    "extra_forbidden": "is not a plan field (editable: " + ", ".join(EDITABLE) + ")",
+    "too_short": "must be [x1, y1, x2, y2] numbers", "too_long": "must be [x1, y1, x2, y2] numbers",
+}
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    if kind == "literal_error":
+        return "must be one of " + ctx.get("expected", "").replace("'", "").replace(" or ", ", ")
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"must be a number >= {ctx.get('ge', ctx.get('gt'))}"
+    if kind == "finite_number":
+        return "must be a finite number"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def parse_plan(data: Any) -> RedactionPlan:
+    """Validate a plan document; the first problem becomes a ``ConfigError`` naming its field."""
+    if isinstance(data, dict) and data.get("schema") != SCHEMA:
+        old = data.get("schema")
+        hint = "; plans of redact.plan/1 carry no seal: plan the file again" \
+            if old == "redact.plan/1" else ""
+        raise ConfigError(f"plan field schema: must be {SCHEMA!r}, got {old!r}{hint}")
+    try:
+        return RedactionPlan.model_validate_json(json.dumps(data, allow_nan=False))
+    except ValueError as exc:
+        if not isinstance(exc, ValidationError):  # NaN or infinity: JSON has neither
+            raise ConfigError("plan: every number must be finite (NaN or infinity found)") from None
+        first = exc.errors()[0]
+        loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and (
+            p.startswith(("function-", "tuple[", "Annotated", "json-or-python")) or p in (
+                "str", "int", "float"))))
+        raise ConfigError(f"plan field {_where(loc)}: {_message(first)}") from None
+
+
+def load_plan(path: Path) -> RedactionPlan:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"plan {path} does not exist") from None
+        raise ConfigError(f"plan {path} does not exist; give the .plan.json that `redact "
+                          "plan` wrote") from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"plan {path}: not valid JSON ({exc})") from None
     return parse_plan(data)
-
-
-def parse_plan(data: Any) -> Plan:
-    if not isinstance(data, dict):
-        raise _err("(top)", "must be a JSON object")
-    if data.get("schema") != SCHEMA:
-        raise _err("schema", f"must be {SCHEMA!r}, got {data.get('schema')!r}")
-    inp = data.get("input")
-    if not isinstance(inp, dict) or not isinstance(inp.get("sha256"), str):
-        raise _err("input.sha256", "missing")
-    frame_count = _int(inp, "frames", "input")
-    if not isinstance(data.get("settings"), dict):
-        raise _err("settings", "must be an object of settings")
-    excluded, styles = set(), {}
-    for i, track in enumerate(_list(data, "tracks")):
-        where = f"tracks[{i}]"
-        if not isinstance(track, dict):
-            raise _err(where, "must be an object")
-        tid = _int(track, "id", where)
-        exclude = track.get("exclude", False)
-        if not isinstance(exclude, bool):
-            raise _err(f"{where}.exclude", "must be true or false")
-        if exclude:
-            excluded.add(tid)
-        style = track.get("style")
-        if style is not None:
-            if style not in STYLES:
-                raise _err(f"{where}.style", f"must be one of {', '.join(STYLES)} or null")
-            styles[tid] = style
-    manual = tuple(_manual(m, f"manual[{k}]") for k, m in enumerate(_list(data, "manual")))
-    frames: dict[int, Detections] = {}
-    for i, entry in enumerate(_list(data, "frames")):
-        where = f"frames[{i}]"
-        if not isinstance(entry, dict):
-            raise _err(where, "must be an object")
-        index = _int(entry, "frame", where)
-        regions = entry.get("regions")
-        if not isinstance(regions, list):
-            raise _err(f"{where}.regions", "must be a list")
-        boxes, scores, cats, sources, tids = [], [], [], [], []
-        for j, r in enumerate(regions):
-            rw = f"{where}.regions[{j}]"
-            if not isinstance(r, dict):
-                raise _err(rw, "must be an object")
-            boxes.append(_box(r.get("box"), f"{rw}.box"))
-            if r.get("category") not in CATEGORIES:
-                raise _err(f"{rw}.category", f"must be one of {', '.join(CATEGORIES)}")
-            cats.append(r["category"])
-            scores.append(float(r.get("score", 1.0)))
-            sources.append(str(r.get("source", "detected")))
-            tids.append(int(r.get("track", -1)))
-        frames[index] = Detections(np.array(boxes, np.float32).reshape(-1, 4), np.array(scores),
-                                   np.array(cats, dtype=object), np.array(sources, dtype=object),
-                                   np.array(tids, dtype=np.int64))
-    from redact.models.registry import _spec
-
-    models = [_spec(m["name"], m) for m in data.get("models", []) if isinstance(m, dict)]
-    audio = tuple(_audio(a, f"audio[{k}]") for k, a in enumerate(_list(data, "audio")))
-    review = data.get("review", {})
-    if not isinstance(review, dict) or not isinstance(review.get("approved", False), bool):
-        raise _err("review", 'must be an object like {"approved": true}')
-    return Plan(data, frames, frame_count, frozenset(excluded), styles, manual, models,
-                audio=audio)
-
-
-def _list(data: dict, key: str) -> list:
-    value = data.get(key, [])
-    if not isinstance(value, list):
-        raise _err(key, "must be a list")
-    return value
-
-
-def _audio(a: Any, where: str) -> AudioRange:
-    if not isinstance(a, dict):
-        raise _err(where, "must be an object")
-    ends = []
-    for key in ("start", "end"):
-        value = a.get(key)
-        if (not isinstance(value, int | float) or isinstance(value, bool)
-                or not np.isfinite(value) or value < 0):
-            raise _err(f"{where}.{key}", "must be a number of seconds >= 0")
-        ends.append(float(value))
-    if ends[1] <= ends[0]:
-        raise _err(f"{where}.end", "must be after start")
-    mode = a.get("mode", "mute")
-    if mode not in AUDIO_MODES:
-        raise _err(f"{where}.mode", f"must be one of {', '.join(AUDIO_MODES)}")
-    return AudioRange(ends[0], ends[1], mode)
-
-
-def _manual(m: Any, where: str) -> ManualRegion:
-    if not isinstance(m, dict):
-        raise _err(where, "must be an object")
-    category = m.get("category", "face")
-    if category not in CATEGORIES:
-        raise _err(f"{where}.category", f"must be one of {', '.join(CATEGORIES)}")
-    style = m.get("style")
-    if style is not None and style not in STYLES:
-        raise _err(f"{where}.style", f"must be one of {', '.join(STYLES)} or null")
-    if "keyframes" in m:
-        kfs = m["keyframes"]
-        if not isinstance(kfs, list) or not kfs:
-            raise _err(f"{where}.keyframes", "must be a non-empty list of {frame, box}")
-        keyframes = []
-        for k, kf in enumerate(kfs):
-            if not isinstance(kf, dict):
-                raise _err(f"{where}.keyframes[{k}]", "must be an object")
-            keyframes.append((_int(kf, "frame", f"{where}.keyframes[{k}]"),
-                              tuple(_box(kf.get("box"), f"{where}.keyframes[{k}].box"))))
-        keyframes.sort()
-    else:
-        start, end = _int(m, "start_frame", where), _int(m, "end_frame", where)
-        if end < start:
-            raise _err(f"{where}.end_frame", "must be >= start_frame")
-        box = tuple(_box(m.get("box"), f"{where}.box"))
-        keyframes = [(start, box), (end, box)]
-    return ManualRegion(category, tuple(keyframes), style)

@@ -1,0 +1,70 @@
+"""Inputs to jobs: folders expanded, outputs mirrored under the output folder, clashes and
+unsupported files reported instead of run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from redact.batch.results import FileResult
+from redact.io import MEDIA_EXTS
+from redact.io.atomic import TMP_MARK
+
+
+@dataclass(frozen=True)
+class Job:
+    src: Path
+    dst: Path
+
+
+def collect_jobs(inputs: Iterable[Path | str], out_dir: Path) -> tuple[list[Job], list[FileResult]]:
+    """Expand folders recursively. Outputs mirror the path relative to each input folder."""
+    out_dir = Path(out_dir).resolve()
+    if isinstance(inputs, str | os.PathLike):
+        inputs = [inputs]  # one path, not an iterable of its characters
+    jobs: list[Job] = []
+    early: list[FileResult] = []
+    for raw in inputs:
+        root = Path(raw).resolve()
+        if root.is_dir():
+            for path in sorted(p for p in root.rglob("*") if p.is_file()):
+                if out_dir in path.parents or TMP_MARK in path.name or any(
+                        part == ".redact" for part in path.parts):
+                    continue  # never re-redact our own outputs, temporaries or job state
+                if path.suffix.lower() in MEDIA_EXTS:
+                    jobs.append(Job(path, out_dir / path.relative_to(root)))
+                else:
+                    early.append(FileResult(str(path), None, None, "skipped",
+                                            "not a supported video or image type"))
+        elif root.is_file():
+            if root.suffix.lower() not in MEDIA_EXTS:
+                early.append(FileResult(str(root), None, None, "failed",
+                                        f"unsupported file type {root.suffix or '(none)'}; "
+                                        f"supported: {' '.join(MEDIA_EXTS)}"))
+            else:
+                jobs.append(Job(root, out_dir / root.name))
+        else:
+            early.append(FileResult(str(root), None, None, "failed", "no such file or folder"))
+    # Two inputs mapping to one output (same relative path under two input folders) would
+    # silently overwrite each other: the later ones fail instead.
+    seen: dict[Path, Path] = {}
+    unique: list[Job] = []
+    for job in jobs:
+        if job.dst in seen:
+            early.append(FileResult(str(job.src), None, None, "failed",
+                                    f"output {job.dst} would also be written for {seen[job.dst]}; "
+                                    "redact these inputs into separate output folders"))
+        else:
+            seen[job.dst] = job.src
+            unique.append(job)
+    return unique, early
+
+
+def release_path(path: Path, root: Path) -> str:
+    """``path`` as a POSIX path relative to the release folder ``root``."""
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return Path(path).name

@@ -1,0 +1,98 @@
+"""One video through the stages: decode → (analyse | replay a plan) → paint → encode, streamed
+with a bounded buffer. ``run`` analyses and renders in one pass, ``plan`` analyses only,
+``render`` replays a stored plan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from redact.config import Config
+from redact.detect.base import DetectorSet
+from redact.errors import ConfigError
+from redact.io.video import Frame, VideoWriter, describe_streams, iter_frames, open_input
+from redact.plan.analyse import AnalysisStats, analyse, replay
+from redact.plan.model import RedactionPlan
+from redact.render.painted import Painted
+from redact.render.video import render_frames
+from redact.track import TemporalStage
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class VideoOutcome:
+    frames_in: int = 0
+    frames_out: int = 0
+    frames_detected: int = 0
+    max_buffered: int = 0
+    input_streams: list[dict] = field(default_factory=list)
+    painted: Painted = field(default_factory=Painted)
+    warnings: list[str] = field(default_factory=list)
+    tracks: list[dict] = field(default_factory=list)
+    # Each frame's plan record (frames with regions), for the RedactionPlan of this file.
+    plan_frames: list[dict] = field(default_factory=list)
+
+
+def redact_video(src: Path, dst_tmp: Path | None, final_suffix: str, config: Config,
+                 detectors: DetectorSet | None, *, progress: Progress | None = None,
+                 plan: RedactionPlan | None = None, stage: TemporalStage | None = None,
+                 ) -> VideoOutcome:
+    """Redact ``src`` into ``dst_tmp`` from the detectors' analysis, or from ``plan`` (no
+    detector runs). With ``dst_tmp=None`` nothing is painted or encoded (planning)."""
+    if (detectors is None) == (plan is None):
+        # Fail closed: without detectors or a plan nothing would ever be redacted.
+        raise ConfigError("redact_video needs detectors or a plan to take regions from (one "
+                          "of them); refusing to encode a video with nothing to redact it")
+    outcome = VideoOutcome()
+    container = open_input(src)
+    writer = None
+    if dst_tmp is not None:
+        writer = VideoWriter(dst_tmp, final_suffix, container, crf=config.crf,
+                             preset=config.encoder_preset, keep_metadata=config.keep_metadata,
+                             audio_ranges=plan.audio if plan is not None else ())
+    outcome.input_streams = describe_streams(container)
+    stats = AnalysisStats()
+    try:
+        _stream(container, writer, config, detectors, plan, stage, stats, outcome, progress)
+        if writer is not None:
+            writer.close()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    finally:
+        container.close()
+    outcome.warnings.extend(writer.warnings if writer is not None
+                            else getattr(container, "notes", []))
+    outcome.frames_detected, outcome.max_buffered = stats.frames_detected, stats.max_buffered
+    outcome.tracks = stats.tracks
+    return outcome
+
+
+def _stream(container, writer: VideoWriter | None, config: Config,
+            detectors: DetectorSet | None, plan: RedactionPlan | None,
+            stage: TemporalStage | None, stats: AnalysisStats, outcome: VideoOutcome,
+            progress: Progress | None) -> None:
+    def counted(frames: Iterator[Frame]) -> Iterator[Frame]:
+        for frame in frames:
+            outcome.frames_in += 1
+            yield frame
+
+    on_audio = writer.add_audio if writer is not None else (lambda _packet: None)
+    frames = counted(iter_frames(container, on_audio))
+    if plan is not None:
+        planned, styles = replay(frames, plan), plan.styles()
+    else:
+        assert detectors is not None  # checked by redact_video
+        planned, styles = analyse(frames, config, detectors, stats, stage), {}
+    total = int(container.streams.video[0].frames or 0)
+    for _frame, frame_plan in render_frames(planned, writer, config, styles, outcome.painted,
+                                            progress=progress, total=total):
+        if len(frame_plan.regions):
+            outcome.plan_frames.append(frame_plan.to_record())
+        outcome.frames_out += 1
+    if outcome.frames_out != outcome.frames_in:
+        raise RuntimeError(f"internal error: {outcome.frames_in} frames decoded but "
+                           f"{outcome.frames_out} encoded")

@@ -1,0 +1,26 @@
+"""From analysis to a sealed ``RedactionPlan`` (a video's frames, or a still as one frame)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from redact.plan.model import SCHEMA, RedactionPlan
+from redact.plan.seal import sealed
+
+
+def build_plan(*, input_path: Path, input_sha: str, settings: dict[str, Any], models: list,
+               frames: Iterable[dict[str, Any]], frame_count: int, tracks: list[dict],
+               warnings: list[str] | None = None) -> RedactionPlan:
+    """``frames``: ``FramePlan.to_record()`` of each frame with regions, in order."""
+    plan = RedactionPlan.model_validate({
+        "schema": SCHEMA,
+        "input": {"path": str(input_path), "sha256": input_sha, "frames": frame_count},
+        "settings": settings,
+        "models": [m.to_dict() for m in models],
+        "tracks": tracks,
+        "warnings": list(warnings or []),
+        "frames": list(frames),
+    }, strict=False)  # our own values: lists for tuples are fine here
+    return sealed(plan)

@@ -1,0 +1,81 @@
+"""The seal of a plan's analysed part, and the sealed copy kept beside the plans.
+
+The analysed part is everything the tool produced: schema, input, settings, models, tracks (less
+their ``exclude`` and ``style``), warnings and frames. Each part is hashed on its canonical JSON
+(sorted keys, no spaces), and the seal is the hash of those part hashes, so a changed part can
+be named without the original at hand. The seal alone proves nothing against someone who
+recomputes it: its journal entry (signed when signing) is the anchor, and the sealed copy in
+``.redact/sealed/<seal>.json`` is what edits are listed against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from redact.io.atomic import write_bytes_atomic
+from redact.plan.model import RedactionPlan, Seal
+
+PARTS = ("schema", "input", "settings", "models", "tracks", "warnings", "frames")
+TRACK_EDITABLE = ("exclude", "style")
+SEALED_DIR = Path(".redact") / "sealed"
+
+
+def canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _sha(blob: bytes) -> str:
+    return hashlib.sha256(blob).hexdigest()
+
+
+def analysed_part(plan: RedactionPlan) -> dict[str, Any]:
+    data = plan.model_dump(mode="json", by_alias=True, include=set(PARTS) - {"schema"})
+    data["schema"] = plan.schema_
+    data["tracks"] = [{k: v for k, v in t.items() if k not in TRACK_EDITABLE}
+                      for t in data["tracks"]]
+    return {k: data[k] for k in PARTS}
+
+
+def seal_of_part(part: dict[str, Any]) -> Seal:
+    hashes = {k: _sha(canonical(part[k])) for k in PARTS}
+    return Seal(sha256=_sha(canonical(hashes)), parts=hashes)
+
+
+def compute_seal(plan: RedactionPlan) -> Seal:
+    return seal_of_part(analysed_part(plan))
+
+
+def sealed(plan: RedactionPlan) -> RedactionPlan:
+    """``plan`` with its seal set from its analysed part."""
+    return plan.model_copy(update={"seal": compute_seal(plan)})
+
+
+def store_sealed(plan: RedactionPlan, folder: Path) -> Path:
+    """Keep the analysed part under ``folder/.redact/sealed/<seal>.json`` (content-addressed:
+    the name is the hash of what it holds, so a changed copy gives itself away)."""
+    assert plan.seal is not None
+    path = Path(folder) / SEALED_DIR / f"{plan.seal.sha256}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(path, canonical(analysed_part(plan)))
+    return path
+
+
+def find_sealed(plan_path: Path, seal: str) -> dict[str, Any] | None:
+    """The sealed analysed part named ``seal``, from the nearest ``.redact/sealed`` at or above
+    the plan's folder, or None when there is none or it no longer hashes to its name."""
+    if not seal or not all(c in "0123456789abcdef" for c in seal):
+        return None
+    for folder in Path(plan_path).resolve().parents:
+        path = folder / SEALED_DIR / f"{seal}.json"
+        if path.is_file():
+            try:
+                part = json.loads(path.read_text(encoding="utf-8"))
+                if set(part) == set(PARTS) and seal_of_part(part).sha256 == seal:
+                    return part
+            except (OSError, ValueError):
+                return None
+            return None
+    return None
