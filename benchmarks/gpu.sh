@@ -151,7 +151,8 @@ def main():
 
     import redact
     from redact.batch.runner import FileRunner
-    from redact.batch.jobs import BatchOptions, BatchRunner
+    from redact.batch.jobs import BatchRunner
+from redact.batch.options import BatchOptions
 
     # Several files first, while this process holds no model: a fork after the detectors'
     # threads have started can hang (GPU workers are spawned anyway).

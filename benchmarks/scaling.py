@@ -26,7 +26,8 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 def batch(inputs: Path, out: Path, **options) -> tuple[int, float]:
     import redact
-    from redact.batch.jobs import BatchOptions, BatchRunner
+    from redact.batch.jobs import BatchRunner
+    from redact.batch.options import BatchOptions
 
     settings = redact.load_settings(overrides={"device": "cpu"}, override_source="benchmark")
     t0 = time.monotonic()

@@ -148,7 +148,8 @@ def test_without_ranges_audio_is_stream_copied(tmp_path, clip_and_plan):
     assert not any("re-encoded" in w for w in audit["warnings"])
 
 
-BASE = {"schema": "redact.plan/2", "input": {"path": "x.mp4", "sha256": "x", "frames": 1}, "settings": {},
+BASE = {"schema": "redact.plan/2", "input": {"path": "x.mp4", "sha256": "x", "frames": 1},
+        "settings": {},
         "tracks": [], "frames": [], "manual": []}
 
 

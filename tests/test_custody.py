@@ -15,7 +15,8 @@ import pytest
 
 from redact.audit.journal import canonical, generate_keys, line_hash, load_public_key
 from redact.audit.verify import verify
-from redact.batch.jobs import BatchOptions, BatchRunner
+from redact.batch.jobs import BatchRunner
+from redact.batch.options import BatchOptions
 from redact.batch.runner import FileRunner
 from redact.config import load_settings
 from redact.errors import SetupError

@@ -73,7 +73,8 @@ def test_plan_for_another_file_is_refused(tmp_path, planned):
 
 
 def test_keyframed_manual_region_moves_linearly():
-    doc = {"schema": "redact.plan/2", "input": {"path": "x.mp4", "sha256": "x", "frames": 11}, "settings": {},
+    doc = {"schema": "redact.plan/2", "input": {"path": "x.mp4", "sha256": "x", "frames": 11},
+           "settings": {},
            "tracks": [], "frames": [],
            "manual": [{"category": "plate", "keyframes": [
                {"frame": 0, "box": [0, 0, 10, 10]}, {"frame": 10, "box": [100, 0, 110, 10]}]}]}
@@ -95,7 +96,8 @@ def test_keyframed_manual_region_moves_linearly():
      "frames[0].regions[0].category"),
 ])
 def test_malformed_plan_names_the_field(mutate, field):
-    doc = {"schema": "redact.plan/2", "input": {"path": "x.mp4", "sha256": "x", "frames": 1}, "settings": {},
+    doc = {"schema": "redact.plan/2", "input": {"path": "x.mp4", "sha256": "x", "frames": 1},
+        "settings": {},
            "tracks": [], "manual": [], "frames": []}
     bad = copy.deepcopy(doc)
     mutate(bad)

@@ -68,7 +68,8 @@ def cli(*args: str) -> int:
 
 
 def test_engine_and_mode_are_checked_before_any_state(tmp_path):
-    from redact.batch.jobs import BatchOptions, BatchRunner
+    from redact.batch.jobs import BatchRunner
+    from redact.batch.options import BatchOptions
     from redact.config import load_settings
     from redact.errors import ConfigError
 

@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 from redact.errors import ConfigError, SetupError
 
 if TYPE_CHECKING:
-    from redact.batch.collect import Job
-    from redact.batch.jobs import BatchRunner
+    from redact.batch.engines import FileJob
+    from redact.batch.options import BatchOptions
     from redact.batch.results import FileResult
-    from redact.batch.state import Row
+    from redact.config import Settings
 
 ENGINES = ("local", "ray")
 # Environment a worker needs to find the same models as the driver (nothing else is copied).
@@ -109,13 +109,13 @@ def _run_file(settings, src: str, dst: str, input_sha: str, root: str, threads: 
                       progress=report)
 
 
-def execute_ray(batch: BatchRunner, todo: list[tuple[Job, Row]]) -> Iterator[FileResult]:
-    """Yield each file's result in ``todo`` order (the journal's order is the local engine's)."""
+def execute_ray(settings: Settings, jobs: list[FileJob], options: BatchOptions, *,
+                progress: Callable | None = None) -> Iterator[FileResult]:
+    """Yield each file's result in ``jobs`` order (the journal's order is the local engine's)."""
     from redact.batch.results import FileResult
 
-    if batch.mode != "run":
+    if any(job.mode != "run" for job in jobs):
         raise ConfigError("--engine ray runs `redact run` batches; plan and render run locally")
-    options = batch.options
     if options.retries < 0:
         raise ConfigError("--retries must be 0 or more")
     ray = import_ray()
@@ -123,23 +123,23 @@ def execute_ray(batch: BatchRunner, todo: list[tuple[Job, Row]]) -> Iterator[Fil
     refs: list[Any] = []
     consumed = 0
     try:
-        progress = ray.remote(num_cpus=0)(_Progress).remote()
+        progress_actor = ray.remote(num_cpus=0)(_Progress).remote()
         resources: dict[str, float] = {"num_cpus": options.cpus_per_file}
-        if batch.settings.config.device == "cuda":
+        if settings.config.device == "cuda":
             resources["num_gpus"] = options.gpus_per_file
         task = ray.remote(max_retries=options.retries, retry_exceptions=False,
                           **resources)(_run_file)
         threads = max(1, int(options.cpus_per_file))
-        refs = [task.remote(batch.settings, str(job.src), str(job.dst), row.input_sha256,
-                            str(batch.out_dir), threads, progress, str(i))
-                for i, (job, row) in enumerate(todo)]
-        bars = _Bars(batch.progress, [job.src for job, _row in todo])
+        refs = [task.remote(settings, str(job.src), str(job.dst), job.input_sha,
+                            str(job.root), threads, progress_actor, str(i))
+                for i, job in enumerate(jobs)]
+        bars = _Bars(progress, [job.src for job in jobs])
         for i, ref in enumerate(refs):
             consumed = i
             while not ray.wait([ref], timeout=POLL_S)[0]:
-                bars.show(ray.get(progress.snapshot.remote()))
-            bars.show(ray.get(progress.snapshot.remote()))
-            job = todo[i][0]
+                bars.show(ray.get(progress_actor.snapshot.remote()))
+            bars.show(ray.get(progress_actor.snapshot.remote()))
+            job = jobs[i]
             try:
                 result: FileResult = ray.get(ref)
             except ray.exceptions.RayTaskError as exc:  # e.g. redact missing on that node
@@ -168,7 +168,8 @@ def execute_ray(batch: BatchRunner, todo: list[tuple[Job, Row]]) -> Iterator[Fil
         # behind can go. The driver holds the lock, so no other run writes here.
         if started:
             ray.shutdown()
-        sweep_temporaries(batch.out_dir)
+        for root in {job.root for job in jobs}:
+            sweep_temporaries(root)
 
 
 def _visible(result: FileResult) -> FileResult:

@@ -9,14 +9,13 @@ import json
 import os
 import time
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
-from multiprocessing import get_context
 from pathlib import Path
 
 from redact.audit.journal import Journal, load_private_key
 from redact.batch.collect import Job, collect_jobs, release_path
+from redact.batch.engines import FileJob
+from redact.batch.options import BatchOptions
 from redact.batch.results import OK_STATUSES, BatchReport, FileResult
 from redact.batch.runner import FileRunner, check_recall, render_settings
 from redact.batch.state import OutputLock, Row, StateDB
@@ -25,25 +24,6 @@ from redact.errors import ConfigError, ModelError, SetupError, StageError
 from redact.io import VIDEO_EXTS
 from redact.io.atomic import sweep_temporaries
 from redact.models.store import ModelStore, sha256_file
-
-
-@dataclass(frozen=True)
-class BatchOptions:
-    state: Path | None = None  # default OUT/.redact/state.sqlite
-    workers: int = 1
-    since: float | None = None  # only inputs modified at/after this epoch time
-    sign_key: Path | None = None
-    force: bool = False
-    # Where files run: "local" (this machine) or "ray" (a Ray cluster; batch/engine_ray.py).
-    engine: str = "local"
-    address: str | None = None  # Ray cluster address; None starts a local one
-    retries: int = 2  # Ray: runs of a file after its worker died, before it is reported failed
-    cpus_per_file: float = 1.0  # Ray resources declared per file
-    gpus_per_file: float = 0.25  # Ray, --device cuda: four files share a GPU
-    # Render a plan whose sealed analysis was edited: every change is listed in the audit
-    # record and the file's verdict is "review" (exit 4). Without it such a plan is refused.
-    accept_plan_edits: bool = False
-
 
 # What a batch makes of each input: "run" redacts (analyse + render), "plan" writes the
 # editable plan only, "render" paints a video from a given plan. All three go through the same
@@ -250,36 +230,21 @@ class BatchRunner:
         return audit.is_file() and sha256_file(audit) == row.audit_sha256
 
     def _execute(self, todo: list[tuple[Job, Row]]):
+        from redact.batch import engines
+
+        jobs = [FileJob(job.src, job.dst, row.input_sha256, self.out_dir, self.mode)
+                for job, row in todo]
         if self.options.engine == "ray":
             from redact.batch.engine_ray import execute_ray
 
-            yield from execute_ray(self, todo)
+            yield from execute_ray(self.settings, jobs, self.options, progress=self.progress)
             return
-        workers = max(1, self.options.workers)
-        if workers == 1 or len(todo) <= 1 or self.mode != "run":
-            runner = self.file_runner or FileRunner(self.settings, store=self.store)
-            for job, row in todo:
-                progress = self.progress(job.src) if self.progress else None
-                if self.mode == "plan":
-                    yield runner.run(job.src, job.dst, progress=progress, debug=self.debug,
-                                     input_sha=row.input_sha256, root=self.out_dir,
-                                     mode="plan")
-                else:
-                    yield runner.run(job.src, job.dst, debug=self.debug, progress=progress,
-                                     input_sha=row.input_sha256, plan=self.plan,
-                                     plan_check=self.plan_check, root=self.out_dir)
+        if max(1, self.options.workers) > 1 and len(jobs) > 1 and self.mode == "run":
+            yield from engines.execute_pool(self.settings, jobs, self.options.workers)
             return
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        # Trap: a CUDA runtime this process has touched does not survive a fork; GPU workers
-        # start as fresh interpreters instead.
-        from redact.detect.base import resolve_device
-
-        context = get_context("spawn") \
-            if resolve_device(self.settings.config.device) == "cuda" else None
-        with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
-                                 initargs=(self.settings, threads), mp_context=context) as pool:
-            yield from pool.map(_worker_run, [(j.src, j.dst, r.input_sha256, self.out_dir)
-                                              for j, r in todo])
+        runner = self.file_runner or FileRunner(self.settings, store=self.store)
+        yield from engines.execute_local(runner, jobs, progress=self.progress, debug=self.debug,
+                                         plan=self.plan, plan_check=self.plan_check)
 
     def _record(self, db: StateDB, journal: Journal, pending: Row, result: FileResult) -> None:
         ok = result.status in OK_STATUSES
@@ -310,20 +275,3 @@ class BatchRunner:
             entry["verdict"] = result.verdict
         journal.append("file", **entry)
         db.put(row)
-
-
-_WORKER: dict = {}
-
-
-def _worker_init(settings: Settings, threads: int) -> None:
-    # Each process gets its share of the cores instead of all of them.
-    from redact.detect.base import set_cpu_threads
-
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    set_cpu_threads(threads)
-    _WORKER["runner"] = FileRunner(settings)
-
-
-def _worker_run(args) -> FileResult:
-    src, dst, input_sha, root = args
-    return _WORKER["runner"].run(src, dst, input_sha=input_sha, root=root)

@@ -98,7 +98,8 @@ class Options:
         return load_settings(self.preset, values)
 
     def batch_options(self, **extra: Any):
-        from redact.batch.jobs import BatchOptions, parse_since
+        from redact.batch.jobs import parse_since
+        from redact.batch.options import BatchOptions
 
         if self.workers < 1:
             raise ConfigError("--workers must be at least 1")

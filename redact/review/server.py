@@ -184,7 +184,8 @@ class Review:
     def _render(self, job: RenderJob, plan_path: Path, src: Path) -> None:
         """The custody path of ``redact render``: BatchRunner in render mode (lock, job
         state, journal, audit record)."""
-        from redact.batch.jobs import BatchOptions, BatchRunner
+        from redact.batch.jobs import BatchRunner
+        from redact.batch.options import BatchOptions
         from redact.config import load_settings
 
         def progress_for(_src):
@@ -300,6 +301,9 @@ def serve(root: Path, *, port: int = 0, out_dir: Path | None = None,
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
+    # Listen before saying so: a client that connects before uvicorn starts accepting then
+    # waits in the backlog instead of being refused.
+    sock.listen(128)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/?token={review.token}"
     if ready is not None:
         ready(url)
