@@ -86,68 +86,77 @@ def analyse(frames: Iterable[Frame], config: Config, detectors: DetectorSet,
 
         if not isinstance(stage, StrideCover):
             stage = StrideCover(stage)
-    # Detection runs in worker threads (one per detector) a few frames ahead of rendering and
-    # encoding, so the detectors overlap each other, decode, paint and x264 instead of leaving
-    # a core idle. A frame is released only after its own detection has finished.
-    # With detect_batch N, frames chosen for detection wait (marked _WAIT) until N of them
-    # can go to each detector in one call; nothing behind a waiting frame is released.
-    pending: deque[list[Any]] = deque()  # [frame, PendingDetections | None | _WAIT]
-    batch: list[list[Any]] = []
-    buffered = 0
-
-    def start_batch() -> None:
-        # Candidates go to the stage apart (Slot.candidates): only a tracker uses them.
-        jobs = detect_displayed_batch(detectors, [entry[0] for entry in batch],
-                                      candidates=True)
-        for entry, job in zip(batch, jobs, strict=True):
-            entry[1] = job
-        batch.clear()
-
-    def want(entry: list[Any]) -> None:
-        entry[1] = _WAIT
-        batch.append(entry)
-        stats.frames_detected += 1
-        if len(batch) >= config.detect_batch:
-            start_batch()
-
-    def release(slots: list[Slot]) -> Iterator[tuple[Frame, FramePlan]]:
-        nonlocal buffered
-        for slot in slots:
-            frame: Frame = slot.payload  # type: ignore[assignment]
-            slot.payload = None  # the stage holds no pixels once released
-            buffered -= 1
-            yield frame, FramePlan(frame.index, frame.pts, frame.time_base,
-                                   slot.final_regions())
-
-    def advance(keep: int) -> Iterator[tuple[Frame, FramePlan]]:
-        while len(pending) > keep and pending[0][1] is not _WAIT:
-            frame, job = pending.popleft()
-            dets, low = (split_candidates(job.result()[0]) if job is not None
-                         else (None, None))
-            yield from release(stage.push(Slot(frame.index, frame.time, dets, payload=frame,
-                                               candidates=low)))
-
+    flow = _Flow(config, detectors, stats, stage)
     with detectors:
         last_detected: Frame | None = None
         for frame in frames:
             entry: list[Any] = [frame, None]
-            pending.append(entry)
+            flow.pending.append(entry)
             if (last_detected is None
                     or frame.index - last_detected.index >= config.detect_every
                     or frame.time - last_detected.time >= config.detect_gap_s - 1e-6):
-                want(entry)
+                flow.want(entry)
                 last_detected = frame
-            buffered += 1
-            stats.max_buffered = max(stats.max_buffered, buffered)
-            yield from advance(DETECT_AHEAD)
-        if pending and pending[-1][1] is None:
+            flow.buffered += 1
+            stats.max_buffered = max(stats.max_buffered, flow.buffered)
+            yield from flow.advance(DETECT_AHEAD)
+        if flow.pending and flow.pending[-1][1] is None:
             # The last frame is always detected: nothing after it could be carried back.
-            want(pending[-1])
-        if batch:
-            start_batch()
-        yield from advance(0)
-    yield from release(stage.flush())
+            flow.want(flow.pending[-1])
+        if flow.batch:
+            flow.start_batch()
+        yield from flow.advance(0)
+    yield from flow.release(stage.flush())
     stats.tracks = [t.summary() for t in getattr(stage, "tracks", [])]
+
+
+class _Flow:
+    """Frames between decode and release.
+
+    Detection runs in worker threads (one per detector) a few frames ahead of rendering and
+    encoding, so the detectors overlap each other, decode, paint and x264 instead of leaving a
+    core idle. A frame is released only after its own detection has finished. With
+    detect_batch N, frames chosen for detection wait (marked _WAIT) until N of them can go to
+    each detector in one call; nothing behind a waiting frame is released.
+    """
+
+    def __init__(self, config: Config, detectors: DetectorSet, stats: AnalysisStats,
+                 stage: TemporalStage) -> None:
+        self.config, self.detectors, self.stats, self.stage = config, detectors, stats, stage
+        self.pending: deque[list[Any]] = deque()  # [frame, PendingDetections | None | _WAIT]
+        self.batch: list[list[Any]] = []
+        self.buffered = 0
+
+    def start_batch(self) -> None:
+        # Candidates go to the stage apart (Slot.candidates): only a tracker uses them.
+        jobs = detect_displayed_batch(self.detectors, [entry[0] for entry in self.batch],
+                                      candidates=True)
+        for entry, job in zip(self.batch, jobs, strict=True):
+            entry[1] = job
+        self.batch.clear()
+
+    def want(self, entry: list[Any]) -> None:
+        entry[1] = _WAIT
+        self.batch.append(entry)
+        self.stats.frames_detected += 1
+        if len(self.batch) >= self.config.detect_batch:
+            self.start_batch()
+
+    def release(self, slots: list[Slot]) -> Iterator[tuple[Frame, FramePlan]]:
+        for slot in slots:
+            frame: Frame = slot.payload  # type: ignore[assignment]
+            slot.payload = None  # the stage holds no pixels once released
+            self.buffered -= 1
+            yield frame, FramePlan(frame.index, frame.pts, frame.time_base,
+                                   slot.final_regions())
+
+    def advance(self, keep: int) -> Iterator[tuple[Frame, FramePlan]]:
+        while len(self.pending) > keep and self.pending[0][1] is not _WAIT:
+            frame, job = self.pending.popleft()
+            dets, low = (split_candidates(job.result()[0]) if job is not None
+                         else (None, None))
+            yield from self.release(self.stage.push(Slot(frame.index, frame.time, dets,
+                                                         payload=frame, candidates=low)))
 
 
 def replay(frames: Iterable[Frame], plan: RedactionPlan) -> Iterator[tuple[Frame, FramePlan]]:

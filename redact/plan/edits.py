@@ -36,9 +36,17 @@ def check_plan(plan: RedactionPlan, plan_path: Path, *, accept_edits: bool) -> P
     part = analysed_part(plan)
     now = seal_of_part(part)
     stated = plan.seal.sha256 if plan.seal is not None else ""
-    if plan.seal is not None and now.sha256 == stated:
-        return PlanCheck(stated)
     original = find_sealed(plan_path, stated)
+    if plan.seal is not None and now.sha256 == stated:
+        if original is None:
+            # A seal anyone could have recomputed after an edit: only the sealed copy that
+            # `redact plan` kept (and its journal entry) says the tool made this analysis.
+            raise ConfigError(
+                f"plan {Path(plan_path).name}: its seal {stated[:12]}… is not among the sealed "
+                "analyses beside it (.redact/sealed/); it was not made by `redact plan` in "
+                "this folder, or it was re-sealed after an edit. Plan the file again, or keep "
+                "the plan in the folder it was planned into")
+        return PlanCheck(stated)
     changed = _changed_fields(part, original, plan)
     if not accept_edits:
         raise ConfigError(
