@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 from redact.config import Config
 from redact.detect.base import DetectorSet
 from redact.errors import ConfigError
+from redact.io.containers import describe_streams
+from redact.io.decode import Frame, iter_frames, open_input
+from redact.io.encode import VideoWriter
 from redact.io.spool import Spool
-from redact.io.video import Frame, VideoWriter, describe_streams, iter_frames, open_input
 from redact.plan.analyse import (  # noqa: F401  (re-exported for callers and tests)
     DETECT_AHEAD,
     AnalysisStats,
