@@ -121,7 +121,7 @@ def test_plate_model_in_onnx_runtime_matches_ultralytics_torch(tmp_path, monkeyp
     import cv2
 
     from redact.detect.detections import iou_matrix
-    from redact.detect.yolo import quiet_ultralytics
+    from redact.detect.ultralytics_env import quiet_ultralytics
     from redact.detect.yolo_onnx import OnnxYolo, export_onnx
     from redact.models import ModelStore
     from tests.conftest import shared_data

@@ -141,3 +141,23 @@ def test_buffer_stays_bounded_on_long_clips(tmp_path, fake_runner):
 
     # look-back (1 s at 30 fps) + frames waiting for their detection + the current one
     assert peaks[0] == peaks[1] <= 1.0 * 30 + DETECT_AHEAD + 2
+
+
+def test_copy_atomic_leaves_whole_copy_or_nothing(tmp_path, monkeypatch):
+    import shutil
+
+    from redact.io.atomic import copy_atomic
+
+    src = tmp_path / "weights.bin"
+    src.write_bytes(b"x" * 5000)
+    copy_atomic(src, tmp_path / "cache" / "weights.bin")
+    assert (tmp_path / "cache" / "weights.bin").read_bytes() == src.read_bytes()
+
+    def half_copy(a, b):
+        Path(b).write_bytes(Path(a).read_bytes()[:100])
+        raise OSError("interrupted")
+
+    monkeypatch.setattr(shutil, "copyfile", half_copy)
+    with pytest.raises(OSError, match="interrupted"):
+        copy_atomic(src, tmp_path / "cache" / "other.bin")
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["weights.bin"]

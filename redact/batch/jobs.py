@@ -30,7 +30,8 @@ from redact.config import Settings
 from redact.errors import ConfigError, ModelError, SetupError, StageError
 from redact.io import VIDEO_EXTS
 from redact.io.atomic import sweep_temporaries
-from redact.models.store import ModelStore, sha256_file
+from redact.io.hashing import sha256_file
+from redact.models.store import ModelStore
 
 
 @dataclass(frozen=True)

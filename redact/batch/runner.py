@@ -17,7 +17,8 @@ from redact.config import Config, Settings, load_settings
 from redact.errors import ConfigError, InputError, RedactError
 from redact.io import IMAGE_EXTS, MEDIA_EXTS, VIDEO_EXTS
 from redact.io.atomic import TMP_MARK, atomic_output
-from redact.models.store import ModelStore, sha256_file
+from redact.io.hashing import sha256_file
+from redact.models.store import ModelStore
 
 log = logging.getLogger("redact")
 

@@ -12,7 +12,6 @@ IoU 0.7), so both paths give the same boxes up to float rounding (tests/test_det
 from __future__ import annotations
 
 import ast
-import os
 import shutil
 import tempfile
 from importlib.metadata import version
@@ -21,6 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from redact.io.atomic import copy_atomic
+
 STRIDE = 32
 NMS_IOU = 0.7  # ultralytics' predict default
 MAX_DET = 300
@@ -28,7 +29,7 @@ PAD_VALUE = 114
 
 
 def derived_dir() -> Path:
-    from redact.models.store import default_cache_dir
+    from redact.models.cache import default_cache_dir
 
     return default_cache_dir() / "derived"
 
@@ -56,7 +57,7 @@ def export_onnx(weights: Path, sha256: str) -> Path:
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="redact-export-", dir=target.parent) as tmp:
-        from redact.detect.yolo import quiet_ultralytics
+        from redact.detect.ultralytics_env import quiet_ultralytics
 
         quiet_ultralytics()  # before the import: no network, no auto-install
         from ultralytics import YOLO
@@ -65,7 +66,7 @@ def export_onnx(weights: Path, sha256: str) -> Path:
         shutil.copyfile(weights, copy)
         exported = YOLO(str(copy), task="detect").export(
             format="onnx", dynamic=True, simplify=False, opset=17, verbose=False)
-        os.replace(exported, target)
+        copy_atomic(Path(exported), target)
     return target
 
 

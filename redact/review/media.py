@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from redact.io.atomic import atomic_output
-from redact.models.store import sha256_file
+from redact.io.hashing import sha256_file
 
 PREVIEW_WIDTH = 854  # 480p-class: enough to see what is painted, small enough to seek fast
 PREVIEW_GOP = 12  # frequent keyframes so frame stepping seeks quickly
