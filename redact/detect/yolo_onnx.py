@@ -20,6 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from redact.detect.detections import nms
+from redact.detect.onnx_session import make_session
 from redact.io.atomic import copy_atomic
 
 STRIDE = 32
@@ -91,16 +93,7 @@ class OnnxYolo:
     """A dynamic-shape YOLOv8 ONNX graph: frames in, (xyxy, conf, class) per frame out."""
 
     def __init__(self, path: Path, *, threads: int = 0) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        # Trap: spinning worker threads starve the other detectors and x264 on two cores
-        # (see detect/centerface.py).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = make_session(path, threads=threads)
         self.input_name = self.session.get_inputs()[0].name
         # ultralytics' exporter writes the class names into the graph's metadata
         meta = self.session.get_modelmeta().custom_metadata_map
@@ -146,11 +139,7 @@ class OnnxYolo:
                               axis=1)
         # Class-aware NMS in one call: boxes of different classes are shifted apart.
         shifted = xyxy + cls[:, None].astype(np.float32) * 7680.0
-        wh = shifted[:, 2:] - shifted[:, :2]
-        kept = cv2.dnn.NMSBoxes(np.concatenate([shifted[:, :2], wh], axis=1).tolist(),
-                                best.tolist(), conf, NMS_IOU)
-        kept = np.asarray(kept, dtype=np.int64).reshape(-1)
-        kept = kept[np.argsort(-best[kept], kind="stable")][:MAX_DET]
+        kept = nms(shifted, best, NMS_IOU)[:MAX_DET]
         xyxy, best, cls = xyxy[kept], best[kept], cls[kept]
         xyxy = (xyxy - np.array([left, top, left, top], np.float32)) / r
         xyxy[:, 0::2] = xyxy[:, 0::2].clip(0, width)
