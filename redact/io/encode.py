@@ -113,7 +113,11 @@ class VideoWriter:
                                   "the x264 preset does not apply")
             return {"crf": str(vp9_crf), "b": "0", "row-mt": "1", "deadline": "good",
                     "cpu-used": "4"}
-        options = {"crf": str(self.crf), "preset": self.preset}
+        # Trap: x264's macroblock tree made identical frames encode to different bytes from
+        # run to run (about half of all runs on small clips, even single-threaded, with or
+        # without a frame rate hint); without it the output is a pure function of the input,
+        # so a resumed batch or a re-render can be checked by hash.
+        options = {"crf": str(self.crf), "preset": self.preset, "x264-params": "mbtree=0"}
         if self.format == "avi":
             # Trap: AVI stores frames in decode order with no pts of their own, so
             # B-frames would shift every timestamp; x264 without them keeps them exact.
