@@ -20,7 +20,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from redact.models.store import sha256_file
+from redact.io.hashing import sha256_file
 
 W, H, FPS, SECONDS = 1920, 1080, 30, 300
 

@@ -9,7 +9,7 @@ import pytest
 from redact.config import load_settings
 from redact.detect.base import DetectorSet
 from redact.detect.detections import Detections
-from redact.models.store import sha256_file
+from redact.io.hashing import sha256_file
 from tests.conftest import make_clip, shared_data
 
 

@@ -83,13 +83,13 @@ def test_user_yolo_model_serves_a_category(tmp_path):
         assert proc.returncode == 0, proc.stderr
     make_clip(tmp_path / "s.mp4", n=3, width=96, height=64)
     proc = subprocess.run([sys.executable, "-m", "redact.cli.main", "run", str(tmp_path / "s.mp4"),
-                           "-o", str(tmp_path / "out"), "--categories", "face,screen",
+                           "-o", str(tmp_path / "out"), "--categories", "face,plate,screen",
                            "--screen-model", "screens", "--json"], env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     audit = json.loads(Path(json.loads(proc.stdout)["results"][0]["audit"]).read_text())
     assert {m["name"] for m in audit["models"]} == {"centerface", "screens", "yunet",
-                                                   "mb3-centernet-coco"}
+                                                   "mb3-centernet-coco", "fastanpr-plate"}
 
 
 def test_parallel_workers(tmp_path):

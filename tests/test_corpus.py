@@ -552,7 +552,7 @@ def test_full_disk_at_rename(tmp_path, fake_runner, monkeypatch):
 def test_matroska_segment_duration_alone_catches_truncation(tmp_path, fake_runner,
                                                             monkeypatch):
     """Muxers such as mkvmerge write no per-track DURATION tag, only the Segment duration."""
-    from redact.io import video
+    from redact.io import containers as video
 
     monkeypatch.setattr(video, "_parse_duration_tag", lambda _value: None)
     src = truncated(make_clip(tmp_path / "a.mkv", n=45, audio=True), 0.3)
@@ -564,7 +564,7 @@ def test_matroska_segment_duration_alone_catches_truncation(tmp_path, fake_runne
 
 def test_pixel_limit_is_checked_before_decoding(tmp_path, fake_runner, monkeypatch):
     """Frames within the side limit but over the pixel budget are refused up front."""
-    from redact.io import video
+    from redact.io import decode as video
 
     monkeypatch.setattr(video, "MAX_PIXELS", 64 * 48 - 1)
     src = make_clip(tmp_path / "a.mp4", n=2)

@@ -121,7 +121,7 @@ def test_plate_model_in_onnx_runtime_matches_ultralytics_torch(tmp_path, monkeyp
     import cv2
 
     from redact.detect.detections import iou_matrix
-    from redact.detect.yolo import quiet_ultralytics
+    from redact.detect.ultralytics_env import quiet_ultralytics
     from redact.detect.yolo_onnx import OnnxYolo, export_onnx
     from redact.models import ModelStore
     from tests.conftest import shared_data
@@ -388,3 +388,47 @@ def test_the_person_model_costs_nothing_on_video_frames():
 
     det._detect = never
     assert [len(d) for d in det.detect(FRAMES)] == [0, 0]
+
+
+def test_nms_keeps_what_opencv_keeps():
+    """The one NMS (also YOLO's ONNX path) keeps the boxes OpenCV's NMSBoxes keeps."""
+    import cv2
+
+    from redact.detect.detections import nms
+
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        xy = rng.uniform(0, 200, (60, 2)).astype(np.float32)
+        wh = rng.uniform(5, 60, (60, 2)).astype(np.float32)
+        score = rng.uniform(0.3, 1.0, 60).astype(np.float32)
+        ours = nms(np.concatenate([xy, xy + wh], axis=1), score, 0.5)
+        theirs = cv2.dnn.NMSBoxes(np.concatenate([xy, wh], axis=1).tolist(), score.tolist(),
+                                  0.0, 0.5)
+        assert sorted(ours.tolist()) == sorted(np.asarray(theirs).reshape(-1).tolist())
+        assert list(score[ours]) == sorted(score[ours], reverse=True)
+
+
+def test_onnx_sessions_do_not_spin(monkeypatch):
+    """Every ONNX session comes from one factory that turns ORT's busy-waiting off."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    from redact.detect.onnx_session import make_session
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    seen = []
+    real = ort.InferenceSession
+
+    def spy(source, options, providers):
+        seen.append((options.get_session_config_entry("session.intra_op.allow_spinning"),
+                     options.intra_op_num_threads, providers))
+        return real(source, options, providers=providers)
+
+    monkeypatch.setattr(ort, "InferenceSession", spy)
+    session = make_session(model.SerializeToString(), threads=1)
+    assert session.run(None, {"x": np.array([2.0], np.float32)})[0].tolist() == [2.0]
+    assert seen == [("0", 1, ["CPUExecutionProvider"])]

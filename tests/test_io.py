@@ -142,3 +142,53 @@ def test_buffer_stays_bounded_on_long_clips(tmp_path, fake_runner):
 
     # look-back (1 s at 30 fps) + frames waiting for their detection + the current one
     assert peaks[0] == peaks[1] <= 1.0 * 30 + DETECT_AHEAD + 2
+
+
+def test_copy_atomic_leaves_whole_copy_or_nothing(tmp_path, monkeypatch):
+    import shutil
+
+    from redact.io.atomic import copy_atomic
+
+    src = tmp_path / "weights.bin"
+    src.write_bytes(b"x" * 5000)
+    copy_atomic(src, tmp_path / "cache" / "weights.bin")
+    assert (tmp_path / "cache" / "weights.bin").read_bytes() == src.read_bytes()
+
+    def half_copy(a, b):
+        Path(b).write_bytes(Path(a).read_bytes()[:100])
+        raise OSError("interrupted")
+
+    monkeypatch.setattr(shutil, "copyfile", half_copy)
+    with pytest.raises(OSError, match="interrupted"):
+        copy_atomic(src, tmp_path / "cache" / "other.bin")
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["weights.bin"]
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov"])
+def test_identical_frames_encode_to_identical_bytes(tmp_path, suffix):
+    """Same frames, settings and source: same output bytes, also when the clock's seconds tick
+    between the runs (a resumed batch compares output hashes)."""
+    import time
+
+    from redact.io.decode import iter_frames, open_input
+    from redact.io.encode import VideoWriter
+
+    clip = make_clip(tmp_path / f"in{suffix}", width=64, height=48, n=17, audio=True,
+                     metadata={"creation_time": "2024-05-01T10:00:00.000000Z"})
+
+    def encode(out: Path, keep_metadata: bool) -> bytes:
+        source = open_input(clip)
+        writer = VideoWriter(out, suffix, source, crf=18, preset="medium",
+                             keep_metadata=keep_metadata)
+        for frame in iter_frames(source, writer.add_audio):
+            writer.write(frame)
+        writer.close()
+        source.close()
+        return out.read_bytes()
+
+    for keep in (False, True):
+        first = encode(tmp_path / f"a{keep}{suffix}", keep)
+        for n in range(4):
+            if n == 0:
+                time.sleep(1.1)
+            assert encode(tmp_path / f"b{keep}{n}{suffix}", keep) == first, (keep, n)

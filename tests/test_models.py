@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from redact.errors import ConfigError, ModelError
+from redact.io.hashing import sha256_file
 from redact.models import ModelStore
-from redact.models.store import sha256_file
 
 
 def test_registry_lists_pinned_models():

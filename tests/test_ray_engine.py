@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from redact.models.store import sha256_file
+from redact.io.hashing import sha256_file
 from tests.conftest import shared_data
 
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # before Ray starts: nothing reaches the network

@@ -18,7 +18,7 @@ pytest.importorskip("starlette")
 from starlette.testclient import TestClient
 
 from redact.batch.jobs import BatchRunner
-from redact.models.store import sha256_file
+from redact.io.hashing import sha256_file
 from redact.plan.model import load_plan
 from redact.review.server import create_app
 from tests.conftest import make_clip, read_video

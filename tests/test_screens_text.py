@@ -15,8 +15,8 @@ import pytest
 
 from redact.config import Config, load_settings
 from redact.errors import ModelError
+from redact.io.hashing import sha256_file
 from redact.models import ModelStore
-from redact.models.store import sha256_file
 from tests.conftest import shared_data
 
 ROOT = Path(__file__).resolve().parents[1]

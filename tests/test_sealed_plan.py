@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from redact.batch.jobs import BatchRunner
 from redact.cli.main import app
-from redact.models.store import sha256_file
+from redact.io.hashing import sha256_file
 from tests.conftest import make_clip, read_video
 
 N = 12

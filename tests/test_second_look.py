@@ -16,8 +16,8 @@ from redact.detect.base import DetectorSet
 from redact.detect.detections import Detections, merge_passes
 from redact.detect.tiles import Tile, tile_grid
 from redact.errors import ConfigError, ModelError
+from redact.io.hashing import sha256_file
 from redact.models import ModelStore
-from redact.models.store import sha256_file
 
 YUNET_SHA = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
 

@@ -181,7 +181,7 @@ def prepare(shared: Path, out: Path, n_synth: int, n_val: int, real_repeat: int,
 def _offline_ultralytics(device: str) -> None:
     """Keep ultralytics off the network: no font, AMP-check or asset downloads."""
     sys.path.insert(0, str(ROOT))
-    from redact.detect.yolo import quiet_ultralytics
+    from redact.detect.ultralytics_env import quiet_ultralytics
 
     quiet_ultralytics()
     import ultralytics.data.utils as data_utils
@@ -231,7 +231,7 @@ def export(best: Path, dest: Path = WEIGHTS_OUT) -> str:
     _offline_ultralytics("cpu")
     from ultralytics.utils.torch_utils import strip_optimizer
 
-    from redact.models.store import sha256_file
+    from redact.io.hashing import sha256_file
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".tmp.pt")

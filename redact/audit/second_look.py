@@ -111,7 +111,7 @@ def look_at_video(path: Path, painted: dict[int, np.ndarray], detectors, *,
                   every: int) -> SecondLook:
     """Decode ``path`` (the written output) and detect on every ``every``-th frame and on the
     last one, on the picture as displayed."""
-    from redact.io.video import iter_frames, open_input
+    from redact.io.decode import iter_frames, open_input
 
     look = SecondLook(every=every)
     t0 = time.monotonic()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from redact.audit.journal import GENESIS, canonical, key_id, line_hash
 from redact.io.atomic import TMP_MARK
-from redact.models.store import sha256_file
+from redact.io.hashing import sha256_file
 
 # Files a release folder may hold that no journal entry vouches for: our own state and the
 # report, which `redact report` rebuilds from the records at any time.

@@ -23,7 +23,8 @@ from redact.config import Settings
 from redact.errors import ConfigError, ModelError, SetupError, StageError
 from redact.io import VIDEO_EXTS
 from redact.io.atomic import sweep_temporaries
-from redact.models.store import ModelStore, sha256_file
+from redact.io.hashing import sha256_file
+from redact.models.store import ModelStore
 
 # What a batch makes of each input: "run" redacts (analyse + render), "plan" writes the
 # editable plan only, "render" paints a video from a given plan. All three go through the same

@@ -21,7 +21,8 @@ from redact.config import Config, Settings, load_settings, recall_reductions
 from redact.errors import ConfigError, InputError, RedactError
 from redact.io import IMAGE_EXTS, MEDIA_EXTS, VIDEO_EXTS
 from redact.io.atomic import TMP_MARK, atomic_output, write_bytes_atomic
-from redact.models.store import ModelStore, sha256_file
+from redact.io.hashing import sha256_file
+from redact.models.store import ModelStore
 from redact.plan.build import build_plan
 from redact.plan.edits import PlanCheck
 from redact.plan.model import RedactionPlan

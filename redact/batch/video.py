@@ -11,7 +11,9 @@ from pathlib import Path
 from redact.config import Config
 from redact.detect.base import DetectorSet
 from redact.errors import ConfigError
-from redact.io.video import Frame, VideoWriter, describe_streams, iter_frames, open_input
+from redact.io.containers import describe_streams
+from redact.io.decode import Frame, iter_frames, open_input
+from redact.io.encode import VideoWriter
 from redact.plan.analyse import AnalysisStats, analyse, replay
 from redact.plan.model import RedactionPlan
 from redact.render.painted import Painted

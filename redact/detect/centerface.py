@@ -7,8 +7,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from redact.detect.base import cpu_threads, letterbox_size
+from redact.detect.base import letterbox_size
 from redact.detect.detections import Detections, add_unseen, merge_passes, nms
+from redact.detect.onnx_session import make_session, ort_has_cuda
 from redact.detect.tiles import Tile, tile_grid
 from redact.models import ModelSpec
 
@@ -38,22 +39,17 @@ class CenterFaceDetector:
                  thresholds: dict[str, float], size: int, device: str,
                  coarse_size: int = 0, still_tiles: int = 0, tiles: int = 0,
                  tile_above: float = 0.0, **_: object) -> None:
-        import onnxruntime as ort
-
         self.categories = categories
         self.threshold = thresholds["face"]
         self.size, self.coarse_size = size, coarse_size
         self.still_tiles = still_tiles
         self.tiles, self.tile_above = tiles, tile_above
-        providers = ["CPUExecutionProvider"]
         self.warnings: list[str] = []
         in_torch = False
-        if device == "cuda":
+        if device == "cuda" and not ort_has_cuda():
             from redact.detect.centerface_torch import torch_available
 
-            if "CUDAExecutionProvider" in ort.get_available_providers():
-                providers.insert(0, "CUDAExecutionProvider")
-            elif torch_available("cuda"):
+            if torch_available("cuda"):
                 in_torch = True  # the same network on the GPU in torch (onnx2torch)
             else:
                 # Still correct, only slower: say so in the audit instead of failing the run.
@@ -61,20 +57,12 @@ class CenterFaceDetector:
                     "face detector (CenterFace) ran on the CPU: this onnxruntime has no CUDA "
                     "provider; install onnxruntime-gpu in place of onnxruntime, or onnx2torch "
                     "beside a CUDA torch, to use the GPU")
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        # Trap: ORT's worker threads busy-wait between ops by default. Here they share two
-        # cores with the plate detector and x264, and the spinning starved both: turning it
-        # off took per-frame 1080p speed from 0.26x to 0.30x of bare decode→encode.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.intra_op_num_threads = cpu_threads()  # ORT ignores OMP_NUM_THREADS
         if in_torch:
             from redact.detect.centerface_torch import TorchSession
 
             self.session = TorchSession(_dynamic_model_bytes(weights), "cuda")
         else:
-            self.session = ort.InferenceSession(_dynamic_model_bytes(weights), options,
-                                                providers=providers)
+            self.session = make_session(_dynamic_model_bytes(weights), device=device)
         self.input_name = self.session.get_inputs()[0].name
         # A graph with a fixed batch dimension gets one input per call.
         self.dynamic_batch = not isinstance(self.session.get_inputs()[0].shape[0], int)

@@ -13,8 +13,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from redact.detect.base import cpu_threads, over_threshold
+from redact.detect.base import over_threshold
 from redact.detect.detections import Detections
+from redact.detect.onnx_session import make_session
 from redact.models import ModelSpec
 
 # The 80 COCO detection classes in the model's output order.
@@ -40,8 +41,6 @@ class CocoCenterNetDetector:
     def __init__(self, *, spec: ModelSpec, weights: Path, categories: tuple[str, ...],
                  thresholds: dict[str, float], device: str, person_max_height: int = 80,
                  **_: object) -> None:
-        import onnxruntime as ort
-
         self.categories = categories
         self.thresholds = thresholds
         self.person_max_height = person_max_height
@@ -51,11 +50,7 @@ class CocoCenterNetDetector:
         if not self.class_category:
             raise ValueError(f"model {spec.name!r} maps none of {sorted(class_map)} to "
                              f"{', '.join(categories)}")
-        options = ort.SessionOptions()
-        if cpu_threads():
-            options.intra_op_num_threads = cpu_threads()
-        self.session = ort.InferenceSession(str(weights), options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = make_session(weights)
         self.input = self.session.get_inputs()[0]
         self.side = int(self.input.shape[1])  # NHWC, fixed square
         self.warnings: list[str] = []

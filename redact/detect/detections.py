@@ -150,8 +150,9 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def nms(xyxy: np.ndarray, score: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Indices kept by greedy non-maximum suppression, highest score first."""
-    order = np.argsort(-score)
+    """Indices kept by greedy non-maximum suppression, highest score first (equal scores in
+    index order). A box overlapping a kept one by more than ``iou_threshold`` is dropped."""
+    order = np.argsort(-score, kind="stable")
     keep: list[int] = []
     while len(order):
         i = order[0]

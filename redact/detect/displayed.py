@@ -6,7 +6,7 @@ from __future__ import annotations
 from redact.detect.base import DetectorSet, PendingDetections
 from redact.detect.detections import Detections
 from redact.detect.orient import quarter_turns, to_display, to_stored
-from redact.io.video import Frame
+from redact.io.decode import Frame
 
 
 def detect_displayed(detectors: DetectorSet, frame: Frame) -> PendingDetections:

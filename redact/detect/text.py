@@ -13,8 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from redact.detect.base import cpu_threads
 from redact.detect.detections import Detections
+from redact.detect.onnx_session import make_session, ort_has_cuda
 from redact.models import ModelSpec
 
 BIN_THRESH = 0.3  # probability-map binarisation, as in PaddleOCR / RapidOCR
@@ -70,27 +70,15 @@ def boxes_from_map(prob: np.ndarray, threshold: float, unclip: float = UNCLIP_RA
 class TextDetector:
     def __init__(self, *, spec: ModelSpec, weights: Path, categories: tuple[str, ...],
                  thresholds: dict[str, float], size: int, device: str) -> None:
-        import onnxruntime as ort
-
         self.categories = categories
         self.threshold = thresholds["text"]
         self.size = size
-        providers = ["CPUExecutionProvider"]
         self.warnings: list[str] = []
-        if device == "cuda":
-            if "CUDAExecutionProvider" in ort.get_available_providers():
-                providers.insert(0, "CUDAExecutionProvider")
-            else:
-                self.warnings.append(
-                    "text detector (PP-OCRv4) ran on the CPU: this onnxruntime has no CUDA "
-                    "provider; install onnxruntime-gpu in place of onnxruntime to use the GPU")
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        # Trap: ORT's spinning worker threads starve the other detectors and x264 (see
-        # centerface.py).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.intra_op_num_threads = cpu_threads()
-        self.session = ort.InferenceSession(str(weights), options, providers=providers)
+        if device == "cuda" and not ort_has_cuda():
+            self.warnings.append(
+                "text detector (PP-OCRv4) ran on the CPU: this onnxruntime has no CUDA "
+                "provider; install onnxruntime-gpu in place of onnxruntime to use the GPU")
+        self.session = make_session(weights, device=device)
         self.input_name = self.session.get_inputs()[0].name
 
     def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,

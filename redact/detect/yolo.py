@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,20 +15,9 @@ from redact.detect.detections import (
     split_candidates,
 )
 from redact.detect.tiles import tile_grid, tiles_for_scale
+from redact.detect.ultralytics_env import quiet_ultralytics
 from redact.detect.yolo_onnx import OnnxYolo, export_onnx
 from redact.models import ModelSpec
-
-
-def quiet_ultralytics() -> None:
-    """Must run before the first ``import ultralytics``: it otherwise probes DNS at import
-    time, may pip-install missing extras, and reports usage unless ``sync`` is off."""
-    os.environ["YOLO_OFFLINE"] = "true"
-    os.environ["YOLO_AUTOINSTALL"] = "false"
-    os.environ.setdefault("YOLO_VERBOSE", "false")
-    from ultralytics import settings
-
-    if settings.get("sync", False):
-        settings.update({"sync": False})
 
 
 class YoloDetector:

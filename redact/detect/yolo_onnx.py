@@ -12,7 +12,6 @@ IoU 0.7), so both paths give the same boxes up to float rounding (tests/test_det
 from __future__ import annotations
 
 import ast
-import os
 import shutil
 import tempfile
 from importlib.metadata import version
@@ -21,6 +20,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from redact.detect.detections import nms
+from redact.detect.onnx_session import make_session
+from redact.io.atomic import copy_atomic
+
 STRIDE = 32
 NMS_IOU = 0.7  # ultralytics' predict default
 MAX_DET = 300
@@ -28,7 +31,7 @@ PAD_VALUE = 114
 
 
 def derived_dir() -> Path:
-    from redact.models.store import default_cache_dir
+    from redact.models.cache import default_cache_dir
 
     return default_cache_dir() / "derived"
 
@@ -56,7 +59,7 @@ def export_onnx(weights: Path, sha256: str) -> Path:
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="redact-export-", dir=target.parent) as tmp:
-        from redact.detect.yolo import quiet_ultralytics
+        from redact.detect.ultralytics_env import quiet_ultralytics
 
         quiet_ultralytics()  # before the import: no network, no auto-install
         from ultralytics import YOLO
@@ -65,7 +68,7 @@ def export_onnx(weights: Path, sha256: str) -> Path:
         shutil.copyfile(weights, copy)
         exported = YOLO(str(copy), task="detect").export(
             format="onnx", dynamic=True, simplify=False, opset=17, verbose=False)
-        os.replace(exported, target)
+        copy_atomic(Path(exported), target)
     return target
 
 
@@ -90,16 +93,7 @@ class OnnxYolo:
     """A dynamic-shape YOLOv8 ONNX graph: frames in, (xyxy, conf, class) per frame out."""
 
     def __init__(self, path: Path, *, threads: int = 0) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        # Trap: spinning worker threads starve the other detectors and x264 on two cores
-        # (see detect/centerface.py).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = make_session(path, threads=threads)
         self.input_name = self.session.get_inputs()[0].name
         # ultralytics' exporter writes the class names into the graph's metadata
         meta = self.session.get_modelmeta().custom_metadata_map
@@ -145,11 +139,7 @@ class OnnxYolo:
                               axis=1)
         # Class-aware NMS in one call: boxes of different classes are shifted apart.
         shifted = xyxy + cls[:, None].astype(np.float32) * 7680.0
-        wh = shifted[:, 2:] - shifted[:, :2]
-        kept = cv2.dnn.NMSBoxes(np.concatenate([shifted[:, :2], wh], axis=1).tolist(),
-                                best.tolist(), conf, NMS_IOU)
-        kept = np.asarray(kept, dtype=np.int64).reshape(-1)
-        kept = kept[np.argsort(-best[kept], kind="stable")][:MAX_DET]
+        kept = nms(shifted, best, NMS_IOU)[:MAX_DET]
         xyxy, best, cls = xyxy[kept], best[kept], cls[kept]
         xyxy = (xyxy - np.array([left, top, left, top], np.float32)) / r
         xyxy[:, 0::2] = xyxy[:, 0::2].clip(0, width)

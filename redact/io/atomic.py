@@ -8,6 +8,7 @@ under the real name; ``sweep_temporaries`` removes such leftovers on the next ru
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +51,12 @@ def write_bytes_atomic(final: Path, data: bytes) -> None:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def copy_atomic(src: Path, final: Path) -> None:
+    """Copy ``src`` to ``final`` so that ``final`` is either absent/old or the whole copy."""
+    with atomic_output(final) as tmp:
+        shutil.copyfile(src, tmp)
 
 
 def sweep_temporaries(folder: Path) -> list[Path]:

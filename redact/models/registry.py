@@ -14,6 +14,7 @@ from typing import Any
 
 from redact.config import _data_dir
 from redact.errors import ConfigError
+from redact.models.cache import default_cache_dir
 
 KINDS = ("centerface", "yolo", "yunet", "dbtext", "coco-centernet")
 
@@ -80,8 +81,6 @@ def load_user_models(cache_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def list_models(cache_dir: Path | None = None) -> dict[str, ModelSpec]:
-    from redact.models.store import default_cache_dir
-
     data = tomllib.loads(builtin_registry_path().read_text(encoding="utf-8"))
     specs = {name: _spec(name, raw) for name, raw in data.get("models", {}).items()}
     for name, raw in load_user_models(cache_dir or default_cache_dir()).items():

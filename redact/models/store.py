@@ -7,7 +7,6 @@ fetch; a missing or corrupt file is then an error that says how to import weight
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -19,40 +18,15 @@ from pathlib import Path
 
 from redact.config import _data_dir
 from redact.errors import ConfigError, ModelError
+from redact.io.atomic import copy_atomic, write_bytes_atomic
+from redact.io.hashing import sha256_file
+from redact.models.cache import default_cache_dir
 from redact.models.registry import (
     ModelSpec,
     list_models,
     load_user_models,
     user_registry_path,
 )
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get("REDACT_MODEL_DIR")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "redact" / "models"
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _atomic_copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def repo_model_path(spec: ModelSpec) -> Path:
@@ -145,7 +119,7 @@ class ModelStore:
                     f"model {spec.name!r}: sha256 mismatch after download (expected "
                     f"{spec.sha256}, got {got}); refusing to use it"
                 )
-            _atomic_copy(member_path, self.path_of(spec))
+            copy_atomic(member_path, self.path_of(spec))
         return self.path_of(spec)
 
     def export_to(self, dest: Path) -> list[str]:
@@ -154,11 +128,11 @@ class ModelStore:
         done = []
         for spec in self.specs().values():
             if self.status(spec) == "ok":
-                _atomic_copy(self.path_of(spec), dest / spec.file)
+                copy_atomic(self.path_of(spec), dest / spec.file)
                 done.append(spec.name)
         user = user_registry_path(self.cache_dir)
         if user.is_file():
-            _atomic_copy(user, dest / user.name)
+            copy_atomic(user, dest / user.name)
         return done
 
     def import_from(self, src: Path) -> list[str]:
@@ -179,7 +153,7 @@ class ModelStore:
             if candidate.is_file():
                 if sha256_file(candidate) != spec.sha256:
                     raise ModelError(f"{candidate}: sha256 does not match model {spec.name!r}")
-                _atomic_copy(candidate, self.path_of(spec))
+                copy_atomic(candidate, self.path_of(spec))
                 done.append(spec.name)
         return done
 
@@ -197,13 +171,10 @@ class ModelStore:
                  "description": f"user-added YOLO model from {weights.name}"}
         users = load_user_models(self.cache_dir)
         users[name] = entry
-        _atomic_copy(weights, self.cache_dir / entry["file"])
+        copy_atomic(weights, self.cache_dir / entry["file"])
         self._write_user_models(users)
         return self.specs()[name]
 
     def _write_user_models(self, users: dict) -> None:
-        path = user_registry_path(self.cache_dir)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.part")
-        tmp.write_text(json.dumps(users, indent=2, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        write_bytes_atomic(user_registry_path(self.cache_dir),
+                           json.dumps(users, indent=2, sort_keys=True).encode("utf-8"))

@@ -19,7 +19,7 @@ from redact.detect.base import DetectorSet
 from redact.detect.detections import Detections, split_candidates
 from redact.detect.displayed import detect_displayed_batch
 from redact.errors import ConfigError
-from redact.io.video import Frame
+from redact.io.decode import Frame
 from redact.track import PerFrameStage, Slot, TemporalStage
 
 if TYPE_CHECKING:

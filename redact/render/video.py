@@ -11,7 +11,8 @@ from redact.render.paint import paint, render_boxes
 from redact.render.painted import Painted
 
 if TYPE_CHECKING:
-    from redact.io.video import Frame, VideoWriter
+    from redact.io.decode import Frame
+    from redact.io.encode import VideoWriter
     from redact.plan.analyse import FramePlan
 
 Progress = Callable[[int, int], None]

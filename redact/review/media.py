@@ -1,6 +1,7 @@
 """What the review page plays: the plan's own input (checked by sha256) when a browser can play
 it as is, else a low-resolution H.264 preview made once into a private cache folder; frame
-times read from packet timestamps (no decoding); an audio waveform as min/max peaks.
+times from ``redact.io.decode`` (the decoder that numbered the plan's frames, so overlays land on
+the frames they were planned for); an audio waveform as min/max peaks.
 
 Everything here streams: nothing holds a whole video or audio track in memory.
 """
@@ -14,8 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from redact.errors import InputError
 from redact.io.atomic import atomic_output
-from redact.models.store import sha256_file
+from redact.io.containers import main_video_stream
+from redact.io.decode import frame_stamps, iter_frames, open_input
+from redact.io.hashing import sha256_file
 
 PREVIEW_WIDTH = 854  # 480p-class: enough to see what is painted, small enough to seek fast
 PREVIEW_GOP = 12  # frequent keyframes so frame stepping seeks quickly
@@ -88,75 +92,98 @@ class Media:
 
 
 def _probe(path: Path) -> dict[str, Any]:
-    import av
-
-    with av.open(str(path)) as c:
-        v = next(s for s in c.streams.video if not s.disposition & 0x400) \
-            if c.streams.video else None
-        if v is None:
-            raise MediaError(f"{path.name}: no video stream")
-        tb = v.time_base or Fraction(1, 90000)
-        pts = sorted(p.pts for p in c.demux(v) if p.pts is not None and p.size)
-        ctx = v.codec_context
-        fmt = c.format.name
-        audio = [s.codec_context.name for s in c.streams.audio]
-        playable = (ctx.name in PLAYABLE_CODECS and ctx.pix_fmt in PLAYABLE_PIX
-                    and any(f in fmt.split(",") for f in PLAYABLE_FORMATS)
-                    and max(ctx.width, ctx.height) <= MAX_PLAYABLE_SIDE
-                    and all(a in PLAYABLE_AUDIO for a in audio))
-        times = [float(p * tb) for p in pts]
-    return {"width": ctx.width, "height": ctx.height, "times": times, "playable": playable,
+    try:
+        stamps = frame_stamps(path)
+        container = open_input(path)
+    except InputError as exc:
+        raise MediaError(str(exc)) from None
+    try:
+        ctx = main_video_stream(container).codec_context
+        fmt = container.format.name
+        audio = [s.codec_context.name for s in container.streams.audio]
+    finally:
+        container.close()
+    playable = (ctx.name in PLAYABLE_CODECS and ctx.pix_fmt in PLAYABLE_PIX
+                and any(f in fmt.split(",") for f in PLAYABLE_FORMATS)
+                and max(ctx.width, ctx.height) <= MAX_PLAYABLE_SIDE
+                and all(a in PLAYABLE_AUDIO for a in audio))
+    return {"width": ctx.width, "height": ctx.height, "times": [s.time for s in stamps],
+            "frames": [s._asdict() for s in stamps], "playable": playable,
             "codec": ctx.name, "audio": bool(audio)}
 
 
 def make_preview(src: Path, dst: Path) -> None:
-    """Low-resolution H.264 + AAC with the input's timestamps (so frame times match)."""
+    """Low-resolution H.264 + AAC with the frames and timestamps ``redact.io.decode`` gives
+    (so frame times match the plan's)."""
     import av
 
-    with av.open(str(src)) as c, atomic_output(dst) as tmp:
-        v = c.streams.video[0]
-        v.thread_type = "AUTO"
-        ctx = v.codec_context
-        width = min(PREVIEW_WIDTH, ctx.width) // 2 * 2
-        height = max(2, round(ctx.height * width / ctx.width) // 2 * 2)
-        with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:
-            vs = out.add_stream("libx264", rate=v.average_rate or Fraction(30))
-            vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
-            vs.time_base = v.time_base
-            vs.codec_context.time_base = v.time_base
-            vs.options = {"crf": "28", "preset": "veryfast", "g": str(PREVIEW_GOP), "bf": "0"}
-            a_in = c.streams.audio[0] if c.streams.audio else None
-            a_out = resampler = None
-            if a_in is not None:
-                a_out = out.add_stream("aac", rate=a_in.codec_context.sample_rate)
-                a_out.layout = a_in.codec_context.layout.name
-                resampler = av.AudioResampler(format="fltp", layout=a_out.layout,
-                                              rate=a_in.codec_context.sample_rate,
-                                              frame_size=a_out.codec_context.frame_size or 1024)
-            streams = [v] + ([a_in] if a_in is not None else [])
-            last = None
-            for packet in c.demux(*streams):
-                for frame in packet.decode():
-                    if packet.stream is v:
-                        if frame.pts is None or (last is not None and frame.pts <= last):
-                            continue
-                        last = frame.pts
-                        small = frame.reformat(width=width, height=height, format="yuv420p")
-                        small.pts, small.time_base = frame.pts, v.time_base
-                        for p in vs.encode(small):
-                            out.mux(p)
-                    else:
-                        for f in resampler.resample(frame):
-                            for p in a_out.encode(f):
-                                out.mux(p)
-            for p in vs.encode():
-                out.mux(p)
-            if a_out is not None:
-                for f in resampler.resample(None):
-                    for p in a_out.encode(f):
-                        out.mux(p)
-                for p in a_out.encode():
-                    out.mux(p)
+    try:
+        container = open_input(src)
+    except InputError as exc:
+        raise MediaError(str(exc)) from None
+    try:
+        with atomic_output(dst) as tmp, \
+                av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+            _write_preview(container, out)
+    except InputError as exc:
+        raise MediaError(str(exc)) from None
+    finally:
+        container.close()
+
+
+def _write_preview(container, out) -> None:
+    import av
+
+    v = main_video_stream(container)
+    ctx = v.codec_context
+    width = min(PREVIEW_WIDTH, ctx.width) // 2 * 2
+    height = max(2, round(ctx.height * width / ctx.width) // 2 * 2)
+    vs = out.add_stream("libx264", rate=v.average_rate or Fraction(30))
+    vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
+    vs.time_base = v.time_base
+    vs.codec_context.time_base = v.time_base
+    vs.options = {"crf": "28", "preset": "veryfast", "g": str(PREVIEW_GOP), "bf": "0"}
+    audio = _PreviewAudio(out, container.streams.audio[0]) if container.streams.audio else None
+    for frame in iter_frames(container, audio.add if audio else lambda _packet: None):
+        picture = av.VideoFrame.from_ndarray(frame.pixels, format=frame.pixel_format)
+        small = picture.reformat(width=width, height=height, format="yuv420p")
+        small.pts, small.time_base = frame.pts, frame.time_base
+        for p in vs.encode(small):
+            out.mux(p)
+    for p in vs.encode():
+        out.mux(p)
+    if audio is not None:
+        audio.flush()
+
+
+class _PreviewAudio:
+    """The first audio stream, decoded and re-encoded as AAC for the browser."""
+
+    def __init__(self, out, a_in) -> None:
+        import av
+
+        self.out, self.a_in = out, a_in
+        self.a_out = out.add_stream("aac", rate=a_in.codec_context.sample_rate)
+        self.a_out.layout = a_in.codec_context.layout.name
+        self.resampler = av.AudioResampler(
+            format="fltp", layout=self.a_out.layout, rate=a_in.codec_context.sample_rate,
+            frame_size=self.a_out.codec_context.frame_size or 1024)
+
+    def add(self, packet) -> None:
+        if packet.stream.index != self.a_in.index:
+            return
+        for frame in packet.decode():
+            self._encode(self.resampler.resample(frame))
+
+    def _encode(self, frames) -> None:
+        for f in frames:
+            for p in self.a_out.encode(f):
+                self.out.mux(p)
+
+    def flush(self) -> None:
+        self._encode(self.resampler.resample(None))
+        for p in self.a_out.encode():
+            self.out.mux(p)
 
 
 def _peaks(path: Path) -> dict[str, Any]:
