@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -235,3 +237,39 @@ def test_report_renders_in_headless_chromium(tmp_path, footage):
     assert img is not None and img.shape[1] == 1000
     # the page is not blank: the timeline strip colours are present
     assert (abs(img.astype(int) - [15, 72, 217]).sum(axis=2) < 40).any()
+
+
+XSS = '<script>alert(1)</script>"&'
+
+
+def test_report_escapes_what_files_and_records_say(tmp_path):
+    """Paths, errors and every field of an audit record reach the page as text, never markup."""
+    from redact.audit.report import build_report
+
+    # '/' cannot be in a file name, so the string spans two folder names.
+    nasty = tmp_path / "in" / XSS.split("/")[0] / XSS.split("/")[1]
+    nasty.mkdir(parents=True)
+    make_clip(nasty / "c0.mp4", n=6)
+    (nasty / "broken.mp4").write_text("nope")
+    out = tmp_path / "out"
+    batch([tmp_path / "in"], out)
+    (audit,) = out.rglob("*.audit.json")
+    record = json.loads(audit.read_text())
+    record["counts"] = {XSS: XSS}
+    record["tracks"][0]["category"] = XSS
+    record["regions"][0]["regions"][0]["category"] = XSS
+    record["warnings"] = [XSS]
+    record["second_look"] = {"verdict": "review", "frames_flagged": XSS, "flagged": [
+        {"frame": 0, "time": XSS, "category": XSS, "box": XSS, "score": XSS}]}
+    audit.write_text(json.dumps(record))
+    (out / ".redact" / "state.sqlite").unlink()  # the journal and the records are enough
+    html_path, csv_path = build_report(out)
+    page = html_path.read_text()
+    assert "<script" not in page and '"&' not in page
+    escaped = re.findall(r"&lt;script&gt;alert\(1\)&lt;/script&gt;(?:&#34;|&quot;)&amp;", page)
+    # two paths, two file names, a count, a track, a timeline lane, a warning, five look cells
+    assert len(escaped) >= 13, page
+    rows = list(csv.reader(csv_path.open()))
+    assert {Path(r[0]).name: r[1] for r in rows[1:]} == {"broken.mp4": "failed", "c0.mp4": "ok"}
+    assert [bool(r[-1]) for r in sorted(rows[1:])] == [True, False]  # the failure's error
+    assert {Path(r[0]).parent.as_posix().endswith(XSS) for r in rows[1:]} == {True}
