@@ -19,9 +19,10 @@ from redact.audit.journal import generate_keys, load_private_key, load_public_ke
 from redact.audit.verify import verify
 from redact.batch.jobs import BatchOptions, BatchRunner
 from redact.batch.runner import FileRunner
-from redact.batch.state import OutputLock
+from redact.batch.state import OutputLock, StateDB
 from redact.config import load_settings
 from redact.errors import LockError
+from redact.models.store import sha256_file
 from tests.conftest import ScriptedDetector, make_clip, scripted_set
 
 
@@ -90,15 +91,27 @@ def test_sigkill_mid_file_then_rerun_completes(tmp_path, footage):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     finals = [p for p in out.glob("*.mp4") if not p.name.startswith(".")]
+    journal = {e["output"]["path"]: e for e in map(json.loads, journal_lines(out))
+               if e["event"] == "file" and "output" in e}
+    db = StateDB(out / ".redact" / "state.sqlite")
     for p in finals:  # nothing under a final name lacks its completed audit record
-        record = json.loads((out / (p.name + ".audit.json")).read_text())
+        audit = out / (p.name + ".audit.json")
+        record = json.loads(audit.read_text())
         assert record["status"] == "ok"
-    assert len(finals) < 3  # it really was interrupted
+        # The record is always written "ok"; what vouches for the file is the journal entry
+        # and the job state of this exact output and record.
+        entry = journal[p.name]
+        assert entry["status"] == "ok" and db.get(entry["input"]["path"]).status == "ok"
+        assert entry["output"]["sha256"] == sha256_file(p) == record["output"]["sha256"]
+        assert entry["audit"]["sha256"] == sha256_file(audit)
+    db.close()
+    assert finals and len(finals) < 3  # it really was interrupted, after the first file
     report = batch([footage], out)
     assert all(r.status in ("ok", "skipped") for r in report.results)
     assert sorted(p.name for p in out.glob("*.mp4")) == ["c0.mp4", "c1.mp4", "c2.mp4"]
     assert not [p for p in out.rglob("*redact-tmp*")]
-    assert verify(out).ok
+    result = verify(out)
+    assert result.ok and result.problems == [] and result.files_checked == 3, result.problems
 
 
 @pytest.fixture
