@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,9 +20,10 @@ from redact.audit.verify import verify
 from redact.batch.jobs import BatchRunner
 from redact.batch.options import BatchOptions
 from redact.batch.runner import FileRunner
-from redact.batch.state import OutputLock
+from redact.batch.state import OutputLock, StateDB
 from redact.config import load_settings
 from redact.errors import LockError
+from redact.models.store import sha256_file
 from tests.conftest import ScriptedDetector, make_clip, scripted_set
 
 
@@ -89,15 +92,27 @@ def test_sigkill_mid_file_then_rerun_completes(tmp_path, footage):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     finals = [p for p in out.glob("*.mp4") if not p.name.startswith(".")]
+    journal = {e["output"]["path"]: e for e in map(json.loads, journal_lines(out))
+               if e["event"] == "file" and "output" in e}
+    db = StateDB(out / ".redact" / "state.sqlite")
     for p in finals:  # nothing under a final name lacks its completed audit record
-        record = json.loads((out / (p.name + ".audit.json")).read_text())
+        audit = out / (p.name + ".audit.json")
+        record = json.loads(audit.read_text())
         assert record["status"] == "ok"
-    assert len(finals) < 3  # it really was interrupted
+        # The record is always written "ok"; what vouches for the file is the journal entry
+        # and the job state of this exact output and record.
+        entry = journal[p.name]
+        assert entry["status"] == "ok" and db.get(entry["input"]["path"]).status == "ok"
+        assert entry["output"]["sha256"] == sha256_file(p) == record["output"]["sha256"]
+        assert entry["audit"]["sha256"] == sha256_file(audit)
+    db.close()
+    assert finals and len(finals) < 3  # it really was interrupted, after the first file
     report = batch([footage], out)
     assert all(r.status in ("ok", "skipped") for r in report.results)
     assert sorted(p.name for p in out.glob("*.mp4")) == ["c0.mp4", "c1.mp4", "c2.mp4"]
     assert not [p for p in out.rglob("*redact-tmp*")]
-    assert verify(out).ok
+    result = verify(out)
+    assert result.ok and result.problems == [] and result.files_checked == 3, result.problems
 
 
 @pytest.fixture
@@ -236,3 +251,39 @@ def test_report_renders_in_headless_chromium(tmp_path, footage):
     assert img is not None and img.shape[1] == 1000
     # the page is not blank: the timeline strip colours are present
     assert (abs(img.astype(int) - [15, 72, 217]).sum(axis=2) < 40).any()
+
+
+XSS = '<script>alert(1)</script>"&'
+
+
+def test_report_escapes_what_files_and_records_say(tmp_path):
+    """Paths, errors and every field of an audit record reach the page as text, never markup."""
+    from redact.audit.report import build_report
+
+    # '/' cannot be in a file name, so the string spans two folder names.
+    nasty = tmp_path / "in" / XSS.split("/")[0] / XSS.split("/")[1]
+    nasty.mkdir(parents=True)
+    make_clip(nasty / "c0.mp4", n=6)
+    (nasty / "broken.mp4").write_text("nope")
+    out = tmp_path / "out"
+    batch([tmp_path / "in"], out)
+    (audit,) = out.rglob("*.audit.json")
+    record = json.loads(audit.read_text())
+    record["counts"] = {XSS: XSS}
+    record["tracks"][0]["category"] = XSS
+    record["regions"][0]["regions"][0]["category"] = XSS
+    record["warnings"] = [XSS]
+    record["second_look"] = {"verdict": "review", "frames_flagged": XSS, "flagged": [
+        {"frame": 0, "time": XSS, "category": XSS, "box": XSS, "score": XSS}]}
+    audit.write_text(json.dumps(record))
+    (out / ".redact" / "state.sqlite").unlink()  # the journal and the records are enough
+    html_path, csv_path = build_report(out)
+    page = html_path.read_text()
+    assert "<script" not in page and '"&' not in page
+    escaped = re.findall(r"&lt;script&gt;alert\(1\)&lt;/script&gt;(?:&#34;|&quot;)&amp;", page)
+    # two paths, two file names, a count, a track, a timeline lane, a warning, five look cells
+    assert len(escaped) >= 13, page
+    rows = list(csv.reader(csv_path.open()))
+    assert {Path(r[0]).name: r[1] for r in rows[1:]} == {"broken.mp4": "failed", "c0.mp4": "ok"}
+    assert [bool(r[-1]) for r in sorted(rows[1:])] == [True, False]  # the failure's error
+    assert {Path(r[0]).parent.as_posix().endswith(XSS) for r in rows[1:]} == {True}

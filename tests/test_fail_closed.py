@@ -18,7 +18,7 @@ from redact.config import load_settings
 from redact.detect.base import DetectorSet
 from redact.detect.detections import Detections
 from redact.errors import ConfigError
-from tests.conftest import make_clip, shared_data
+from tests.conftest import frame_image, make_clip, read_video, shared_data
 
 W, H, SQ = 96, 64, 12
 
@@ -32,6 +32,8 @@ def square_at(i: int, n: int) -> tuple[int, int, int, int]:
 
 
 def square_clip(path: Path, fps: int, seconds: float, rotation: int = 0) -> Path:
+    """A white square crossing a dim textured background (too dark for ``BrightDetector``),
+    so paint shows wherever it lands."""
     n = max(2, round(fps * seconds))
     tb = Fraction(1, fps * 100)
     with av.open(str(path), "w") as out:
@@ -41,7 +43,7 @@ def square_clip(path: Path, fps: int, seconds: float, rotation: int = 0) -> Path
         if rotation:
             vs.set_display_rotation(rotation)
         for i in range(n):
-            img = np.zeros((H, W, 3), np.uint8)
+            img = frame_image(i, W, H) // 3
             x1, y1, x2, y2 = square_at(i, n)
             img[y1:y2, x1:x2] = 255
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
@@ -93,6 +95,40 @@ def uncovered_frames(masks: np.ndarray, boxes: list[tuple[int, int, int, int]]) 
             if masks[i, y1:y2, x1:x2].mean() < 0.999]
 
 
+def reach(i: int, n: int, every: int, fps: int) -> tuple[int, int, int, int]:
+    """The farthest frame ``i``'s paint may legitimately go: the hull of the square's positions
+    over the frames a stride, padding or coasting can carry a box from (``every`` plus half a
+    second either side), grown by the carried boxes' growth and the margin, and then some."""
+    k = every + round(0.5 * fps) + 1
+    boxes = np.array([square_at(j, n) for j in range(max(0, i - k), min(n, i + k + 1))])
+    x1, y1 = boxes[:, :2].min(axis=0)
+    x2, y2 = boxes[:, 2:].max(axis=0)
+    gx, gy = 0.4 * (x2 - x1) + 3, 0.4 * (y2 - y1) + 3
+    return (max(0, int(x1 - gx)), max(0, int(y1 - gy)), min(W, int(np.ceil(x2 + gx))),
+            min(H, int(np.ceil(y2 + gy))))
+
+
+def check_pixels(src: Path, dst: Path, n: int, every: int, fps: int) -> int:
+    """Decode both: the square is painted over in every frame (nothing of its white is left),
+    and outside what any region could reach the picture is the input's. Returns how many
+    pixels were checked as untouched (0 when the settings let paint reach everywhere)."""
+    before, after = read_video(src)["images"], read_video(dst)["images"]
+    assert len(before) == len(after) == n
+    checked = 0
+    for i, (a, b) in enumerate(zip(before, after, strict=True)):
+        x1, y1, x2, y2 = square_at(i, n)
+        assert a[y1:y2, x1:x2].min() > 160  # the input really shows the square there
+        assert b[y1:y2, x1:x2].max() < 120, (i, b[y1:y2, x1:x2].max())
+        far = np.ones((H, W), bool)
+        rx1, ry1, rx2, ry2 = reach(i, n, every, fps)
+        far[ry1:ry2, rx1:rx2] = False
+        if far.sum() >= 100:
+            diff = np.abs(b[far].astype(int) - a[far]).mean()
+            assert diff < 4, (i, diff)  # re-encoding alone differs by about 2
+            checked += int(far.sum())
+    return checked
+
+
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fps")
@@ -115,6 +151,10 @@ def test_every_frame_redacted_for_every_setting(tmp_path, clips, tracking, every
     assert n == max(2, round(fps * (3.0 if fps == 2 else 1.5)))
     masks = painted_masks(result.audit, n, W, H)
     assert uncovered_frames(masks, [square_at(i, n) for i in range(n)]) == []
+    assert result.output == str(tmp_path / "o.mp4")
+    checked = check_pixels(clips[fps], tmp_path / "o.mp4", n, every, fps)
+    if every <= 3 and fps >= 30:  # paint may reach only part of each frame
+        assert checked > 300 * n
 
 
 @pytest.mark.parametrize("rotation", [90, -90, 180])
@@ -128,6 +168,7 @@ def test_detectors_see_the_displayed_picture_and_paint_the_stored_one(tmp_path, 
     masks = painted_masks(result.audit, result.frames, W, H)
     assert uncovered_frames(masks, [square_at(i, result.frames)
                                     for i in range(result.frames)]) == []
+    check_pixels(src, tmp_path / "o.mp4", result.frames, 1, 10)  # stored pixels and boxes
     with av.open(str(tmp_path / "o.mp4")) as c:
         assert next(c.decode(video=0)).rotation == (rotation if rotation != 180 else -180)
 

@@ -126,9 +126,16 @@ def journal_content(out: Path) -> list[dict]:
     return [{k: v for k, v in entry.items() if k not in skip} for entry in entries]
 
 
-def verify(out: Path) -> None:
+def verify(out: Path, files: int) -> None:
+    """The release folder verifies, through the command and the library, with ``files``
+    outputs checked against the journal (an empty journal would verify vacuously)."""
+    from redact.audit.verify import verify as verify_folder
+
     proc = subprocess.run([sys.executable, "-m", "redact.cli.main", "audit", "verify",
                            str(out)], capture_output=True, text=True, timeout=300)
+    result = verify_folder(out)
+    assert result.ok and result.problems == [], result.problems
+    assert result.files_checked == files and result.entries > files, result
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -142,7 +149,7 @@ def test_ray_engine_matches_local_engine(cluster, inputs, tmp_path):
         audit = Path(f"{name}.audit.json")
         assert audit_content(local / audit) == audit_content(distributed / audit)
     assert journal_content(local) == journal_content(distributed)
-    verify(distributed)
+    verify(distributed, len(CLIPS))
     # Idempotent: a rerun skips every file (the driver's job state, not the workers').
     assert cli("run", inputs, "-o", distributed, *FLAGS, "--engine", "ray") == 0
     assert journal_content(distributed)[-1]["skipped"] == len(CLIPS)
@@ -229,4 +236,4 @@ def test_killed_worker_leaves_no_output_and_rerun_completes(cluster, inputs, tmp
     assert cli("run", inputs, "-o", out, *FLAGS, "--engine", "ray") == 0
     assert all((out / name).is_file() for name in CLIPS)
     assert journal_content(out)[-1]["ok"] == 1
-    verify(out)
+    verify(out, len(CLIPS))
