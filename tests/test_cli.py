@@ -157,7 +157,7 @@ def test_plan_edit_render_round_trip(tmp_path):
 
     doc["manual"] = [{"category": "face", "style": "solid", "keyframes": [
         {"frame": 0, "box": [10, 10, 40, 40]}, {"frame": 7, "box": [80, 50, 110, 80]}]}]
-    edited = tmp_path / "edited.json"
+    edited = tmp_path / "plans" / "edited.json"  # beside its sealed analysis
     edited.write_text(json.dumps(doc))
     proc = redact_cli("render", clip, "--plan", edited, "-o", tmp_path / "edited", "--json",
                       check_code=0)
