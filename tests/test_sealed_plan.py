@@ -235,3 +235,13 @@ def test_cli_plan_render_reproduces_run_with_a_threshold(tmp_path):
     assert doc["settings"]["face_threshold"] == 0.3
     out = read_video(tmp_path / "out" / "v.mp4")
     assert len(out["pts"]) == 8 and np.array_equal(out["pts"], read_video(clip)["pts"])
+
+
+def test_the_shipped_schema_is_generated_from_the_model(planned):
+    from redact.plan.schema import SCHEMA_FILE, render_schema
+
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == render_schema(), \
+        "run `python -m redact.plan.schema` after changing redact/plan/model.py"
+    jsonschema = pytest.importorskip("jsonschema")
+    _clip, plan = planned
+    jsonschema.validate(json.loads(plan.read_text()), json.loads(SCHEMA_FILE.read_text()))

@@ -112,8 +112,6 @@ def _run_file(settings, src: str, dst: str, input_sha: str, root: str, threads: 
 def execute_ray(settings: Settings, jobs: list[FileJob], options: BatchOptions, *,
                 progress: Callable | None = None) -> Iterator[FileResult]:
     """Yield each file's result in ``jobs`` order (the journal's order is the local engine's)."""
-    from redact.batch.results import FileResult
-
     if any(job.mode != "run" for job in jobs):
         raise ConfigError("--engine ray runs `redact run` batches; plan and render run locally")
     if options.retries < 0:
@@ -139,22 +137,7 @@ def execute_ray(settings: Settings, jobs: list[FileJob], options: BatchOptions, 
             while not ray.wait([ref], timeout=POLL_S)[0]:
                 bars.show(ray.get(progress_actor.snapshot.remote()))
             bars.show(ray.get(progress_actor.snapshot.remote()))
-            job = jobs[i]
-            try:
-                result: FileResult = ray.get(ref)
-            except ray.exceptions.RayTaskError as exc:  # e.g. redact missing on that node
-                cause = getattr(exc, "cause", None) or exc
-                why = " ".join(str(cause).split())[:300]
-                result = FileResult(str(job.src), None, None, "failed",
-                                    f"the Ray task failed on its node: "
-                                    f"{type(cause).__name__}: {why}")
-            except ray.exceptions.RayError as exc:
-                # Ray already ran it `retries` more times; it never completed.
-                why = " ".join(str(exc).split())[:300]
-                result = FileResult(str(job.src), None, None, "failed",
-                                    f"worker lost {options.retries + 1} time(s) on this file "
-                                    f"({type(exc).__name__}): {why}")
-            yield _visible(result)
+            yield _visible(_result(ray, ref, jobs[i], options.retries))
         consumed = len(refs)
     finally:
         from redact.io.atomic import sweep_temporaries
@@ -170,6 +153,25 @@ def execute_ray(settings: Settings, jobs: list[FileJob], options: BatchOptions, 
             ray.shutdown()
         for root in {job.root for job in jobs}:
             sweep_temporaries(root)
+
+
+def _result(ray: Any, ref: Any, job: FileJob, retries: int) -> FileResult:
+    """The task's result, or a failed one saying why the cluster could not give it."""
+    from redact.batch.results import FileResult
+
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as exc:  # e.g. redact missing on that node
+        cause = getattr(exc, "cause", None) or exc
+        why = " ".join(str(cause).split())[:300]
+        return FileResult(str(job.src), None, None, "failed",
+                          f"the Ray task failed on its node: {type(cause).__name__}: {why}")
+    except ray.exceptions.RayError as exc:
+        # Ray already ran it `retries` more times; it never completed.
+        why = " ".join(str(exc).split())[:300]
+        return FileResult(str(job.src), None, None, "failed",
+                          f"worker lost {retries + 1} time(s) on this file "
+                          f"({type(exc).__name__}): {why}")
 
 
 def _visible(result: FileResult) -> FileResult:
