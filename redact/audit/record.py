@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SCHEMA = "redact.audit/1"
+SCHEMA = "redact.audit/2"
 AUDIT_SUFFIX = ".audit.json"
 
 
