@@ -93,11 +93,10 @@ class BatchRunner:
         """Read the plan once, check its seal and approval; the render's settings are the
         plan's (refused when a given setting would change what is painted)."""
         from redact.plan.edits import check_plan
-        from redact.plan.model import load_plan
+        from redact.plan.model import read_plan
 
         assert self.plan_path is not None
-        self.plan = load_plan(self.plan_path)
-        self.plan_sha = sha256_file(self.plan_path)
+        self.plan, self.plan_sha = read_plan(self.plan_path)  # one read: the plan rendered
         if settings.config.require_approval and not self.plan.approved:
             raise ConfigError(f"plan {self.plan_path.name} is not approved and approval is "
                               "required (require_approval); approve it in `redact review`")

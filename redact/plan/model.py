@@ -332,11 +332,19 @@ def parse_plan(data: Any) -> RedactionPlan:
 
 
 def load_plan(path: Path) -> RedactionPlan:
+    return read_plan(path)[0]
+
+
+def read_plan(path: Path) -> tuple[RedactionPlan, str]:
+    """The plan at ``path`` and the sha256 of the very bytes it was parsed from."""
+    import hashlib
+
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        blob = Path(path).read_bytes()
+        data = json.loads(blob)
     except FileNotFoundError:
         raise ConfigError(f"plan {path} does not exist; give the .plan.json that `redact "
                           "plan` wrote") from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"plan {path}: not valid JSON ({exc})") from None
-    return parse_plan(data)
+    return parse_plan(data), hashlib.sha256(blob).hexdigest()
