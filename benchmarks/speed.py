@@ -1,11 +1,12 @@
-"""Speed: redact fps on a 1080p clip next to a bare PyAV decode→encode of the same clip with the
-same encoder settings, measured in the same run (this machine is shared and noisy, so only
-the ratio means anything).
+"""Speed at the resolutions body cameras record (640x360, 1280x720, 1920x1080, 2560x1920):
+redact fps next to a bare PyAV decode→encode of the same clip with the same encoder settings,
+measured in the same run (this machine is shared and noisy, so only the ratio means
+anything), with each run's peak memory and where its time goes.
 
-The 1080p clip is made from real footage: the egocentric EgoBlur clip in ../shared/data
-(two people at a table), resized to 1920x1080 and played forward/backward to 90 frames.
+The clips are made from real footage: the egocentric EgoBlur clip in ../shared/data (two
+people at a table), resized and played forward/backward to 90 frames.
 
-    python benchmarks/speed.py [--frames 90] [--variants JSON-LIST]
+    python benchmarks/speed.py [--frames 90] [--sizes 640x360,...] [--variants JSON-LIST]
 """
 
 from __future__ import annotations
@@ -24,17 +25,17 @@ from benchmarks.common import machine, publish, require_shared
 SOURCE = "videos/egoblur_test_face_video.mp4"
 
 
-def make_1080p(path: Path, frames: int) -> None:
+def make_clip(path: Path, frames: int, size: tuple[int, int] = (1920, 1080)) -> None:
     import av
     import cv2
 
     with av.open(str(require_shared(SOURCE))) as src:
-        images = [cv2.resize(f.to_ndarray(format="bgr24"), (1920, 1080),
-                             interpolation=cv2.INTER_AREA) for f in src.decode(video=0)]
+        images = [cv2.resize(f.to_ndarray(format="bgr24"), size, interpolation=cv2.INTER_AREA)
+                  for f in src.decode(video=0)]
     loop = images + images[-2:0:-1]
     with av.open(str(path), "w") as out:
         vs = out.add_stream("libx264", rate=30)
-        vs.width, vs.height, vs.pix_fmt = 1920, 1080, "yuv420p"
+        vs.width, vs.height, vs.pix_fmt = size[0], size[1], "yuv420p"
         vs.options = {"crf": "16", "preset": "fast"}
         for i in range(frames):
             frame = av.VideoFrame.from_ndarray(loop[i % len(loop)], format="bgr24")
@@ -70,61 +71,150 @@ def bare(src: Path, dst: Path, crf: int, preset: str) -> float:
     return n / (time.monotonic() - t0)
 
 
-def pipeline(src: Path, dst: Path, overrides: dict) -> tuple[float, dict]:
+def _pipeline(src: Path, dst: Path, overrides: dict, *, timed: bool):
+    import resource
+
     import redact
     from redact.batch.runner import FileRunner
 
     settings = redact.load_settings(overrides=overrides, override_source="benchmark")
     runner = FileRunner(settings)
     runner.detectors  # load models outside the timed region  # noqa: B018
+    stages = _time_stages(runner) if timed else {}
     t0 = time.monotonic()
     result = runner.run(src, dst)
     seconds = time.monotonic() - t0
     if result.status != "ok":
         raise SystemExit(f"pipeline failed: {result.error}")
-    return result.frames / seconds, result.counts
+    stages["wall"] = seconds
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    return result.frames / seconds, result.counts, rss, stages
+
+
+def _timer(stages: dict, key: str, fn):
+    def wrapped(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            stages[key] = stages.get(key, 0.0) + time.perf_counter() - t0
+    return wrapped
+
+
+def _time_stages(runner) -> dict:
+    """Busy seconds per stage. Detectors run in their own threads beside decode, paint and
+    encode, so the stages overlap and add up to more than the wall time."""
+    import redact.batch.video as video
+    import redact.render.video as render
+    from redact.io.encode import VideoWriter
+
+    stages: dict[str, float] = {}
+    for d in runner.detectors.detectors:
+        d.detect = _timer(stages, f"detect {type(d).__name__}", d.detect)
+    decode = video.iter_frames
+
+    def timed_frames(*args, **kwargs):
+        frames = decode(*args, **kwargs)
+        while True:
+            t0 = time.perf_counter()
+            try:
+                frame = next(frames)
+            except StopIteration:
+                return
+            finally:
+                stages["decode"] = stages.get("decode", 0.0) + time.perf_counter() - t0
+            yield frame
+
+    video.iter_frames = timed_frames
+    render.paint = _timer(stages, "paint", render.paint)
+    VideoWriter.write = _timer(stages, "encode", VideoWriter.write)
+    VideoWriter.close = _timer(stages, "encode", VideoWriter.close)
+    return stages
+
+
+def _child(args) -> tuple:
+    src, dst, overrides = args
+    return _pipeline(Path(src), Path(dst), overrides, timed=True)
+
+
+def measure(src: Path, dst: Path, overrides: dict) -> tuple[float, dict, float, dict]:
+    """One run in a fresh process: its peak memory is this run's alone."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(_child, (str(src), str(dst), overrides)).result()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, default=90)
-    parser.add_argument("--variants", default='[{}, {"detect_every": 3}, '
-                        '{"categories": ["face", "plate", "screen"]}]')
+    parser.add_argument("--sizes", default="640x360,1280x720,1920x1080,2560x1920")
+    parser.add_argument("--variants", default='[{"detect_every": 3}, '
+                        '{"categories": ["face", "plate", "screen"]}]',
+                        help="settings run at 1920x1080 besides the defaults")
     parser.add_argument("--section", default="speed")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     import redact
 
     defaults = redact.Config()
+    sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        clip = Path(tmp) / "clip1080.mp4"
-        make_1080p(clip, args.frames)
-        rows = []
-        for overrides in json.loads(args.variants):
-            cfg = redact.load_settings(overrides=overrides).config
-            before = bare(clip, Path(tmp) / "bare.mp4", cfg.crf, cfg.encoder_preset)
-            fps, counts = pipeline(clip, Path(tmp) / "out.mp4", overrides)
-            after = bare(clip, Path(tmp) / "bare.mp4", cfg.crf, cfg.encoder_preset)
-            base = (before + after) / 2
-            rows.append((overrides, fps, base, fps / base, counts))
-            print(overrides, f"{fps:.2f} fps vs bare {base:.2f} fps → {fps / base:.2f}x", counts,
-                  flush=True)
-    lines = [
-        "## Speed on 1080p (benchmarks/speed.py)",
-        "",
-        f"Machine: {machine()}. Clip: {args.frames} frames 1920x1080 made from `{SOURCE}`; "
-        f"faces and plates on; encoder libx264 crf {defaults.crf} preset "
-        f"{defaults.encoder_preset} mbtree=0 in both runs. Bare = PyAV decode→encode of the "
-        "same clip, measured just before and after each pipeline run (mean).",
-        "",
-        "| settings (over defaults) | redact fps | bare fps | ratio | regions |",
-        "|---|---|---|---|---|",
-    ]
-    for overrides, fps, base, ratio, counts in rows:
-        label = json.dumps(overrides) if overrides else "defaults"
-        lines.append(f"| `{label}` | {fps:.2f} | {base:.2f} | **{ratio:.2f}×** | "
-                     f"{', '.join(f'{k} {v}' for k, v in sorted(counts.items()))} |")
+        for size in sizes:
+            clip = Path(tmp) / f"clip{size[0]}x{size[1]}.mp4"
+            make_clip(clip, args.frames, size)
+            extra = json.loads(args.variants) if size == (1920, 1080) else []
+            for overrides in [{}, *extra]:
+                rows.append((size, overrides, *_row(clip, Path(tmp), overrides)))
+    lines = _lines(args, defaults, rows)
     publish(args.section, lines, write=not args.no_write)
+
+
+def _row(clip: Path, tmp: Path, overrides: dict) -> tuple:
+    import redact
+
+    cfg = redact.load_settings(overrides=overrides).config
+    before = bare(clip, tmp / "bare.mp4", cfg.crf, cfg.encoder_preset)
+    fps, counts, rss, stages = measure(clip, tmp / "out.mp4", overrides)
+    after = bare(clip, tmp / "bare.mp4", cfg.crf, cfg.encoder_preset)
+    base = (before + after) / 2
+    print(clip.name, overrides, f"{fps:.2f} fps vs bare {base:.2f} fps → {fps / base:.2f}x",
+          f"{rss:.0f} MB", counts, {k: round(v, 1) for k, v in stages.items()}, flush=True)
+    return fps, base, rss, counts, stages
+
+
+def _lines(args, defaults, rows) -> list[str]:
+    lines = [
+        "## Speed by resolution (benchmarks/speed.py)",
+        "",
+        f"Machine: {machine()}. Clips: {args.frames} frames at each size, made from "
+        f"`{SOURCE}` (two people at a table, resized); encoder libx264 crf {defaults.crf} "
+        f"preset {defaults.encoder_preset} mbtree=0 in both runs. Bare = PyAV decode→encode "
+        "of the same clip, measured just before and after each redact run (mean). Each redact "
+        "run is a fresh process (models loaded outside the timing); peak RSS is that "
+        "process's.",
+        "",
+        "| resolution | settings (over defaults) | redact fps | bare fps | ratio | peak RSS | "
+        "regions |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for size, overrides, fps, base, rss, counts, _stages in rows:
+        label = json.dumps(overrides) if overrides else "defaults"
+        lines.append(f"| {size[0]}×{size[1]} | `{label}` | {fps:.2f} | {base:.2f} | "
+                     f"**{fps / base:.2f}×** | {rss:.0f} MB | "
+                     f"{', '.join(f'{k} {v}' for k, v in sorted(counts.items()))} |")
+    keys = sorted({k for *_, stages in rows for k in stages} - {"wall"})
+    lines += ["", "Where the time goes at the defaults: busy seconds per stage (detectors run "
+              "in threads beside decode, paint and encode, so stages overlap):", "",
+              "| resolution | wall | " + " | ".join(keys) + " |",
+              "|---|---|" + "---|" * len(keys)]
+    for size, overrides, *_rest, stages in rows:
+        if not overrides:
+            lines.append(f"| {size[0]}×{size[1]} | {stages['wall']:.1f} s | "
+                         + " | ".join(f"{stages.get(k, 0.0):.1f} s" for k in keys) + " |")
+    return lines
 
 
 if __name__ == "__main__":
