@@ -21,7 +21,7 @@ from redact.config import Config, Settings, load_settings, recall_reductions
 from redact.errors import ConfigError, InputError, RedactError
 from redact.io import IMAGE_EXTS, MEDIA_EXTS, VIDEO_EXTS
 from redact.io.atomic import TMP_MARK, atomic_output, write_bytes_atomic
-from redact.io.hashing import sha256_file
+from redact.io.hashing import sha256_bytes, sha256_file
 from redact.models.store import ModelStore
 from redact.plan.build import build_plan
 from redact.plan.edits import PlanCheck
@@ -146,7 +146,7 @@ class FileRunner:
         write_bytes_atomic(dst, blob)
         return FileResult(str(src), str(dst), None, "ok", counts=dict(outcome.painted.counts),
                           frames=outcome.frames_in, seal=plan.seal.sha256 if plan.seal else None,
-                          output_sha256=_sha_bytes(blob))
+                          output_sha256=sha256_bytes(blob))
 
     def _redact(self, src: Path, dst: Path, progress, plan: RedactionPlan | None,
                 plan_check: PlanCheck | None, input_sha: str | None, root: Path) -> FileResult:
@@ -276,12 +276,6 @@ def _check_unchanged(src: Path, before) -> None:
     after = src.stat()
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         raise InputError(f"{src.name}: input changed while it was being redacted")
-
-
-def _sha_bytes(blob: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(blob).hexdigest()
 
 
 def _as_settings(config: Config | Settings | None) -> Settings:

@@ -337,7 +337,7 @@ def load_plan(path: Path) -> RedactionPlan:
 
 def read_plan(path: Path) -> tuple[RedactionPlan, str]:
     """The plan at ``path`` and the sha256 of the very bytes it was parsed from."""
-    import hashlib
+    from redact.io.hashing import sha256_bytes
 
     try:
         blob = Path(path).read_bytes()
@@ -347,4 +347,4 @@ def read_plan(path: Path) -> tuple[RedactionPlan, str]:
                           "plan` wrote") from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"plan {path}: not valid JSON ({exc})") from None
-    return parse_plan(data), hashlib.sha256(blob).hexdigest()
+    return parse_plan(data), sha256_bytes(blob)

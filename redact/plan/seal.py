@@ -10,12 +10,12 @@ recomputes it: its journal entry (signed when signing) is the anchor, and the se
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from redact.io.atomic import write_bytes_atomic
+from redact.io.hashing import sha256_bytes
 from redact.plan.model import RedactionPlan, Seal
 
 PARTS = ("schema", "input", "settings", "models", "tracks", "warnings", "frames")
@@ -27,10 +27,6 @@ def canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
 
 
-def _sha(blob: bytes) -> str:
-    return hashlib.sha256(blob).hexdigest()
-
-
 def analysed_part(plan: RedactionPlan) -> dict[str, Any]:
     data = plan.model_dump(mode="json", by_alias=True, include=set(PARTS) - {"schema"})
     data["schema"] = plan.schema_
@@ -40,8 +36,8 @@ def analysed_part(plan: RedactionPlan) -> dict[str, Any]:
 
 
 def seal_of_part(part: dict[str, Any]) -> Seal:
-    hashes = {k: _sha(canonical(part[k])) for k in PARTS}
-    return Seal(sha256=_sha(canonical(hashes)), parts=hashes)
+    hashes = {k: sha256_bytes(canonical(part[k])) for k in PARTS}
+    return Seal(sha256=sha256_bytes(canonical(hashes)), parts=hashes)
 
 
 def compute_seal(plan: RedactionPlan) -> Seal:
