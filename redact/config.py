@@ -256,7 +256,13 @@ class Config(_Frozen):
     def _into_sections(cls, data: Any) -> Any:
         """Dotted names (``face.threshold``) and the old flat ones (``face_threshold``) go
         into their section; a given section (dict or model) is the base they update."""
-        return nest(flatten(data)) if isinstance(data, Mapping) else data
+        if not isinstance(data, Mapping):
+            return data
+        flat = flatten(data)
+        for name, value in flat.items():  # pydantic would take True as 1
+            if isinstance(value, bool) and name in FIELDS and FIELDS[name].annotation is int:
+                raise ValueError(f"setting {name!r}: cannot use {value!r} as a whole number")
+        return nest(flat)
 
     @field_validator("categories", mode="before")
     @classmethod

@@ -131,6 +131,7 @@ def test_a_config_round_trips_through_its_dict():
     ({"face": {"threshold": 0}}, r"face\.threshold must be between 0 and 1"),
     ({"face.coarse_size": 10}, r"face\.coarse_size must be 0 \(off\) or between 64 and 4096"),
     ({"plate.size": "big"}, r"plate\.size"),
+    ({"crf": True}, r"'crf': cannot use True"),
     ({"face.bogus": 1}, r"unknown setting 'face\.bogus'"),
     ({"style": "smudge"}, r"style must be one of blur, pixelate, solid"),
     ({"screen_second_model": "screens-yolov8n"}, r"screen\.second_model must differ"),
