@@ -203,8 +203,8 @@ from redact.batch.options import BatchOptions
         store = ModelStore(offline=True)
         spec = store.specs()["centerface"]
         det = CenterFaceDetector(spec=spec, weights=store.ensure(spec), categories=("face",),
-                                 thresholds={"face": cfg.face_threshold}, size=cfg.face_size,
-                                 device=DEVICE, coarse_size=cfg.face_coarse_size)
+                                 thresholds={"face": cfg.face.threshold}, size=cfg.face.size,
+                                 device=DEVICE, coarse_size=cfg.face.coarse_size)
         frames = []
         with av.open(str(clip)) as c:
             for i, f in enumerate(c.decode(video=0)):
@@ -238,8 +238,8 @@ from redact.batch.options import BatchOptions
         f"preset {cfg.encoder_preset}. Face model on "
         f"{'ONNX Runtime CUDA' if 'CUDAExecutionProvider' in providers else 'torch (onnx2torch)'}; "
         f"plates on ultralytics (fp16)"
-        + (f"; the second face model ({cfg.face_second_model}, OpenCV) on the CPU"
-           if cfg.face_second_model else "")
+        + (f"; the second face model ({cfg.face.second_model}, OpenCV) on the CPU"
+           if cfg.face.second_model else "")
         + f". Decode on the CPU (NVDEC through PyAV: {gpu_dec}).",
         "",
         "| run | redact fps | × real time | bare fps | ratio to bare | GPU utilisation | regions |",

@@ -1,185 +1,311 @@
 """Settings: one frozen, validated ``Config`` plus where each value came from.
 
+Each category's settings are one section (``FaceSettings``, ``PlateSettings``, ...), read by
+that category's detectors; the general settings sit beside them. A setting's canonical name is
+dotted: ``face.threshold``, ``plate.size``, ``margin``. The flat names of before the sections
+(``face_threshold``, ``plate_size``) are still accepted wherever settings are given: presets
+(which may also use tables such as ``[settings.face]``), ``--set KEY=VALUE``, flags,
+``load_settings(overrides=...)`` and ``Config(...)``.
+
 Precedence, lowest first: built-in default < preset (TOML in ``pipelines/``) < environment
 < explicit value (CLI flag or library argument). ``Settings.sources`` records which one won for
-every field; the audit record copies it so a reviewer can tell a deliberate choice from a default.
+every setting; the audit record copies it so a reviewer can tell a deliberate choice from a
+default.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
 
 from redact.errors import ConfigError
 
+Style = Literal["blur", "pixelate", "solid"]
+Device = Literal["auto", "cpu", "cuda"]
+VerifyChoice = Literal["off", "stills", "all"]
+X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                     "slower", "veryslow"]
 CATEGORIES = ("face", "plate", "screen", "text")
-STYLES = ("blur", "pixelate", "solid")
-DEVICES = ("auto", "cpu", "cuda")
-VERIFY_CHOICES = ("off", "stills", "all")
-X264_PRESETS = (
-    "ultrafast", "superfast", "veryfast", "faster", "fast",
-    "medium", "slow", "slower", "veryslow",
-)
+STYLES: tuple[str, ...] = get_args(Style)
+DEVICES: tuple[str, ...] = get_args(Device)
+VERIFY_CHOICES: tuple[str, ...] = get_args(VerifyChoice)
+X264_PRESETS: tuple[str, ...] = get_args(X264Preset)
+
+# How a setting can make the tool look less than the defaults do (``recall_reductions``): a
+# value above the default, one below it, or turning it off. Margin and the tracker's padding
+# change how much is painted around what was found, not what is looked at; a plan's margin is
+# sealed (an edit of it is listed like any other).
+HIGHER = {"recall": "higher"}
+LOWER = {"recall": "lower"}
+OFF = {"recall": "off"}
 
 
-# (category, settings prefix) of the models run beside a category's own model: each has
-# ``<prefix>_model`` (None: off) and ``<prefix>_threshold``.
-SECOND_MODELS = (("face", "face_second"), ("screen", "screen_second"), ("face", "face_person"))
+def _off_is_none(value: Any) -> Any:
+    """A second model set to "none", "off" or "" is turned off (None)."""
+    return None if str(value).lower() in ("", "none", "off") else value
 
 
-@dataclass(frozen=True)
-class Config:
-    """Every knob of a run. Validated on construction; never mutated afterwards."""
+Prob = Annotated[float, Field(gt=0, lt=1)]
+Pixels = Annotated[int, Field(ge=64, le=4096)]
+Seconds = Annotated[float, Field(ge=0, le=10)]
+# The single value 0, which turns a pass off (a union member beside the pass's own range).
+ZeroInt = Annotated[int, Field(ge=0, le=0)]
+ZeroFloat = Annotated[float, Field(ge=0, le=0)]
+SecondModel = Annotated[str | None, BeforeValidator(_off_is_none)]
 
-    categories: tuple[str, ...] = ("face", "plate")
-    style: str = "blur"
-    device: str = "auto"
-    # Which registered model serves each category (see ``models/registry.toml``).
-    face_model: str = "centerface"
-    plate_model: str = "fastanpr-plate"
-    screen_model: str | None = "screens-yolov8n"
-    text_model: str = "ppocrv4-det"
-    # A second face model of another family, run beside face_model on every detected frame:
+
+class _Frozen(BaseModel):
+    """Frozen, no unknown keys, and a ``ConfigError`` naming the setting on a bad value."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    category: ClassVar[str] = ""  # a section's name ("face"); "" for the whole Config
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise config_error(exc, type(self)) from None
+
+
+def _differs(name: str, value: str | None, first: str | None) -> None:
+    if value is not None and value == first:
+        raise ValueError(f"{name} must differ from {name.split('.')[0]}.model ({first!r}); "
+                         "set it to none to turn it off")
+
+
+class FaceSettings(_Frozen):
+    """Faces: the model, and the models and passes beside it."""
+
+    category: ClassVar[str] = "face"
+    # Which registered model serves the category (see ``models/registry.toml``).
+    model: str = "centerface"
+    threshold: Prob = Field(0.1, json_schema_extra=HIGHER)
+    # Long side, in pixels, of the resized copy the detector sees.
+    size: Pixels = Field(960, json_schema_extra=LOWER)
+    # Second, coarse face pass (0 turns it off); see detect/centerface.py.
+    coarse_size: ZeroInt | Pixels = Field(480, json_schema_extra=LOWER)
+    # Stills: the face model also looks at overlapping tiles (this many across the long side),
+    # each enlarged to ``size``, for faces a few pixels across. 0 or 1 turns it off.
+    still_tiles: int = Field(4, ge=0, le=8, json_schema_extra=LOWER)
+    # A second face model of another family, run beside ``model`` on every detected frame:
     # a face either model finds is redacted. None turns it off.
-    face_second_model: str | None = "yunet"
-    face_second_threshold: float = 0.5
-    # The same for screens: a COCO-trained detector (its tv, laptop and cell phone) beside our
-    # own screen model. On the held-out COCO screens it alone covered 74% of the boxes at 0.1,
-    # ours 29% (models/screens/MB3_CENTERNET_CARD.md).
-    screen_second_model: str | None = "mb3-centernet-coco"
-    screen_second_threshold: float = 0.1
+    second_model: SecondModel = Field("yunet", json_schema_extra=OFF)
+    second_threshold: Prob = Field(0.5, json_schema_extra=HIGHER)
     # Stills: people too far away for any face model (heads of 1-3 px in a crowd photo) are
     # still found as people by this COCO model; the head end of each person under
-    # ``face_person_max_height`` px is painted as a face. Video frames never use it (cost).
-    face_person_model: str | None = "mb3-centernet-coco"
-    face_person_threshold: float = 0.25
-    face_person_max_height: int = 80
-    face_threshold: float = 0.1
-    plate_threshold: float = 0.15
-    # 0.7, not 0.3: our screen model's scores on stills are poorly calibrated (at 0.3 it painted
-    # a screen on 17 of 50 screen-free photos); the second screen model carries most of the
-    # recall, and on video our model's boxes down to continue_threshold still continue a
-    # screen track (benchmarks/RESULTS.md, screens).
-    screen_threshold: float = 0.7
+    # ``person_max_height`` px is painted as a face. Video frames never use it (cost).
+    person_model: SecondModel = Field("mb3-centernet-coco", json_schema_extra=OFF)
+    person_threshold: Prob = Field(0.25, json_schema_extra=HIGHER)
+    person_max_height: int = Field(80, ge=8, le=4096, json_schema_extra=LOWER)
+
+    @model_validator(mode="after")
+    def _others_differ(self) -> FaceSettings:
+        _differs("face.second_model", self.second_model, self.model)
+        _differs("face.person_model", self.person_model, self.model)
+        return self
+
+
+class PlateSettings(_Frozen):
+    """Licence plates."""
+
+    category: ClassVar[str] = "plate"
+    model: str = "fastanpr-plate"
+    threshold: Prob = Field(0.15, json_schema_extra=HIGHER)
+    size: Pixels = Field(800, json_schema_extra=LOWER)
+    # Large frames (see Config.large_frame_tiles): the plate model's tiles are small enough
+    # that it sees the frame at least at this scale (2560x1920: 4x3 tiles at 800 px): angled
+    # plates cut tight, shrunk into the input, go unseen (benchmarks/RESULTS.md). 0 keeps
+    # large_frame_tiles.
+    tile_scale: ZeroFloat | Annotated[float, Field(ge=0.25, le=2.0)] = Field(
+        1.0, json_schema_extra=LOWER)
+    # Small frames (long side under ``size``): the plate model also looks at the frame
+    # enlarged this many times (at most 2 × size): the model is scale-sensitive, and 25 px
+    # plates on 768x432 footage are found at 2× that it misses at 1×. 1 turns it off.
+    small_frame_scale: float = Field(2.0, ge=1.0, le=4.0, json_schema_extra=LOWER)
+
+
+class ScreenSettings(_Frozen):
+    """Screens (monitors, laptops, phones)."""
+
+    category: ClassVar[str] = "screen"
+    model: str | None = "screens-yolov8n"
+    # 0.7, not 0.3: our screen model's scores on stills are poorly calibrated (at 0.3 it
+    # painted a screen on 17 of 50 screen-free photos); the second screen model carries most
+    # of the recall, and on video our model's boxes down to continue_threshold still continue
+    # a screen track (benchmarks/RESULTS.md, screens).
+    threshold: Prob = Field(0.7, json_schema_extra=HIGHER)
+    # The model was trained at 640 px; larger inputs (stills get 1.5x and 2x this) paint many
+    # false screens (models/screens/MODEL_CARD.md).
+    size: Pixels = Field(448, json_schema_extra=LOWER)
+    # A COCO-trained detector (its tv, laptop and cell phone) beside our own screen model. On
+    # the held-out COCO screens it alone covered 74% of the boxes at 0.1, ours 29%
+    # (models/screens/MB3_CENTERNET_CARD.md).
+    second_model: SecondModel = Field("mb3-centernet-coco", json_schema_extra=OFF)
+    second_threshold: Prob = Field(0.1, json_schema_extra=HIGHER)
+
+    @model_validator(mode="after")
+    def _second_differs(self) -> ScreenSettings:
+        _differs("screen.second_model", self.second_model, self.model)
+        return self
+
+
+class TextSettings(_Frozen):
+    """Text; the threshold is the mean text probability inside a region (DB detection,
+    detect/text.py)."""
+
+    category: ClassVar[str] = "text"
+    model: str = "ppocrv4-det"
+    threshold: Prob = Field(0.4, json_schema_extra=HIGHER)
+    size: Pixels = Field(1280, json_schema_extra=LOWER)
+
+
+Section = FaceSettings | PlateSettings | ScreenSettings | TextSettings
+
+
+class Config(_Frozen):
+    """Every knob of a run. Validated on construction; never mutated afterwards.
+
+    >>> Config(face_threshold=0.2).face.threshold  # a flat name of before the sections
+    0.2
+    >>> Config(**{"plate.size": 960}).plate.size
+    960
+    """
+
+    categories: tuple[str, ...] = ("face", "plate")
+    style: Style = "blur"
+    device: Device = "auto"
+    face: FaceSettings = Field(default_factory=FaceSettings)
+    plate: PlateSettings = Field(default_factory=PlateSettings)
+    screen: ScreenSettings = Field(default_factory=ScreenSettings)
+    text: TextSettings = Field(default_factory=TextSettings)
     # Plates and screens scoring at least this but under their threshold are candidates: the
     # tracker uses one only to continue a track that a box over the threshold started (the
     # low-score pass of ByteTrack); alone, a candidate is never painted. A 25 px front plate
     # driving at the camera scored 0.06-0.12 in the frames between its detections
     # (benchmarks/RESULTS.md). 0 turns it off.
-    continue_threshold: float = 0.05
-    # text: the mean text probability inside a region (DB detection, detect/text.py)
-    text_threshold: float = 0.4
-    # Long side, in pixels, of the resized copy each detector sees.
-    face_size: int = 960
-    # Second, coarse face pass (0 turns it off); see detect/centerface.py.
-    face_coarse_size: int = 480
-    # Stills: the face model also looks at overlapping tiles (this many across the long side),
-    # each enlarged to face_size, for faces a few pixels across. 0 or 1 turns it off.
-    face_still_tiles: int = 4
-    plate_size: int = 800
-    # Screens: the model was trained at 640 px; larger inputs (stills get 1.5x and 2x this)
-    # paint many false screens (models/screens/MODEL_CARD.md).
-    screen_size: int = 448
-    text_size: int = 1280
+    continue_threshold: float = Field(0.05, ge=0.0, lt=1.0, json_schema_extra=HIGHER)
     # Still images are one frame, so their detectors get inputs this many times larger.
-    still_scale: float = 1.5
+    still_scale: float = Field(1.5, ge=0.5, le=4.0, json_schema_extra=LOWER)
     # Stills: YOLO detectors (plates, screens) also run a second pass at this multiple of their
     # still input. The plate model is scale-sensitive: each size finds plates the other misses.
     # 1 turns it off.
-    still_fine_scale: float = 1.33
+    still_fine_scale: float = Field(1.33, ge=1.0, le=3.0, json_schema_extra=LOWER)
     # Large frames (wide-angle body cameras): the face and plate models also run on
     # overlapping tiles (this many across the long side, each at the model's input size) when
     # the frame's long side is at least large_frame_above × that input. 0 or 1 turns it off.
-    large_frame_tiles: int = 2
-    large_frame_above: float = 2.5
-    # ... and on those frames the plate model's tiles are small enough that it sees the frame
-    # at least at this scale (2560x1920: 4x3 tiles at 800 px): angled plates cut tight, shrunk
-    # into the input, go unseen (benchmarks/RESULTS.md). 0 keeps large_frame_tiles.
-    plate_tile_scale: float = 1.0
-    # Small frames (long side under plate_size): the plate model also looks at the frame
-    # enlarged this many times (at most 2 × plate_size): the model is scale-sensitive, and
-    # 25 px plates on 768x432 footage are found at 2× that it misses at 1×. 1 turns it off.
-    plate_small_frame_scale: float = 2.0
+    large_frame_tiles: int = Field(2, ge=0, le=6, json_schema_extra=LOWER)
+    large_frame_above: float = Field(2.5, ge=1.0, le=20.0, json_schema_extra=HIGHER)
     # Each box grows by this fraction of its size on every side before rendering.
-    margin: float = 0.2
-    crf: int = 18
-    encoder_preset: str = "medium"
+    margin: float = Field(0.2, ge=0.0, le=2.0)
+    crf: int = Field(18, ge=0, le=51)
+    encoder_preset: X264Preset = "medium"
     keep_metadata: bool = False
     offline: bool = False
     # Temporal stages (tracking, look-back buffer).
     # 4, not 3: with both at 1080p, 3 measured 0.41–0.44× bare decode→encode and 4 0.46–0.49×
     # (benchmarks/RESULTS.md); coverage between detections comes from StrideCover either way.
-    detect_every: int = 4
+    detect_every: int = Field(4, ge=1, le=30, json_schema_extra=HIGHER)
     # ... and never more than this many seconds apart (low frame rates, long strides), and
     # always on the last frame: coverage between detected frames assumes a short, straight path.
-    detect_gap_s: float = 0.5
+    detect_gap_s: float = Field(0.5, gt=0.0, le=2.0, json_schema_extra=HIGHER)
     # Detected frames per detector call (a GPU wants batches; on CPU 1 keeps latency and
     # memory lowest). Same regions whatever the value (tests/test_batched.py).
-    detect_batch: int = 1
+    detect_batch: int = Field(1, ge=1, le=64)
     # The second look at each output (audit/second_look.py): "off", "stills" or "all" (video
     # too). Video is checked on every ``verify_every``-th frame and the last one, with every
     # detector input scaled by ``verify_scale``; a detection scoring ``verify_threshold`` or
     # more outside the paint is flagged. Below about 0.3 the face model flags crockery and
     # shelves in every frame of the moving benchmark (benchmarks/RESULTS.md).
-    verify_output: str = "stills"
-    verify_every: int = 5
-    verify_threshold: float = 0.3
-    verify_scale: float = 1.25
-    tracking: bool = True
-    coast_s: float = 0.5
-    gap_fill_s: float = 1.0
+    verify_output: VerifyChoice = "stills"
+    verify_every: int = Field(5, ge=1, le=300)
+    verify_threshold: Prob = 0.3
+    verify_scale: float = Field(1.25, ge=0.5, le=2.0)
+    tracking: bool = Field(True, json_schema_extra=OFF)
+    coast_s: Seconds = 0.5
+    gap_fill_s: Seconds = 1.0
     # 0.5, not 0.2: a small angled plate first found half a second after it came into view
     # leaked in those frames (wide moving benchmark: 11 frames -> 2). Once a track's second
     # detection gives its motion, the padded frames also get the box moved back along it.
-    pad_before_s: float = 0.5
-    pad_after_s: float = 0.2
+    pad_before_s: Seconds = 0.5
+    pad_after_s: Seconds = 0.2
     # Settings that look less than the defaults do (recall_reductions) are refused unless
     # accepted here; then the audit names each one and every output frame gets a second look.
     accept_recall_loss: bool = False
     # `redact render` refuses plans that no reviewer approved.
     require_approval: bool = False
 
-    def __post_init__(self) -> None:
-        cats = tuple(self.categories)
-        object.__setattr__(self, "categories", cats)
+    @model_validator(mode="before")
+    @classmethod
+    def _into_sections(cls, data: Any) -> Any:
+        """Dotted names (``face.threshold``) and the old flat ones (``face_threshold``) go
+        into their section; a given section (dict or model) is the base they update."""
+        if not isinstance(data, Mapping):
+            return data
+        flat = flatten(data)
+        for name, value in flat.items():  # pydantic would take True as 1
+            if isinstance(value, bool) and name in FIELDS and FIELDS[name].annotation is int:
+                raise ValueError(f"setting {name!r}: cannot use {value!r} as a whole number")
+        return nest(flat)
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value
+
+    @field_validator("categories")
+    @classmethod
+    def _known(cls, cats: tuple[str, ...]) -> tuple[str, ...]:
         if not cats:
-            raise ConfigError(f"categories is empty; name at least one of {', '.join(CATEGORIES)}")
+            raise ValueError(f"categories is empty; name at least one of {', '.join(CATEGORIES)}")
         unknown = [c for c in cats if c not in CATEGORIES]
         if unknown:
-            raise ConfigError(
-                f"unknown category {unknown[0]!r}; choose from {', '.join(CATEGORIES)}"
-            )
-        for name, allowed in CHOICES.items():
-            _choice(name, getattr(self, name), allowed)
-        for cat, key in SECOND_MODELS:
-            name, first = f"{key}_model", getattr(self, f"{cat}_model")
-            if str(getattr(self, name)).lower() in ("", "none", "off"):
-                object.__setattr__(self, name, None)
-            if getattr(self, name) is not None and getattr(self, name) == first:
-                raise ConfigError(f"{name} must differ from {cat}_model ({first!r}); set it "
-                                  "to none to turn it off")
-        for name, rule in RANGES.items():
-            rule.check(name, getattr(self, name))
+            raise ValueError(f"unknown category {unknown[0]!r}; choose from "
+                             f"{', '.join(CATEGORIES)}")
+        return cats
+
+    @model_validator(mode="after")
+    def _across_settings(self) -> Config:
         if self.verify_scale == 1.0:
-            raise ConfigError("verify_scale must not be 1 (the second look must differ from "
-                              "the first)")
-        if "screen" in cats and not self.screen_model:
-            raise ConfigError(
+            raise ValueError("verify_scale must not be 1 (the second look must differ from "
+                             "the first)")
+        if "screen" in self.categories and not self.screen.model:
+            raise ValueError(
                 "category 'screen' needs a screen model and none is configured: add a YOLO "
                 "weights file with `redact models add NAME WEIGHTS --classes tv=screen,"
-                "laptop=screen` and pass `--screen-model NAME` (or set screen_model in a preset)"
-            )
+                "laptop=screen` and pass `--screen-model NAME` (or set screen.model in a "
+                "preset)")
+        return self
+
+    def sections(self) -> dict[str, Section]:
+        """Each category's own settings, by category."""
+        return {"face": self.face, "plate": self.plate, "screen": self.screen,
+                "text": self.text}
+
+    def section(self, category: str) -> Section:
+        return self.sections()[category]
 
     def model_for(self, category: str) -> str:
-        name = getattr(self, f"{category}_model")
-        assert name is not None  # guaranteed by __post_init__ for requested categories
+        name = self.section(category).model
+        assert name is not None  # guaranteed by the validators for requested categories
         return name
 
     def lookback_s(self) -> float:
@@ -189,9 +315,13 @@ class Config:
         return max(self.gap_fill_s, self.pad_before_s)
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["categories"] = list(self.categories)
-        return data
+        """Nested: general settings, and one dict per section. ``Config(**d)`` rebuilds it."""
+        return self.model_dump(mode="json")
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with ``changes`` (dotted, flat or section names), validated like a new one
+        (``model_copy`` would not validate)."""
+        return Config(**{**flatten(self.to_dict()), **flatten(changes)})
 
     def digest(self) -> str:
         """sha256 of the settings that change the output (used to decide what to redo)."""
@@ -202,76 +332,131 @@ class Config:
         return hashlib.sha256(blob).hexdigest()
 
 
-def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+SECTIONS: dict[str, type[Section]] = {
+    "face": FaceSettings, "plate": PlateSettings, "screen": ScreenSettings, "text": TextSettings}
+# The names of before the sections: face_threshold → face.threshold, plate_size → plate.size.
+FLAT_NAMES = {f"{cat}_{name}": f"{cat}.{name}"
+              for cat, model in SECTIONS.items() for name in model.model_fields}
 
 
-@dataclass(frozen=True)
-class Range:
-    """Allowed values of a numeric setting: lo..hi, ends exclusive where said; ``off`` is
-    also allowed (the value that turns the feature off)."""
-
-    lo: float
-    hi: float
-    unit: str = ""
-    lo_open: bool = False
-    hi_open: bool = False
-    off: float | None = None
-
-    def check(self, name: str, value: float) -> None:
-        if self.off is not None and value == self.off:
-            return
-        low_ok = value > self.lo if self.lo_open else value >= self.lo
-        high_ok = value < self.hi if self.hi_open else value <= self.hi
-        if not (low_ok and high_ok):
-            span = f"between {self.lo:g} and {self.hi:g}{self.unit}"
-            if self.lo_open and self.hi_open:
-                span += " (exclusive)"
-            off = f"{self.off:g} (off) or " if self.off is not None else ""
-            raise ConfigError(f"{name} must be {off}{span}, got {value}")
+def _leaf_fields() -> dict[str, FieldInfo]:
+    out: dict[str, FieldInfo] = {}
+    for name, info in Config.model_fields.items():
+        if name in SECTIONS:
+            out.update({f"{name}.{n}": i for n, i in SECTIONS[name].model_fields.items()})
+        else:
+            out[name] = info
+    return out
 
 
-_PROB = Range(0.0, 1.0, lo_open=True, hi_open=True)
-_PIXELS = Range(64, 4096, " pixels")
-_SECONDS = Range(0.0, 10.0, " seconds")
-RANGES: dict[str, Range] = {
-    "continue_threshold": Range(0.0, 1.0, hi_open=True),
-    "face_threshold": _PROB, "plate_threshold": _PROB, "screen_threshold": _PROB,
-    "text_threshold": _PROB, "face_second_threshold": _PROB, "screen_second_threshold": _PROB,
-    "face_person_threshold": _PROB, "verify_threshold": _PROB,
-    "face_size": _PIXELS, "plate_size": _PIXELS, "screen_size": _PIXELS, "text_size": _PIXELS,
-    "face_coarse_size": Range(64, 4096, " pixels", off=0),
-    "still_scale": Range(0.5, 4.0), "still_fine_scale": Range(1.0, 3.0),
-    "face_person_max_height": Range(8, 4096, " pixels"),
-    "face_still_tiles": Range(0, 8), "large_frame_tiles": Range(0, 6),
-    "plate_tile_scale": Range(0.25, 2.0, off=0), "plate_small_frame_scale": Range(1.0, 4.0),
-    "large_frame_above": Range(1.0, 20.0), "margin": Range(0.0, 2.0), "crf": Range(0, 51),
-    "detect_every": Range(1, 30), "detect_batch": Range(1, 64), "verify_every": Range(1, 300),
-    "verify_scale": Range(0.5, 2.0), "detect_gap_s": Range(0.0, 2.0, " seconds", lo_open=True),
-    "coast_s": _SECONDS, "gap_fill_s": _SECONDS, "pad_before_s": _SECONDS,
-    "pad_after_s": _SECONDS,
-}
-CHOICES = {"style": STYLES, "device": DEVICES, "encoder_preset": X264_PRESETS,
-           "verify_output": VERIFY_CHOICES}
+# Every setting by its dotted name, in the order of ``Config``.
+FIELDS = _leaf_fields()
+RECALL = {name: info.json_schema_extra["recall"] for name, info in FIELDS.items()
+          if isinstance(info.json_schema_extra, dict) and "recall" in info.json_schema_extra}
 
-# How each setting can make the tool look less than the defaults do: "higher" means a value
-# above the default lowers recall, "lower" a value below it, "off" turning it off. Margin and
-# the tracker's padding change how much is painted around what was found, not what is looked
-# at; a plan's margin is sealed (an edit of it is listed like any other).
-RECALL = {
-    "face_threshold": "higher", "plate_threshold": "higher", "screen_threshold": "higher",
-    "text_threshold": "higher", "face_second_threshold": "higher",
-    "screen_second_threshold": "higher", "face_person_threshold": "higher",
-    "continue_threshold": "higher", "detect_every": "higher", "detect_gap_s": "higher",
-    "large_frame_above": "higher",
-    "face_size": "lower", "plate_size": "lower", "screen_size": "lower", "text_size": "lower",
-    "face_coarse_size": "lower", "face_still_tiles": "lower", "large_frame_tiles": "lower",
-    "plate_tile_scale": "lower", "plate_small_frame_scale": "lower", "still_scale": "lower",
-    "still_fine_scale": "lower", "face_person_max_height": "lower",
-    "tracking": "off", "face_second_model": "off", "screen_second_model": "off",
-    "face_person_model": "off",
-}
+
+def flatten(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings by dotted name, from sections (dicts or models), dotted or flat names; a
+    dotted or flat name wins over the same setting inside a given section.
+
+    >>> flatten({"face": {"threshold": 0.2}, "plate_size": 960, "margin": 0.3})
+    {'face.threshold': 0.2, 'plate.size': 960, 'margin': 0.3}
+    """
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in SECTIONS and isinstance(value, BaseModel):
+            value = value.model_dump()
+        if key in SECTIONS and isinstance(value, Mapping):
+            out.update({f"{key}.{name}": v for name, v in value.items()})
+    for key, value in values.items():
+        if not (key in SECTIONS and isinstance(value, BaseModel | Mapping)):
+            out[FLAT_NAMES.get(key, key)] = value
+    return out
+
+
+def nest(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Dotted names into one dict per section (the inverse of ``flatten``)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        cat, dot, name = key.partition(".")
+        if dot and cat in SECTIONS and isinstance(out.setdefault(cat, {}), dict):
+            out[cat][name] = value
+        else:
+            out[key] = value
+    return out
+
+
+_RANGE_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
+
+
+def config_error(exc: ValidationError, model: type[BaseModel] = Config) -> ConfigError:
+    """One ``ConfigError`` for pydantic's errors, each naming the setting by dotted name."""
+    messages: list[str] = []
+    for err in exc.errors():
+        text = _message(err, model)
+        if text not in messages:
+            messages.append(text)
+    return ConfigError("; ".join(messages))
+
+
+def _message(err: Any, model: type[BaseModel]) -> str:
+    name, info = _field_at(err["loc"], model)
+    kind, value = err["type"], err.get("input")
+    if kind == "value_error":  # our own validators' messages name their settings
+        return str(err["ctx"]["error"])
+    if kind == "extra_forbidden":
+        return f"unknown setting {name!r}; known settings: {', '.join(FIELDS)}"
+    if kind == "literal_error" and info is not None:
+        allowed = ", ".join(map(str, get_args(info.annotation)))
+        return f"{name} must be one of {allowed}; got {value!r}"
+    if kind in _RANGE_ERRORS and info is not None:
+        return f"{name} must be {_allowed(info)}, got {value}"
+    return f"setting {name!r}: cannot use {value!r} ({err['msg']})"
+
+
+def _field_at(loc: tuple[Any, ...], model: type[BaseModel]) -> tuple[str, FieldInfo | None]:
+    """The dotted name and field of an error's location (past a union member's tag or a
+    tuple index, which name no field)."""
+    names = [model.category] if getattr(model, "category", "") else []
+    info: FieldInfo | None = None
+    current: Any = model
+    for i, part in enumerate(loc):
+        known = current.model_fields if isinstance(current, type) and \
+            issubclass(current, BaseModel) else {}
+        if part not in known:
+            if known:  # an unknown key of a model: name it as given
+                names += [str(p) for p in loc[i:]]
+            break
+        names.append(str(part))
+        info = known[part]
+        current = info.annotation
+    return ".".join(names), info
+
+
+def _allowed(info: FieldInfo) -> str:
+    """A numeric setting's constraints in words: "between 0 and 1 (exclusive)", or for a
+    union, each member's: "0 (off) or between 64 and 4096"."""
+    spans = [info.metadata]
+    for member in get_args(info.annotation):
+        if get_origin(member) is Annotated:
+            spans += [m.metadata for m in get_args(member)[1:] if isinstance(m, FieldInfo)]
+    return " or ".join(text for text in map(_span, spans) if text)
+
+
+def _span(metadata: list[Any]) -> str:
+    bound = {k: getattr(m, k) for m in metadata for k in ("gt", "ge", "lt", "le")
+             if hasattr(m, k)}
+    lo, hi = bound.get("gt", bound.get("ge")), bound.get("lt", bound.get("le"))
+    if lo is None or hi is None:
+        return ""
+    if lo == hi:
+        return f"{lo:g} (off)"
+    text = f"between {lo:g} and {hi:g}"
+    if "gt" in bound and "lt" in bound:
+        return f"{text} (exclusive)"
+    if "gt" in bound or "lt" in bound:
+        return f"{text} (exclusive of {bound.get('gt', bound.get('lt')):g})"
+    return text
 
 
 def recall_reductions(config: Config) -> list[str]:
@@ -281,12 +466,16 @@ def recall_reductions(config: Config) -> list[str]:
     ['detect_every 10 (default 4: higher lowers recall)', 'tracking off (default on)']
     >>> recall_reductions(Config(categories=("face",)))
     ['category plate dropped (default face, plate)']
+    >>> recall_reductions(Config(face_size=640, screen_second_model="none"))
+    ['face.size 640 (default 960: lower lowers recall)',
+     'screen.second_model off (default mb3-centernet-coco)']
     """
     default = Config()
     out = [f"category {c} dropped (default {', '.join(default.categories)})"
            for c in default.categories if c not in config.categories]
+    now, was = flatten(config.to_dict()), flatten(default.to_dict())
     for name, how in sorted(RECALL.items()):
-        value, base = getattr(config, name), getattr(default, name)
+        value, base = now[name], was[name]
         if how == "off" and base and not value:
             out.append(f"{name} off (default {'on' if base is True else base})")
         elif how == "higher" and value > base:
@@ -298,51 +487,21 @@ def recall_reductions(config: Config) -> list[str]:
     return out
 
 
-FIELD_TYPES = {f.name: f.type for f in fields(Config)}
-
-
 @dataclass(frozen=True)
 class Settings:
-    """A ``Config`` together with the source of each field ("default", "preset:NAME", ...)."""
+    """A ``Config`` together with the source of each setting ("default", "preset:NAME", ...),
+    by dotted name."""
 
     config: Config
     sources: Mapping[str, str] = field(default_factory=dict)
     preset: str | None = None
 
     def describe(self) -> dict[str, dict[str, Any]]:
-        values = self.config.to_dict()
+        values = flatten(self.config.to_dict())
         return {
             name: {"value": values[name], "source": self.sources.get(name, "default")}
             for name in values
         }
-
-
-def _coerce(name: str, value: Any) -> Any:
-    """Turn preset/CLI/env values into the field's type, with a message naming the field."""
-    kind = FIELD_TYPES[name]
-    try:
-        if name == "categories":
-            if isinstance(value, str):
-                value = [v.strip() for v in value.split(",") if v.strip()]
-            return tuple(str(v) for v in value)
-        if kind == "bool":
-            if isinstance(value, str):
-                low = value.strip().lower()
-                if low not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-                    raise ValueError(value)
-                return low in ("1", "true", "yes", "on")
-            return bool(value)
-        if kind == "int":
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError(value)
-            return int(value)
-        if kind == "float":
-            return float(value)
-        if value is None:
-            return None
-        return str(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"setting {name!r}: cannot use {value!r} as {kind}") from None
 
 
 def _data_dir(kind: str) -> Path:
@@ -362,7 +521,8 @@ def list_presets() -> list[str]:
 
 
 def load_preset(name_or_path: str) -> tuple[str, dict[str, Any]]:
-    """Read a preset by name (``pipelines/NAME.toml``) or path; returns (label, values)."""
+    """Read a preset by name (``pipelines/NAME.toml``) or path; returns (label, values), the
+    values as written (a section's table, e.g. ``[settings.face]``, is a nested dict)."""
     path = Path(name_or_path)
     if path.suffix != ".toml":
         path = preset_dir() / f"{name_or_path}.toml"
@@ -389,10 +549,15 @@ def load_settings(
     override_source: str = "flag",
 ) -> Settings:
     """Resolve defaults, a preset, the environment and explicit overrides into ``Settings``.
+    Settings may be named dotted (``face.threshold``) or flat (``face_threshold``); sources
+    are recorded by dotted name.
 
-    >>> s = load_settings(overrides={"style": "solid"}, override_source="api")
+    >>> s = load_settings(overrides={"style": "solid", "face_threshold": "0.2"},
+    ...                   override_source="api")
     >>> s.config.style, s.sources["style"], s.sources["crf"]
     ('solid', 'api', 'default')
+    >>> s.config.face.threshold, s.sources["face.threshold"]
+    (0.2, 'api')
     """
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -403,12 +568,12 @@ def load_settings(
     layers.append(("env", env))
     layers.append((override_source, {k: v for k, v in (overrides or {}).items() if v is not None}))
     for label, layer in layers:
-        for name, raw in layer.items():
-            if name not in FIELD_TYPES:
-                known = ", ".join(sorted(FIELD_TYPES))
+        for name, raw in flatten(layer).items():
+            if name not in FIELDS:
+                known = ", ".join(FIELDS)
                 raise ConfigError(f"{label}: unknown setting {name!r}; known settings: {known}")
-            values[name] = _coerce(name, raw)
+            values[name] = raw
             sources[name] = label
     config = Config(**values)
-    return Settings(config=config, sources={n: sources.get(n, "default") for n in FIELD_TYPES},
+    return Settings(config=config, sources={n: sources.get(n, "default") for n in FIELDS},
                     preset=preset)

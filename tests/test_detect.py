@@ -247,11 +247,11 @@ def test_plate_pass_settings_are_validated():
     from redact.config import Config
     from redact.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="plate_tile_scale"):
+    with pytest.raises(ConfigError, match=r"plate\.tile_scale"):
         Config(plate_tile_scale=5.0)
-    with pytest.raises(ConfigError, match="plate_small_frame_scale"):
+    with pytest.raises(ConfigError, match=r"plate\.small_frame_scale"):
         Config(plate_small_frame_scale=0.5)
-    assert Config(plate_tile_scale=0).plate_tile_scale == 0
+    assert Config(plate_tile_scale=0).plate.tile_scale == 0
 
 
 @pytest.mark.models

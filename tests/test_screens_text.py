@@ -42,7 +42,7 @@ def test_screen_models_ship_in_the_repo_and_verify_offline(tmp_path, name):
     assert store.ensure(spec) == SCREEN_WEIGHTS.parent / file
     assert store.fetch(spec) == SCREEN_WEIGHTS.parent / file
     assert not (tmp_path / "empty-cache").exists()
-    assert (Config().screen_model, Config().screen_second_model) == (
+    assert (Config().screen.model, Config().screen.second_model) == (
         "screens-yolov8n", "mb3-centernet-coco")
 
 
@@ -210,8 +210,8 @@ def test_a_screen_our_model_misses_is_covered_by_the_second_screen_model(tmp_pat
     image = cv2.imread(str(root / name))
     x1, y1, x2, y2 = box
     found = {}
-    for model, threshold in (("screens-yolov8n", Config().screen_threshold),
-                             ("mb3-centernet-coco", Config().screen_second_threshold)):
+    for model, threshold in (("screens-yolov8n", Config().screen.threshold),
+                             ("mb3-centernet-coco", Config().screen.second_threshold)):
         config = Config(categories=("screen",), screen_model=model, screen_second_model=None,
                         screen_threshold=threshold)
         dets = DetectorSet.from_config(config, ModelStore()).detect([image], 1.5, still=True)[0]

@@ -232,7 +232,7 @@ def test_cli_plan_render_reproduces_run_with_a_threshold(tmp_path):
     assert rendered.exit_code in (0, 4), rendered.output
     assert sha256_file(tmp_path / "run" / "v.mp4") == sha256_file(tmp_path / "out" / "v.mp4")
     doc = json.loads(plan.read_text())
-    assert doc["settings"]["face_threshold"] == 0.3
+    assert doc["settings"]["face"]["threshold"] == 0.3
     out = read_video(tmp_path / "out" / "v.mp4")
     assert len(out["pts"]) == 8 and np.array_equal(out["pts"], read_video(clip)["pts"])
 

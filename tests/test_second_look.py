@@ -108,10 +108,11 @@ def test_from_config_adds_the_second_face_model_with_its_own_threshold(monkeypat
                                        ("screen_second", "screens-yolov8n"),
                                        ("face_person", "centerface")])
 def test_second_model_settings_are_validated(key, first):
-    assert getattr(Config(**{f"{key}_model": "none"}), f"{key}_model") is None
-    with pytest.raises(ConfigError, match=f"{key}_model must differ"):
+    cat, _, role = key.partition("_")
+    assert Config(**{f"{key}_model": "none"}).to_dict()[cat][f"{role}_model"] is None
+    with pytest.raises(ConfigError, match=rf"{cat}\.{role}_model must differ"):
         Config(**{f"{key}_model": first})
-    with pytest.raises(ConfigError, match=f"{key}_threshold"):
+    with pytest.raises(ConfigError, match=rf"{cat}\.{role}_threshold"):
         Config(**{f"{key}_threshold": 0.0})
     with pytest.raises(ConfigError, match="large_frame_tiles"):
         Config(large_frame_tiles=9)

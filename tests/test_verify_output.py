@@ -97,10 +97,10 @@ def test_stills_get_the_second_look_by_default(tmp_path):
 def test_second_look_is_another_look_and_more_sensitive_than_a_weakened_first_pass():
     first = Config()
     second = second_look_config(first)
-    assert second.face_size != first.face_size and second.plate_size != first.plate_size
-    assert second.face_threshold == second.plate_threshold == first.verify_threshold
+    assert second.face.size != first.face.size and second.plate.size != first.plate.size
+    assert second.face.threshold == second.plate.threshold == first.verify_threshold
     weak = Config(face_threshold=0.9, plate_threshold=0.9)
-    assert second_look_config(weak).face_threshold < weak.face_threshold
+    assert second_look_config(weak).face.threshold < weak.face.threshold
 
 
 def test_detection_mostly_inside_paint_is_covered():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,22 +33,15 @@ def second_look_config(config: Config) -> Config:
     for a confident detection, since the face model's low scores flag crockery, shelves and
     signs in every frame. The second face and screen models are left out: the first pass
     ran them, and their low-confidence finds are the same kind of noise."""
-    changes: dict[str, Any] = {}
-    for cat in ("face", "plate", "screen", "text"):
-        thr, size = f"{cat}_threshold", f"{cat}_size"
-        if hasattr(config, thr):
-            changes[thr] = config.verify_threshold
-        if hasattr(config, size):
-            changes[size] = min(4096, round(getattr(config, size) * config.verify_scale))
+    sections = {cat: {"threshold": config.verify_threshold,
+                      "size": min(4096, round(section.size * config.verify_scale))}
+                for cat, section in config.sections().items()}
     # One look at another size, not the first pass's extra tiles and passes again: those
     # multiply the cost, and the first pass already had them.
-    for name, off in (("face_still_tiles", 0), ("large_frame_tiles", 0),
-                      ("plate_tile_scale", 0.0), ("plate_small_frame_scale", 1.0),
-                      ("still_fine_scale", 1.0), ("face_second_model", None),
-                      ("screen_second_model", None), ("face_person_model", None)):
-        if hasattr(config, name):
-            changes[name] = off
-    return replace(config, **changes)
+    sections["face"].update(still_tiles=0, second_model=None, person_model=None)
+    sections["plate"].update(tile_scale=0.0, small_frame_scale=1.0)
+    sections["screen"].update(second_model=None)
+    return config.replace(large_frame_tiles=0, still_fine_scale=1.0, **sections)
 
 
 @dataclass

@@ -3,7 +3,6 @@ optionally in parallel worker processes."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -198,7 +197,7 @@ class BatchRunner:
 
                 config = self.settings.config
                 if self.options.engine == "ray":  # the GPUs are on the worker nodes
-                    config = dataclasses.replace(config, device="cpu")
+                    config = config.replace(device="cpu")
                 check_models(config, self.store)
         except ConfigError:
             raise

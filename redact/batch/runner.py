@@ -17,7 +17,7 @@ from pathlib import Path
 from redact.audit.record import audit_path_for, build_record, file_entry, now_iso, write_record
 from redact.batch.collect import collect_jobs, release_path
 from redact.batch.results import BatchReport, FileResult
-from redact.config import Config, Settings, load_settings, recall_reductions
+from redact.config import Config, Settings, flatten, load_settings, recall_reductions
 from redact.errors import ConfigError, InputError, RedactError
 from redact.io import IMAGE_EXTS, MEDIA_EXTS, VIDEO_EXTS
 from redact.io.atomic import TMP_MARK, atomic_output, write_bytes_atomic
@@ -42,10 +42,11 @@ RENDER_KEYS = ("crf", "encoder_preset", "keep_metadata", "offline", "device", "d
 
 def render_settings(plan: RedactionPlan, settings: Settings) -> Settings:
     """The plan's own settings, with the render-side ones the caller set explicitly. Any other
-    explicit setting that differs from the plan's is refused: it would need a new analysis."""
-    values = dict(plan.settings)
+    explicit setting that differs from the plan's is refused: it would need a new analysis.
+    Settings are compared one by one, by dotted name (``face.threshold``)."""
+    values = flatten(plan.settings)
     sources = {k: "plan" for k in values}
-    given = settings.config.to_dict()
+    given = flatten(settings.config.to_dict())
     for key, source in settings.sources.items():
         if source == "default" or key not in given:
             continue
@@ -59,7 +60,7 @@ def render_settings(plan: RedactionPlan, settings: Settings) -> Settings:
     values["categories"] = tuple(values.get("categories", ()))
     try:
         config = Config(**values)
-    except TypeError as exc:
+    except ConfigError as exc:
         raise ConfigError(f"plan field settings: {exc}") from None
     return Settings(config, sources, preset=None)
 
@@ -282,7 +283,7 @@ def _as_settings(config: Config | Settings | None) -> Settings:
     if config is None:
         return load_settings()
     if isinstance(config, Config):
-        return Settings(config=config, sources={k: "api" for k in config.to_dict()})
+        return Settings(config=config, sources={k: "api" for k in flatten(config.to_dict())})
     return config
 
 

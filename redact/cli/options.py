@@ -15,7 +15,8 @@ import typer
 from redact.errors import ConfigError
 
 _O = typer.Option
-# Settings flags: each maps to the setting of the same name (None: not given).
+# Settings flags: each maps to the setting of the same name (None: not given); a section's
+# flag by its flat name (face_threshold → face.threshold), which the loader maps and records.
 SETTING_FLAGS: dict[str, Any] = {
     "categories": Annotated[str | None, _O("--categories", "-c",
                                            help="Comma list of face, plate, screen, text.")],
@@ -49,8 +50,8 @@ SETTING_FLAGS: dict[str, Any] = {
 OTHER_FLAGS: dict[str, tuple[Any, Any]] = {
     "preset": (Annotated[str | None, _O(help="Preset name in pipelines/ or a path to a TOML "
                                           "file.")], None),
-    "set_": (Annotated[list[str] | None, _O("--set", help="KEY=VALUE for any preset key "
-                                            "(repeatable).")], None),
+    "set_": (Annotated[list[str] | None, _O("--set", help="KEY=VALUE for any preset key, "
+                                            "e.g. face.threshold=0.2 (repeatable).")], None),
     "as_json": (Annotated[bool, _O("--json", help="Print one JSON document.")], False),
     "quiet": (Annotated[bool, _O("--quiet", "-q", help="No progress output.")], False),
     "debug": (Annotated[bool, _O("--debug", help="Show tracebacks.")], False),
@@ -110,10 +111,11 @@ class Options:
 
 
 def parse_set(pairs: list[str]) -> dict[str, str]:
-    """``["margin=0.3", "categories=face,plate"]`` → values the settings loader coerces.
+    """``["margin=0.3", "categories=face,plate"]`` → values the settings loader coerces;
+    a section's setting by its dotted name or its flat one.
 
-    >>> parse_set(["margin=0.3", "categories=face,plate"])
-    {'margin': '0.3', 'categories': 'face,plate'}
+    >>> parse_set(["margin=0.3", "categories=face,plate", "face.second-model=none"])
+    {'margin': '0.3', 'categories': 'face,plate', 'face.second_model': 'none'}
     """
     out: dict[str, str] = {}
     for pair in pairs:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import import_module
-from typing import TYPE_CHECKING, Protocol
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from redact.config import SECOND_MODELS
 from redact.detect.detections import Detections, fuse, split_candidates
 from redact.errors import ConfigError, StageError
 
@@ -92,16 +92,44 @@ def over_threshold(cls: np.ndarray, conf: np.ndarray, class_category: dict[int, 
     return cats, (cats != "") & (conf >= thr)
 
 
+# The models run beside a category's own model, each read from that category's section as
+# (model name or None, threshold): the second face and screen models, and the person model
+# whose small people's heads are faces on stills. In this order they load.
+SECOND_MODELS = (("face", attrgetter("second_model", "second_threshold")),
+                 ("screen", attrgetter("second_model", "second_threshold")),
+                 ("face", attrgetter("person_model", "person_threshold")))
+
+
 def second_models(config: Config) -> list[tuple[str, str, float]]:
     """(model name, category, threshold) of the models that run beside a category's own
-    model in this run: the second face and screen models, and the person model whose small
-    people's heads are faces on stills."""
+    model in this run."""
     out = []
-    for category, key in SECOND_MODELS:
-        name = getattr(config, f"{key}_model", None)
+    for category, read in SECOND_MODELS:
+        name, threshold = read(config.section(category))
         if name and category in config.categories:
-            out.append((name, category, getattr(config, f"{key}_threshold")))
+            out.append((name, category, threshold))
     return out
+
+
+def backend_settings(kind: str, config: Config, categories: list[str]) -> dict[str, Any]:
+    """What a backend reads besides its thresholds and input size: the face backend its
+    section's extra passes, YOLO the plate section's tiling (when it serves plates), the COCO
+    person model the face section's person height, and the general tiling knobs."""
+    if kind == "dbtext":
+        return {}
+    if kind == "centerface":
+        return {"coarse_size": config.face.coarse_size, "still_tiles": config.face.still_tiles,
+                "tiles": config.large_frame_tiles, "tile_above": config.large_frame_above}
+    extra: dict[str, Any] = {"still_fine_scale": config.still_fine_scale}
+    if kind == "yolo":
+        extra.update(tiles=config.large_frame_tiles, tile_above=config.large_frame_above,
+                     continue_threshold=config.continue_threshold)
+        if "plate" in categories:
+            extra.update(tile_scale=config.plate.tile_scale,
+                         small_frame_scale=config.plate.small_frame_scale)
+    if kind == "coco-centernet":
+        extra.update(person_max_height=config.face.person_max_height)
+    return extra
 
 
 def check_models(config: Config, store: ModelStore) -> None:
@@ -155,28 +183,16 @@ class DetectorSet:
                     f"categories are {', '.join(spec.categories)}"
                 )
             weights = store.ensure(spec)
-            thresholds = {c: getattr(config, f"{c}_threshold") for c in categories}
+            sections = [config.section(c) for c in categories]
+            thresholds = {c: s.threshold for c, s in zip(categories, sections, strict=True)}
             for second, category, threshold in seconds:
                 if second == name:
                     thresholds[category] = threshold
-            sizes = [getattr(config, f"{c}_size") for c in categories]
             backend = load_backend(spec.kind)
-            extra = ({"coarse_size": config.face_coarse_size,
-                      "still_tiles": config.face_still_tiles} if spec.kind == "centerface"
-                     else {"still_fine_scale": config.still_fine_scale})
-            if spec.kind == "dbtext":
-                extra = {}
-            if spec.kind in ("centerface", "yolo"):
-                extra.update(tiles=config.large_frame_tiles, tile_above=config.large_frame_above)
-            if spec.kind == "yolo":
-                extra.update(continue_threshold=config.continue_threshold)
-            if spec.kind == "coco-centernet":
-                extra.update(person_max_height=config.face_person_max_height)
-            if spec.kind == "yolo" and "plate" in categories:
-                extra.update(tile_scale=config.plate_tile_scale,
-                             small_frame_scale=config.plate_small_frame_scale)
+            extra = backend_settings(spec.kind, config, categories)
+            size = max(s.size for s in sections)
             detectors.append(backend(spec=spec, weights=weights, categories=tuple(categories),
-                                     thresholds=thresholds, size=max(sizes), device=device,
+                                     thresholds=thresholds, size=size, device=device,
                                      **extra))
             models.append(spec)
         return cls(detectors, models, device)

@@ -75,8 +75,9 @@ def _changed_fields(part: dict[str, Any], original: dict[str, Any] | None,
         if canonical(part[k]) == canonical(original[k]):
             continue
         if k == "settings":
-            keys = sorted(set(part[k]) | set(original[k]))
-            out += [f"settings.{s}" for s in keys if part[k].get(s) != original[k].get(s)]
+            now, was = _leaves(part[k]), _leaves(original[k])
+            out += [f"settings.{s}" for s in sorted(set(now) | set(was))
+                    if now.get(s) != was.get(s)]
         else:
             out.append(FIELD_NAMES.get(k, k))
     return out or ["seal"]
@@ -86,7 +87,7 @@ def list_edits(original: dict[str, Any], part: dict[str, Any]) -> list[dict[str,
     """Every sealed change: settings (from, to), and regions removed or added per category
     (count and frames)."""
     edits: list[dict[str, Any]] = []
-    before, after = original["settings"], part["settings"]
+    before, after = _leaves(original["settings"]), _leaves(part["settings"])
     for key in sorted(set(before) | set(after)):
         if before.get(key) != after.get(key):
             edits.append({"edit": "analysis_setting", "field": f"settings.{key}",
@@ -103,6 +104,21 @@ def list_edits(original: dict[str, Any], part: dict[str, Any]) -> list[dict[str,
         if canonical(original[k]) != canonical(part[k]):
             edits.append({"edit": "analysis_changed", "field": FIELD_NAMES.get(k, k)})
     return edits
+
+
+def _leaves(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A plan's settings by dotted name: a section's keys as ``face.threshold``.
+
+    >>> _leaves({"margin": 0.2, "face": {"threshold": 0.1}})
+    {'margin': 0.2, 'face.threshold': 0.1}
+    """
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict) and value:
+            out.update(_leaves(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def _regions(frames: list[dict[str, Any]]) -> Counter:
