@@ -35,6 +35,9 @@ from benchmarks.speed import bare
 BOXES = Path(__file__).with_name("real_boxes.json")
 COVER = 0.9
 CATEGORIES = ("face", "plate")
+# What counts as a true object when measuring paint where nothing is: anything a redaction
+# may rightly cover. Person boxes are not among them (a painted torso is not a face).
+TRUE_OBJECTS = ("face", "head", "plate", "screen")
 
 
 @dataclass
@@ -45,6 +48,8 @@ class Tally:
     unscored_covered: Counter = field(default_factory=Counter)
     per_clip: dict[str, list[int]] = field(default_factory=dict)  # clip → [scored, leaked]
     leaked: list[str] = field(default_factory=list)
+    # (half, clip) → [frames, false-paint area share summed, worst share, false regions]
+    false: dict[tuple[str, str], list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -83,12 +88,16 @@ def score(frames: list[dict], audits: dict[str, dict]) -> Tally:
         if entry is not None and entry.get("pts") is not None and entry["pts"] != item["pts"]:
             raise SystemExit(f"{clip} frame {index}: audit pts {entry['pts']} != annotated pts "
                              f"{item['pts']}; frame indexing differs")
-        mask = painted_mask(entry["regions"] if entry else [], item["width"], item["height"])
+        regions = entry["regions"] if entry else []
+        mask = painted_mask(regions, item["width"], item["height"])
+        false_paint(tally, item, regions, mask)
         scored = tally.per_clip.setdefault(clip, [0, 0])
         for box in item["boxes"]:
             x1, y1, x2, y2 = box["box"]
             covered = float(mask[y1:y2, x1:x2].mean()) >= COVER
             cat = box["category"]
+            if cat not in CATEGORIES:
+                continue  # heads, persons, screens: ground truth for other measures
             if not box["readable"] or box.get("back_of_head"):
                 tally.unscored[cat] += 1
                 tally.unscored_covered[cat] += covered
@@ -104,6 +113,44 @@ def score(frames: list[dict], audits: dict[str, dict]) -> Tally:
                 tally.leaked.append(f"{cat} {clip} frame {index} {box['box']} "
                                     f"{x2 - x1}x{y2 - y1} px, {share:.0%} covered{note}")
     return tally
+
+
+def false_paint(tally: Tally, item: dict, regions: list[dict], painted: np.ndarray) -> None:
+    """Paint where no true object is: its share of the frame, and the painted regions that
+    touch no true object at all."""
+    w, h = item["width"], item["height"]
+    truth = painted_mask([b for b in item["boxes"] if b["category"] in TRUE_OBJECTS], w, h)
+    share = float((painted & ~truth).sum()) / (w * h)
+    stray = 0
+    for region in regions:
+        x1, y1, x2, y2 = region["box"]
+        cut = truth[max(0, math.floor(y1)):min(h, math.ceil(y2)),
+                    max(0, math.floor(x1)):min(w, math.ceil(x2))]
+        stray += not cut.any()
+    acc = tally.false.setdefault((item.get("half", "-"), item["clip"]), [0, 0.0, 0.0, 0])
+    acc[0] += 1
+    acc[1] += share
+    acc[2] = max(acc[2], share)
+    acc[3] += stray
+
+
+def precision_table(rows: list[Row]) -> list[str]:
+    lines = ["| settings | half | clip | frames | painted where nothing is (mean) | worst frame "
+             "| regions touching nothing, per frame |", "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        for half in ("tune", "report"):
+            items = sorted((clip, acc) for (h, clip), acc in row.tally.false.items()
+                           if h == half)
+            for clip, (n, total, worst, stray) in items:
+                lines.append(f"| {row.preset} | {half} | {clip} | {n} | {total / n:.2%} | "
+                             f"{worst:.1%} | {stray / n:.1f} |")
+            n = sum(acc[0] for _, acc in items)
+            if n:
+                lines.append(f"| {row.preset} | {half} | **all** | {n} | "
+                             f"**{sum(a[1] for _, a in items) / n:.2%}** | "
+                             f"{max(a[2] for _, a in items):.1%} | "
+                             f"{sum(a[3] for _, a in items) / n:.1f} |")
+    return lines
 
 
 def bare_seconds(clips: list[Path], tmp: Path, crf: int, preset: str) -> float:
@@ -215,6 +262,13 @@ def main() -> None:
         "them were covered anyway. Size = the box's short side.",
         "",
         *table(rows),
+        "",
+        f"Paint where nothing is, per half of the annotated frames (`half` in "
+        f"real_boxes.json; choose settings on `tune`, report `report`): the share of the "
+        f"frame painted outside every true object ({', '.join(TRUE_OBJECTS)} boxes, legible "
+        f"or not), and painted regions that touch none.",
+        "",
+        *precision_table(rows),
         "",
         "| settings | frames | redact wall (1 model load) | per-file sum | bare decode→encode "
         "| speed vs bare | load avg (1 min) | regions painted |",
