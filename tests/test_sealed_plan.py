@@ -61,12 +61,37 @@ def test_an_unedited_plan_renders_clean_and_painted(planned, tmp_path):
     audit = json.loads((tmp_path / "out" / "v.mp4.audit.json").read_text())
     doc = json.loads(plan.read_text())
     assert audit["plan"]["seal"] == doc["seal"]["sha256"] and audit["plan"]["sealed_intact"]
+    assert audit["plan"]["journaled"] and not audit["plan"]["journal_signed"]
     assert audit["plan_edits"] == [] and audit["verdict"] is None
     assert painted_frames(tmp_path / "out" / "v.mp4", clip) == list(range(N))
     journal = [json.loads(line) for line in
                (tmp_path / "plans" / ".redact" / "journal.jsonl").read_text().splitlines()]
     assert [e["plan"]["seal"] for e in journal if e.get("event") == "file"] == \
         [doc["seal"]["sha256"]]
+
+
+def test_a_signed_plan_batch_anchors_the_seal(tmp_path, fake_runner):
+    from redact.audit.journal import generate_keys
+    from redact.batch.options import BatchOptions
+
+    (tmp_path / "in").mkdir()
+    clip = make_clip(tmp_path / "in" / "v.mp4", width=96, height=64, n=N)
+    private, _public = generate_keys(tmp_path / "keys")
+    runner = fake_runner({i: [BOX] for i in range(N)}, style="solid")
+    BatchRunner(runner.settings, tmp_path / "plans", BatchOptions(sign_key=private),
+                file_runner=runner, mode="plan").run([clip])
+    plan = tmp_path / "plans" / "v.mp4.plan.json"
+    assert render(clip, plan, tmp_path / "out").exit_code == 0
+    audit = json.loads((tmp_path / "out" / "v.mp4.audit.json").read_text())
+    assert audit["plan"]["journaled"] and audit["plan"]["journal_signed"]
+
+
+def test_a_plan_without_its_journal_says_so(planned, tmp_path):
+    clip, plan = planned
+    (tmp_path / "plans" / ".redact" / "journal.jsonl").unlink()
+    assert render(clip, plan, tmp_path / "out").exit_code == 0
+    audit = json.loads((tmp_path / "out" / "v.mp4.audit.json").read_text())
+    assert not audit["plan"]["journaled"] and audit["plan"]["sealed_intact"]
 
 
 def test_deleting_every_region_is_refused_naming_frames(planned, tmp_path):

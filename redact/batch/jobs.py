@@ -3,6 +3,7 @@ optionally in parallel worker processes."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -30,6 +31,23 @@ from redact.models.store import ModelStore
 # lock, job state and journal, so every file in a release folder has a custody entry.
 MODES = ("run", "plan", "render")
 PLAN_SUFFIX = ".plan.json"
+
+
+def journaled_seal(plan_path: Path, seal: str) -> bool | None:
+    """Whether a `redact plan` batch journaled ``seal`` in the nearest ``.redact/journal.jsonl``
+    at or above the plan: None when no entry says so, else whether that entry is signed."""
+    for folder in Path(plan_path).resolve().parents:
+        journal = folder / ".redact" / "journal.jsonl"
+        if not journal.is_file():
+            continue
+        for line in journal.read_text(encoding="utf-8").splitlines():
+            if seal not in line:
+                continue
+            entry = json.loads(line)
+            if entry.get("mode") == "plan" and (entry.get("plan") or {}).get("seal") == seal:
+                return "signature" in entry
+        return None
+    return None
 
 
 def parse_since(text: str) -> float:
@@ -101,6 +119,8 @@ class BatchRunner:
                               "required (require_approval); approve it in `redact review`")
         self.plan_check = check_plan(self.plan, self.plan_path,
                                      accept_edits=options.accept_plan_edits)
+        self.plan_check = dataclasses.replace(
+            self.plan_check, journal_signed=journaled_seal(self.plan_path, self.plan_check.seal))
         rendered = render_settings(self.plan, settings)
         if self.plan_check.intact:
             check_recall(rendered.config)

@@ -24,6 +24,9 @@ class PlanCheck:
     seal: str
     changed: tuple[str, ...] = ()
     edits: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    # The plan batch's journal entry for this seal, beside the plan: None when none was found,
+    # else whether that entry is signed.
+    journal_signed: bool | None = None
 
     @property
     def intact(self) -> bool:
