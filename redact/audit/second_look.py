@@ -4,7 +4,7 @@ differently sized detectors, and flag anything still found outside what was pain
 This checks the *output*, not its hashes. A flagged file is still written (the reviewer needs
 it to look), but its audit record says ``review`` with the frames and times to check, and the
 batch exits 4 so a scheduled job can hold the release back. Settings: ``verify_output``,
-``verify_every``, ``verify_scale``, ``verify_threshold`` (config.py).
+``verify_every``, ``verify_scale``, ``verify_threshold`` (redact/config/model.py).
 """
 
 from __future__ import annotations

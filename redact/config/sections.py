@@ -1,0 +1,159 @@
+"""The settings' types and one section per category (``FaceSettings``, ``PlateSettings``,
+...), each read by that category's detectors."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal, get_args
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from redact.config.messages import config_error
+
+Style = Literal["blur", "pixelate", "solid"]
+Device = Literal["auto", "cpu", "cuda"]
+VerifyChoice = Literal["off", "stills", "all"]
+X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                     "slower", "veryslow"]
+CATEGORIES = ("face", "plate", "screen", "text")
+STYLES: tuple[str, ...] = get_args(Style)
+DEVICES: tuple[str, ...] = get_args(Device)
+VERIFY_CHOICES: tuple[str, ...] = get_args(VerifyChoice)
+X264_PRESETS: tuple[str, ...] = get_args(X264Preset)
+
+# How a setting can make the tool look less than the defaults do (``recall_reductions``): a
+# value above the default, one below it, or turning it off. Margin and the tracker's padding
+# change how much is painted around what was found, not what is looked at; a plan's margin is
+# sealed (an edit of it is listed like any other).
+HIGHER = {"recall": "higher"}
+LOWER = {"recall": "lower"}
+OFF = {"recall": "off"}
+
+
+def _off_is_none(value: Any) -> Any:
+    """A second model set to "none", "off" or "" is turned off (None)."""
+    return None if str(value).lower() in ("", "none", "off") else value
+
+
+Prob = Annotated[float, Field(gt=0, lt=1)]
+Pixels = Annotated[int, Field(ge=64, le=4096)]
+Seconds = Annotated[float, Field(ge=0, le=10)]
+# The single value 0, which turns a pass off (a union member beside the pass's own range).
+ZeroInt = Annotated[int, Field(ge=0, le=0)]
+ZeroFloat = Annotated[float, Field(ge=0, le=0)]
+SecondModel = Annotated[str | None, BeforeValidator(_off_is_none)]
+
+
+class _Frozen(BaseModel):
+    """Frozen, no unknown keys, and a ``ConfigError`` naming the setting on a bad value."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    category: ClassVar[str] = ""  # a section's name ("face"); "" for the whole Config
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise config_error(exc, type(self)) from None
+
+
+def _differs(name: str, value: str | None, first: str | None) -> None:
+    if value is not None and value == first:
+        raise ValueError(f"{name} must differ from {name.split('.')[0]}.model ({first!r}); "
+                         "set it to none to turn it off")
+
+
+class FaceSettings(_Frozen):
+    """Faces: the model, and the models and passes beside it."""
+
+    category: ClassVar[str] = "face"
+    # Which registered model serves the category (see ``models/registry.toml``).
+    model: str = "centerface"
+    threshold: Prob = Field(0.1, json_schema_extra=HIGHER)
+    # Long side, in pixels, of the resized copy the detector sees.
+    size: Pixels = Field(960, json_schema_extra=LOWER)
+    # Second, coarse face pass (0 turns it off); see detect/centerface.py.
+    coarse_size: ZeroInt | Pixels = Field(480, json_schema_extra=LOWER)
+    # Stills: the face model also looks at overlapping tiles (this many across the long side),
+    # each enlarged to ``size``, for faces a few pixels across. 0 or 1 turns it off.
+    still_tiles: int = Field(4, ge=0, le=8, json_schema_extra=LOWER)
+    # A second face model of another family, run beside ``model`` on every detected frame:
+    # a face either model finds is redacted. None turns it off.
+    second_model: SecondModel = Field("yunet", json_schema_extra=OFF)
+    second_threshold: Prob = Field(0.5, json_schema_extra=HIGHER)
+    # Stills: people too far away for any face model (heads of 1-3 px in a crowd photo) are
+    # still found as people by this COCO model; the head end of each person under
+    # ``person_max_height`` px is painted as a face. Video frames never use it (cost).
+    person_model: SecondModel = Field("mb3-centernet-coco", json_schema_extra=OFF)
+    person_threshold: Prob = Field(0.25, json_schema_extra=HIGHER)
+    person_max_height: int = Field(80, ge=8, le=4096, json_schema_extra=LOWER)
+
+    @model_validator(mode="after")
+    def _others_differ(self) -> FaceSettings:
+        _differs("face.second_model", self.second_model, self.model)
+        _differs("face.person_model", self.person_model, self.model)
+        return self
+
+
+class PlateSettings(_Frozen):
+    """Licence plates."""
+
+    category: ClassVar[str] = "plate"
+    model: str = "fastanpr-plate"
+    threshold: Prob = Field(0.15, json_schema_extra=HIGHER)
+    size: Pixels = Field(800, json_schema_extra=LOWER)
+    # Large frames (see Config.large_frame_tiles): the plate model's tiles are small enough
+    # that it sees the frame at least at this scale (2560x1920: 4x3 tiles at 800 px): angled
+    # plates cut tight, shrunk into the input, go unseen (benchmarks/RESULTS.md). 0 keeps
+    # large_frame_tiles.
+    tile_scale: ZeroFloat | Annotated[float, Field(ge=0.25, le=2.0)] = Field(
+        1.0, json_schema_extra=LOWER)
+    # Small frames (long side under ``size``): the plate model also looks at the frame
+    # enlarged this many times (at most 2 × size): the model is scale-sensitive, and 25 px
+    # plates on 768x432 footage are found at 2× that it misses at 1×. 1 turns it off.
+    small_frame_scale: float = Field(2.0, ge=1.0, le=4.0, json_schema_extra=LOWER)
+
+
+class ScreenSettings(_Frozen):
+    """Screens (monitors, laptops, phones)."""
+
+    category: ClassVar[str] = "screen"
+    model: str | None = "screens-yolov8n"
+    # 0.7, not 0.3: our screen model's scores on stills are poorly calibrated (at 0.3 it
+    # painted a screen on 17 of 50 screen-free photos); the second screen model carries most
+    # of the recall, and on video our model's boxes down to continue_threshold still continue
+    # a screen track (benchmarks/RESULTS.md, screens).
+    threshold: Prob = Field(0.7, json_schema_extra=HIGHER)
+    # The model was trained at 640 px; larger inputs (stills get 1.5x and 2x this) paint many
+    # false screens (models/screens/MODEL_CARD.md).
+    size: Pixels = Field(448, json_schema_extra=LOWER)
+    # A COCO-trained detector (its tv, laptop and cell phone) beside our own screen model. On
+    # the held-out COCO screens it alone covered 74% of the boxes at 0.1, ours 29%
+    # (models/screens/MB3_CENTERNET_CARD.md).
+    second_model: SecondModel = Field("mb3-centernet-coco", json_schema_extra=OFF)
+    second_threshold: Prob = Field(0.1, json_schema_extra=HIGHER)
+
+    @model_validator(mode="after")
+    def _second_differs(self) -> ScreenSettings:
+        _differs("screen.second_model", self.second_model, self.model)
+        return self
+
+
+class TextSettings(_Frozen):
+    """Text; the threshold is the mean text probability inside a region (DB detection,
+    detect/text.py)."""
+
+    category: ClassVar[str] = "text"
+    model: str = "ppocrv4-det"
+    threshold: Prob = Field(0.4, json_schema_extra=HIGHER)
+    size: Pixels = Field(1280, json_schema_extra=LOWER)
+
+
+Section = FaceSettings | PlateSettings | ScreenSettings | TextSettings
+
