@@ -270,3 +270,18 @@ def test_the_shipped_schema_is_generated_from_the_model(planned):
     jsonschema = pytest.importorskip("jsonschema")
     _clip, plan = planned
     jsonschema.validate(json.loads(plan.read_text()), json.loads(SCHEMA_FILE.read_text()))
+
+
+def test_a_plan_handed_over_in_memory_must_keep_its_seal(planned, tmp_path, fake_runner):
+    """The library path (FileRunner.run(plan=...)) checks the seal too: an edited analysis
+    is refused there as well, never rendered with a clean record."""
+    from redact.plan.model import load_plan
+
+    clip, plan = planned
+    runner = fake_runner({}, style="solid")
+    ok = runner.run(clip, tmp_path / "ok" / "v.mp4", plan=load_plan(plan))
+    assert ok.status == "ok" and ok.verdict is None
+    edit(plan, lambda d: [f.update(regions=[]) for f in d["frames"]])
+    refused = runner.run(clip, tmp_path / "edited" / "v.mp4", plan=load_plan(plan))
+    assert refused.status == "failed" and "frames[]" in refused.error
+    assert not (tmp_path / "edited" / "v.mp4").exists()

@@ -24,7 +24,7 @@ from redact.io.atomic import TMP_MARK, atomic_output, write_bytes_atomic
 from redact.io.hashing import sha256_bytes, sha256_file
 from redact.models.store import ModelStore
 from redact.plan.build import build_plan
-from redact.plan.edits import PlanCheck
+from redact.plan.edits import PlanCheck, verify_seal
 from redact.plan.model import RedactionPlan
 from redact.plan.seal import store_sealed
 from redact.render.painted import Painted
@@ -161,6 +161,8 @@ class FileRunner:
                 raise ConfigError(f"plan was made for another file (sha256 "
                                   f"{plan.input_sha256[:12]}…, this input {input_sha[:12]}…)")
             settings = render_settings(plan, settings)
+            if plan_check is None:  # a plan handed over in memory: its seal must hold
+                plan_check = verify_seal(plan)
         if plan_check is None or plan_check.intact:
             check_recall(settings.config)
         config = settings.config

@@ -65,6 +65,18 @@ def check_plan(plan: RedactionPlan, plan_path: Path, *, accept_edits: bool) -> P
     return PlanCheck(stated, tuple(changed), tuple(list_edits(original, part)))
 
 
+def verify_seal(plan: RedactionPlan) -> PlanCheck:
+    """For a plan given in memory (no file, so no sealed copy to look up): its analysed part
+    must still hash to its seal."""
+    now = seal_of_part(analysed_part(plan))
+    if plan.seal is None or now.sha256 != plan.seal.sha256:
+        changed = _changed_fields(analysed_part(plan), None, plan)
+        raise ConfigError(f"plan: {', '.join(changed)} changed after analysis (the seal no "
+                          "longer matches); render it from its file with --accept-plan-edits "
+                          "to have every change listed")
+    return PlanCheck(plan.seal.sha256)
+
+
 def _changed_fields(part: dict[str, Any], original: dict[str, Any] | None,
                     plan: RedactionPlan) -> list[str]:
     if plan.seal is None:
