@@ -38,7 +38,7 @@ class BatchProgress:
 def print_summary(report) -> None:
     console = Console()
     table = Table(title="redact")
-    for col in ("status", "input", "frames", "redacted", "second look", "error"):
+    for col in ("status", "input", "frames", "redacted", "verdict", "error"):
         table.add_column(col)
     for r in report.results:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(r.counts.items())) or "-"
@@ -49,5 +49,5 @@ def print_summary(report) -> None:
     console.print(table)
     failed = sum(r.status == "failed" for r in report.results)
     review = sum(r.verdict == "review" for r in report.results)
-    console.print(f"{len(report.results)} file(s), {failed} failed, {review} flagged for review "
-                  "(see the audit records' second_look)")
+    console.print(f"{len(report.results)} file(s), {failed} failed, {review} held for review "
+                  "(see the audit records' verdict: second_look, plan.changed)")
