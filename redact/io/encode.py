@@ -59,6 +59,11 @@ class VideoWriter:
     def _open(self, first_rotation: int) -> None:
         av = _av()
         options = {"movflags": "+faststart"} if self.format in ("mp4", "mov") else {}
+        if self.format in ("matroska", "webm"):
+            # Trap: Matroska's muxer writes random segment and track UIDs (and its own
+            # version) unless told to be bit-exact; a rendered plan could then never match the
+            # bytes of `run`. The source's own tags are still copied below when kept.
+            options["fflags"] = "+bitexact"
         try:
             self.out = av.open(str(self.path), "w", format=self.format, options=options)
         except OSError as exc:
