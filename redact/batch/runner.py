@@ -129,24 +129,18 @@ class FileRunner:
 
     def _plan(self, src: Path, dst: Path, progress, input_sha: str | None,
               root: Path) -> FileResult:
-        from redact.batch.video import redact_video
-
         stat = _check_input(src, videos_only=True)
         check_recall(self.settings.config)
         input_sha = input_sha or sha256_file(src)
-        outcome = redact_video(src, None, src.suffix, self.settings.config, self.detectors,
-                               progress=progress)
+        plan, painted, extra = self._video(src, None, src, self.settings.config, None,
+                                           input_sha, progress)
         _check_unchanged(src, stat)
-        plan = build_plan(input_path=src, input_sha=input_sha,
-                          settings=self.settings.config.to_dict(),
-                          models=self.detectors.models, frames=outcome.plan_frames,
-                          frame_count=outcome.frames_in, tracks=outcome.tracks,
-                          warnings=self.detectors.warnings + outcome.warnings)
         store_sealed(plan, root)
         blob = json.dumps(plan.to_json(), indent=1).encode("utf-8")
         write_bytes_atomic(dst, blob)
-        return FileResult(str(src), str(dst), None, "ok", counts=dict(outcome.painted.counts),
-                          frames=outcome.frames_in, seal=plan.seal.sha256 if plan.seal else None,
+        return FileResult(str(src), str(dst), None, "ok", counts=dict(painted.counts),
+                          frames=extra["frames"]["input"],
+                          seal=plan.seal.sha256 if plan.seal else None,
                           output_sha256=sha256_bytes(blob))
 
     def _redact(self, src: Path, dst: Path, progress, plan: RedactionPlan | None,
@@ -190,8 +184,10 @@ class FileRunner:
                           verdict=record["verdict"], output_sha256=out_sha,
                           audit_sha256=audit_sha, seal=plan.seal.sha256 if plan.seal else None)
 
-    def _video(self, src: Path, tmp: Path, dst: Path, config: Config,
+    def _video(self, src: Path, tmp: Path | None, dst: Path, config: Config,
                plan: RedactionPlan | None, input_sha: str, progress):
+        """Analyse (no ``plan``) or replay ``plan``; paint and encode into ``tmp`` unless it is
+        None (planning). Returns the plan, what was painted, and the audit's extras."""
         from redact.batch.video import redact_video
 
         detectors = None if plan is not None else self.detectors
