@@ -33,7 +33,8 @@ class VideoOutcome:
     painted: Painted = field(default_factory=Painted)
     warnings: list[str] = field(default_factory=list)
     tracks: list[dict] = field(default_factory=list)
-    # Each frame's plan record (frames with regions), for the RedactionPlan of this file.
+    # Each analysed frame's plan record (frames with regions), for this file's RedactionPlan;
+    # empty when a stored plan was replayed.
     plan_frames: list[dict] = field(default_factory=list)
 
 
@@ -92,7 +93,8 @@ def _stream(container, writer: VideoWriter | None, config: Config,
     total = int(container.streams.video[0].frames or 0)
     for _frame, frame_plan in render_frames(planned, writer, config, styles, outcome.painted,
                                             progress=progress, total=total):
-        if len(frame_plan.regions):
+        # A replayed plan is already a plan: only an analysis becomes one.
+        if plan is None and len(frame_plan.regions):
             outcome.plan_frames.append(frame_plan.to_record())
         outcome.frames_out += 1
     if outcome.frames_out != outcome.frames_in:
