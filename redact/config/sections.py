@@ -93,6 +93,11 @@ class FaceSettings(_Frozen):
     person_model: SecondModel = Field("mb3-centernet-coco", json_schema_extra=OFF)
     person_threshold: Prob = Field(0.25, json_schema_extra=HIGHER)
     person_max_height: int = Field(80, ge=8, le=4096, json_schema_extra=LOWER)
+    # Video: a face track whose detections all score under this is tentative, painted only
+    # once a second detection continues it (the frames before are filled back from the
+    # look-back buffer); one that never is, is dropped. Tree tops and car bodies score
+    # 0.1-0.2 for a single frame. 0 paints every detection (tracker.py).
+    confirm_score: float = Field(0.5, ge=0.0, le=1.0, json_schema_extra=HIGHER)
 
     @model_validator(mode="after")
     def _others_differ(self) -> FaceSettings:

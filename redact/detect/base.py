@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from redact.detect.detections import Detections, fuse, split_candidates
+from redact.detect.detections import Detections, fuse, plausible, split_candidates
 from redact.errors import ConfigError, StageError
 
 if TYPE_CHECKING:
@@ -242,6 +242,8 @@ class DetectorSet:
         if len(out) != len(frames):
             raise StageError(f"detector {type(detector).__name__} returned {len(out)} "
                              f"results for {len(frames)} frames")
+        out = [plausible(dets, frame.shape[1], frame.shape[0])
+               for dets, frame in zip(out, frames, strict=True)]
         # Candidates are painted only where the tracker continues a track with them: every
         # other caller (stills, the second look, tracking off) must never see one.
         return out if candidates else [split_candidates(dets)[0] for dets in out]

@@ -107,7 +107,9 @@ def analyse(frames: Iterable[Frame], config: Config, detectors: DetectorSet,
             flow.start_batch()
         yield from flow.advance(0)
     yield from flow.release(stage.flush())
-    stats.tracks = [t.summary() for t in getattr(stage, "tracks", [])]
+    # A track never confirmed painted nothing (tracker.py): it is not one of the plan's.
+    stats.tracks = [t.summary() for t in getattr(stage, "tracks", [])
+                    if getattr(t, "confirmed", True)]
 
 
 class _Flow:
@@ -155,8 +157,9 @@ class _Flow:
             frame, job = self.pending.popleft()
             dets, low = (split_candidates(job.result()[0]) if job is not None
                          else (None, None))
-            yield from self.release(self.stage.push(Slot(frame.index, frame.time, dets,
-                                                         payload=frame, candidates=low)))
+            slot = Slot(frame.index, frame.time, dets, payload=frame, candidates=low,
+                        size=frame.size)
+            yield from self.release(self.stage.push(slot))
 
 
 def replay(frames: Iterable[Frame], plan: RedactionPlan) -> Iterator[tuple[Frame, FramePlan]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -22,9 +23,16 @@ class Slot:
     # Boxes under their category's threshold (``CANDIDATE``): a tracker may continue a track
     # with one (then it is painted, in ``identified``); every other stage ignores them.
     candidates: Detections | None = None
+    # (width, height) of the picture as detected, when known: a tracker uses it to follow an
+    # object out of the frame.
+    size: tuple[int, int] | None = None
+    # Applied when the slot leaves the pipeline (``final_regions``), so that a decision taken
+    # after the slot's regions were added, such as a track found false, still counts.
+    keep: Callable[[Detections], Detections] | None = None
 
     def final_regions(self) -> Detections:
-        return Detections.concat(self.regions)
+        regions = Detections.concat(self.regions)
+        return self.keep(regions) if self.keep is not None else regions
 
 
 class TemporalStage(Protocol):

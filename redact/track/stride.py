@@ -6,7 +6,10 @@ rate: at 2 fps a stride of 3 is 1.5 s, longer than any default. ``StrideCover`` 
 by construction: it holds the skipped frames until the next detected frame, then gives every
 one of them the boxes of *both* neighbouring detected frames, and for each box matched across
 the two (same category, overlapping or near) the box spanning both, which covers any straight
-motion between them. The inner stage (tracker or per-frame) still runs and may add more.
+motion between them. A pair the tracker gave one id is one object seen twice: each frame gets
+its box interpolated to that frame's time instead (``between``), which follows the motion
+rather than painting the whole span of it. The inner stage (tracker or per-frame) still runs
+and may add more.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 
 from redact.detect.detections import Detections
 from redact.track.slots import Slot, TemporalStage
+from redact.track.tracker import between
 
 SOURCE = "carried"
 GROW = 0.15  # each carried box grows by this fraction of its size per side
@@ -26,7 +30,8 @@ def _grow(xyxy: np.ndarray, frac: float) -> np.ndarray:
 
 
 def _match(a: Detections, b: Detections) -> list[tuple[int, int]]:
-    """Greedy pairs (i in a, j in b) of one category whose centres lie within 3 box sizes."""
+    """Greedy pairs (i in a, j in b) of one category whose centres lie within 3 box sizes;
+    boxes of one track pair first (a box near another object's would span both)."""
     pairs: list[tuple[int, int]] = []
     if not len(a) or not len(b):
         return pairs
@@ -36,6 +41,8 @@ def _match(a: Detections, b: Detections) -> list[tuple[int, int]]:
                       (b.xyxy[:, 2:] - b.xyxy[:, :2]).max(axis=1)[None, :])
     dist = np.linalg.norm(ca[:, None] - cb[None], axis=2) / np.maximum(size, 1.0)
     dist[a.category[:, None] != b.category[None, :]] = np.inf
+    tracked = (a.track_id[:, None] == b.track_id[None, :]) & (a.track_id[:, None] >= 0)
+    dist = np.where(tracked & (dist < 3.0), dist - 3.0, dist)
     while dist.size and np.isfinite(dist.min()) and dist.min() < 3.0:
         i, j = np.unravel_index(np.argmin(dist), dist.shape)
         pairs.append((int(i), int(j)))
@@ -44,8 +51,10 @@ def _match(a: Detections, b: Detections) -> list[tuple[int, int]]:
     return pairs
 
 
-def carried(before: Detections | None, after: Detections | None) -> Detections:
-    """Regions for the frames between two detected frames (either side may be absent).
+def carried(before: Detections | None, after: Detections | None,
+            a: float | None = None) -> Detections:
+    """Regions for a frame between two detected frames (either side may be absent), a
+    fraction ``a`` of the way from one to the other (None: anywhere between).
 
     >>> a = Detections.from_lists([[0, 0, 10, 10]], [0.9], ["face"])
     >>> b = Detections.from_lists([[20, 0, 30, 10]], [0.8], ["face"])
@@ -53,20 +62,37 @@ def carried(before: Detections | None, after: Detections | None) -> Detections:
     ['carried', 'carried', 'carried']
     >>> carried(a, b).xyxy[-1].tolist()  # the box spanning both, grown by GROW per side
     [-4.5, -1.5, 34.5, 11.5]
+    >>> same = np.array([7])  # one track: the box where it is at a = 0.5, not both ends
+    >>> carried(a.replace(track_id=same), b.replace(track_id=same), 0.5).xyxy.tolist()
+    [[4.5, -5.5, 25.5, 15.5]]
     """
     before = before if before is not None else Detections.empty()
     after = after if after is not None else Detections.empty()
-    parts = []
-    for side in (before, after):
-        if len(side):
-            parts.append(side.replace(xyxy=_grow(side.xyxy, GROW),
-                                      source=np.full(len(side), SOURCE, dtype=object)))
     pairs = _match(before, after)
-    if pairs:
-        i, j = (np.array(v) for v in zip(*pairs, strict=True))
+    i, j = (np.array(v, np.int64) for v in zip(*pairs, strict=True)) if pairs else (
+        np.zeros(0, np.int64), np.zeros(0, np.int64))
+    same = (before.track_id[i] == after.track_id[j]) & (before.track_id[i] >= 0)
+    followed = same if a is not None else np.zeros(len(i), bool)
+    parts = []
+    for side, paired in ((before, i[followed]), (after, j[followed])):
+        rest = np.setdiff1d(np.arange(len(side)), paired)
+        if len(rest):
+            parts.append(side[rest].replace(xyxy=_grow(side.xyxy[rest], GROW),
+                                            source=np.full(len(rest), SOURCE, dtype=object)))
+    if followed.any():
+        assert a is not None
+        fi, fj = i[followed], j[followed]
+        boxes = np.stack([between(before.xyxy[p], after.xyxy[q], a)
+                          for p, q in zip(fi, fj, strict=True)])
+        # ``between`` already grows by what the motion leaves uncertain; the tracker paints
+        # the same box when it bridges the gap, so the two add no area.
+        parts.append(before[fi].replace(xyxy=boxes,
+                                        score=np.minimum(before.score[fi], after.score[fj]),
+                                        source=np.full(len(fi), SOURCE, dtype=object)))
+    i, j, same = i[~followed], j[~followed], same[~followed]
+    if len(i):
         span = np.concatenate([np.minimum(before.xyxy[i, :2], after.xyxy[j, :2]),
                                np.maximum(before.xyxy[i, 2:], after.xyxy[j, 2:])], axis=1)
-        same = before.track_id[i] == after.track_id[j]
         parts.append(Detections(_grow(span, GROW), np.minimum(before.score[i], after.score[j]),
                                 before.category[i], np.full(len(i), SOURCE, dtype=object),
                                 np.where(same, before.track_id[i], -1)))
@@ -80,6 +106,7 @@ class StrideCover:
         self.inner = inner
         self.held: list[Slot] = []
         self.last: Detections | None = None
+        self.last_time = 0.0
 
     @property
     def tracks(self) -> list:
@@ -97,11 +124,13 @@ class StrideCover:
             released += self.inner.push(held)
         released += self.inner.push(slot)
         found = slot.identified if slot.identified is not None else slot.detections
-        cover = carried(self.last, found)
+        span = slot.time - self.last_time
         for held in self.held:
-            held.regions.append(cover)
+            a = (held.time - self.last_time) / span if self.last is not None and span > 0 \
+                else None
+            held.regions.append(carried(self.last, found, a))
         self.held = []
-        self.last = found
+        self.last, self.last_time = found, slot.time
         return released
 
     def flush(self) -> list[Slot]:

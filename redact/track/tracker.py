@@ -1,8 +1,16 @@
 """Tracking stage: follow each face/plate through time, fill gaps, pad, and coast.
 
-Time is in seconds (from pts), so variable-frame-rate footage behaves. The stage can only
-*add* regions: every raw detection is always redacted (no initialisation delay), and tracks add
-coasting, interpolated and padded boxes on top.
+Time is in seconds (from pts), so variable-frame-rate footage behaves. Tracks add
+coasting, interpolated and padded boxes to what was detected, and two rules keep that from
+painting walls:
+
+* A track of a category with a ``confirm`` score is *tentative* until a detection scores that
+  much or a second detection continues it; the regions of a track that is still tentative
+  when its frame leaves the look-back buffer are dropped (``Slot.keep``). Once confirmed,
+  every frame it covered in the buffer is painted, the first one included: no delay.
+* When a track is found again, the frames in between get the box interpolated along its
+  motion (grown by what that motion leaves uncertain) instead of the coasting and padding
+  they got while it was lost, which spanned both positions.
 
 Why not ultralytics' BYTETracker: it counts frames rather than seconds, reports no boxes for
 lost tracks (so it cannot coast or back-fill), and drops unconfirmed detections; all three
@@ -47,6 +55,7 @@ class Track:
     detected: int = 1
     filled: dict[str, int] = field(default_factory=dict)
     ended: bool = False
+    confirmed: bool = True
 
     def predict(self, t: float) -> np.ndarray:
         dt = t - self.last_time
@@ -80,23 +89,38 @@ class TrackingStage:
     """Temporal stage with a look-back buffer of ``lookback_s`` seconds."""
 
     def __init__(self, *, coast_s: float, gap_fill_s: float, pad_before_s: float,
-                 pad_after_s: float, max_frames: int = 2000) -> None:
+                 pad_after_s: float, max_frames: int = 2000,
+                 confirm: dict[str, float] | None = None, edge_coast_s: float = 0.0) -> None:
         self.coast_s, self.gap_fill_s = coast_s, gap_fill_s
         self.pad_before_s, self.pad_after_s = pad_before_s, pad_after_s
         self.lookback_s = max(gap_fill_s, pad_before_s)
         self.max_frames = max_frames
+        # category → a detection scoring this much confirms its track at once (see above)
+        self.confirm = {c: v for c, v in (confirm or {}).items() if v > 0}
+        self.edge_coast_s = edge_coast_s
         self.buffer: deque[Slot] = deque()
         self.tracks: list[Track] = []
         self.live: list[Track] = []
+        self.tentative: set[int] = set()
+        self.size: tuple[int, int] | None = None
         self._next_id = 1
 
     @classmethod
     def from_config(cls, config: Config) -> TrackingStage:
+        confirm = {c: s.confirm_score for c, s in config.sections().items()
+                   if getattr(s, "confirm_score", 0)}
         return cls(coast_s=config.coast_s, gap_fill_s=config.gap_fill_s,
-                   pad_before_s=config.pad_before_s, pad_after_s=config.pad_after_s)
+                   pad_before_s=config.pad_before_s, pad_after_s=config.pad_after_s,
+                   confirm=confirm, edge_coast_s=config.edge_coast_s)
+
+    @property
+    def confirmed_tracks(self) -> list[Track]:
+        return [t for t in self.tracks if t.confirmed]
 
     # -- the stage interface -------------------------------------------------------------
     def push(self, slot: Slot) -> list[Slot]:
+        slot.keep = self._keep
+        self.size = slot.size or self.size
         if slot.detections is None:
             self._coast(slot, matched=set())
         else:
@@ -110,6 +134,12 @@ class TrackingStage:
         return out
 
     # -- internals -----------------------------------------------------------------------
+    def _keep(self, regions: Detections) -> Detections:
+        """A released frame's regions less those of tracks never confirmed."""
+        if not self.tentative or not len(regions):
+            return regions
+        return regions[~np.isin(regions.track_id, list(self.tentative))]
+
     def _release(self, now: float) -> list[Slot]:
         out = []
         while self.buffer and (now - self.buffer[0].time > self.lookback_s
@@ -190,7 +220,10 @@ class TrackingStage:
 
     def _new_track(self, category: str, slot: Slot, box: np.ndarray, score: float) -> Track:
         track = Track(self._next_id, category, slot.time, slot.time, box.astype(np.float32),
-                      slot.index, slot.index, score=score)
+                      slot.index, slot.index, score=score,
+                      confirmed=score >= self.confirm.get(category, 0.0))
+        if not track.confirmed:
+            self.tentative.add(track.id)
         self._next_id += 1
         self.tracks.append(track)
         self.live.append(track)
@@ -209,12 +242,18 @@ class TrackingStage:
                 self._add(past, track, grow(box_at(dt), frac), "padded")
 
     def _rematch(self, track: Track, slot: Slot, box: np.ndarray, score: float) -> None:
+        if not track.confirmed:
+            track.confirmed = True  # seen twice
+            self.tentative.discard(track.id)
         gap = slot.time - track.last_time
         if 0 < gap <= self.gap_fill_s:
             for past in self.buffer:
                 if track.last_time < past.time < slot.time:
                     a = (past.time - track.last_time) / gap
-                    self._add(past, track, (1 - a) * track.box + a * box, "interpolated")
+                    # Where it was, now that both ends are known: the coasting and padding
+                    # this frame got while the track was lost spanned both positions.
+                    _drop(past, track.id, ("tracked", "padded"))
+                    self._add(past, track, between(track.box, box, a), "interpolated")
             if track.detected == 1:
                 # Second detection: the motion is known now, so the frames padded before the
                 # first one also get the box moved back along it. A fast object is elsewhere
@@ -234,9 +273,9 @@ class TrackingStage:
                 continue
             dt = t - track.last_time
             alive = False
-            if dt <= self.coast_s:
+            if dt <= self.coast_s or self._leaving(track, t):
                 # Uncertainty grows with time since the last detection.
-                frac = 0.05 + 0.25 * dt / max(self.coast_s, 1e-6)
+                frac = 0.05 + 0.25 * min(1.0, dt / max(self.coast_s, 1e-6))
                 self._add(slot, track, grow(track.predict(t), frac), "tracked")
                 alive = True
             if dt <= self.pad_after_s:
@@ -249,6 +288,20 @@ class TrackingStage:
                 track.ended = True
         self.live = still_live
 
+    def _leaving(self, track: Track, t: float) -> bool:
+        """Last seen at the frame's edge and, as predicted now, still partly inside it: a
+        face or plate crossing the edge is cut, and detectors stop finding it long before
+        it has gone (moving benchmark: a face leaked 5 frames at the left edge)."""
+        if self.size is None or t - track.last_time > self.edge_coast_s:
+            return False
+        w, h = self.size
+        x1, y1, x2, y2 = track.box
+        near = 0.02 * max(w, h)
+        at_edge = x1 <= near or y1 <= near or x2 >= w - near or y2 >= h - near
+        p = track.predict(t)
+        inside = min(p[2], w) > max(p[0], 0) and min(p[3], h) > max(p[1], 0)
+        return bool(at_edge and inside)
+
     @staticmethod
     def _add(slot: Slot, track: Track, box: np.ndarray, source: str) -> None:
         box = np.array(box, np.float32).reshape(1, 4)
@@ -257,3 +310,25 @@ class TrackingStage:
                                        dtype=object), np.array([source], dtype=object),
                                        np.array([track.id])))
         track.count_fill(source)
+
+
+def between(box0: np.ndarray, box1: np.ndarray, a: float) -> np.ndarray:
+    """The box a fraction ``a`` of the way from ``box0`` to ``box1``, grown per side by 5% of
+    its size plus up to a quarter of the distance moved (mid-way, where a motion that was
+    not straight strays furthest from the line).
+
+    >>> between(np.array([0, 0, 10, 10.]), np.array([40, 0, 50, 10.]), 0.5).tolist()
+    [9.5, -10.5, 40.5, 20.5]
+    """
+    box = (1 - a) * box0 + a * box1
+    wh = box[2:] - box[:2]
+    c0, c1 = (box0[:2] + box0[2:]) / 2, (box1[:2] + box1[2:]) / 2
+    moved = float(np.linalg.norm(c1 - c0))
+    pad = 0.05 * wh + moved * a * (1 - a)
+    return (box + np.concatenate([-pad, pad])).astype(np.float32)
+
+
+def _drop(slot: Slot, track_id: int, sources: tuple[str, ...]) -> None:
+    """Remove ``track_id``'s regions of these sources from a buffered slot."""
+    slot.regions = [r[~((r.track_id == track_id) & np.isin(r.source, sources))]
+                    for r in slot.regions]

@@ -1,0 +1,172 @@
+"""Detections recorded once, temporal stages replayed many times (for choosing settings).
+
+Detection is most of a run's time; the tracker, the stride cover and the confirmation rules
+that decide what is painted are cheap. ``record`` runs the real detectors over a clip (the
+frames the settings choose for detection) and keeps each detector's raw output, candidates
+included; ``replay`` rebuilds every frame's regions from that record with the stage and merge
+code of the working tree, in well under a second per clip. Only settings that do not change
+what the detectors see (thresholds above the recorded ones, tracker and confirmation rules)
+may be replayed; anything else needs a new record.
+
+    python benchmarks/detcache.py record OUT.pkl            # the clips of real_boxes.json
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from redact.detect.detections import Detections
+
+
+@dataclass
+class ClipRecord:
+    clip: str
+    width: int
+    height: int
+    times: list[float] = field(default_factory=list)  # every frame, decode order
+    detected: list[int] = field(default_factory=list)  # indices of the detected frames
+    # detector name → one Detections per detected frame, raw (candidates included)
+    raw: dict[str, list[Detections]] = field(default_factory=dict)
+
+
+class _Recording:
+    """A temporal stage wrapper that notes every frame's time (then delegates)."""
+
+    def __init__(self, inner, record: ClipRecord) -> None:
+        self.inner, self.record = inner, record
+
+    @property
+    def tracks(self):
+        return self.inner.tracks
+
+    def push(self, slot):
+        self.record.times.append(slot.time)
+        if slot.detections is not None:
+            self.record.detected.append(slot.index)
+        return self.inner.push(slot)
+
+    def flush(self):
+        return self.inner.flush()
+
+
+def record_clip(path: Path, settings) -> ClipRecord:
+    from redact.detect.base import DetectorSet
+    from redact.io.decode import iter_frames, open_input
+    from redact.models import ModelStore
+    from redact.plan.analyse import AnalysisStats, analyse, make_stage
+
+    config = settings.config
+    detectors = DetectorSet.from_config(config, ModelStore(offline=True))
+    container = open_input(path)
+    try:
+        stream = container.streams.video[0]
+        rec = ClipRecord(path.name, stream.width, stream.height)
+        for det in detectors.detectors:
+            name = type(det).__name__
+            rec.raw[name] = []
+            original = det.detect
+
+            def detect(frames, scale=1.0, *, still=False, _o=original, _n=name):
+                out = _o(frames, scale, still=still)
+                rec.raw[_n].extend(out)
+                return out
+
+            det.detect = detect  # type: ignore[method-assign]
+        stage = _Recording(make_stage(config), rec)
+        for _ in analyse(iter_frames(container, lambda p: None), config, detectors,
+                         AnalysisStats(), stage):
+            pass
+    finally:
+        container.close()
+    return rec
+
+
+def replay_clip(rec: ClipRecord, config, merge=None) -> dict[int, Detections]:
+    """Every frame's final regions (before the margin) under ``config``'s temporal settings."""
+    from redact.detect.base import DetectorSet
+    from redact.detect.detections import plausible, split_candidates
+    from redact.plan.analyse import make_stage
+    from redact.track import Slot
+    from redact.track.stride import StrideCover
+
+    merge = merge or DetectorSet._merge
+    stage = make_stage(config)
+    if config.detect_every > 1:
+        stage = StrideCover(stage)
+    detected = {idx: k for k, idx in enumerate(rec.detected)}
+    out: dict[int, Detections] = {}
+    for index, t in enumerate(rec.times):
+        k = detected.get(index)
+        if k is None:
+            slot = Slot(index, t, None)
+        else:
+            # as DetectorSet._run hands each detector's output on (none of these is rotated)
+            merged = merge([None], [[plausible(raw[k], rec.width, rec.height)]
+                                    for raw in rec.raw.values()])[0]
+            dets, low = split_candidates(merged)
+            slot = Slot(index, t, dets, candidates=low)
+        for s in stage.push(slot):
+            out[s.index] = s.final_regions()
+    for s in stage.flush():
+        out[s.index] = s.final_regions()
+    return out
+
+
+def load(path: Path) -> dict[str, ClipRecord]:
+    import __main__
+
+    __main__.ClipRecord = ClipRecord  # records written before main() went through the module
+    return pickle.loads(path.read_bytes())
+
+
+def main() -> None:
+    import json
+
+    import redact
+    from benchmarks.common import require_shared
+
+    out = Path(sys.argv[2])
+    videos = require_shared("videos")
+    data = json.loads(Path(__file__).with_name("real_boxes.json").read_text())
+    clips = sorted({f["clip"] for f in data["frames"]})
+    settings = redact.load_settings(overrides=json.loads(sys.argv[3]) if len(sys.argv) > 3
+                                    else {}, override_source="benchmark")
+    # Through the module, not __main__: the pickle must name benchmarks.detcache.ClipRecord.
+    from benchmarks import detcache
+
+    records = {}
+    for name in clips:
+        records[name] = detcache.record_clip(videos / name, settings)
+        print(name, len(records[name].times), "frames", flush=True)
+    out.write_bytes(pickle.dumps(records))
+
+
+if __name__ == "__main__":
+    main()
+
+
+def evaluate(records: dict[str, ClipRecord], config, half: str | None = None, merge=None):
+    """real_footage.py's tally for the annotated frames of ``half`` (None: all), from replayed
+    regions grown by the margin as the renderer grows them."""
+    import json
+
+    from benchmarks.real_footage import BOXES, score
+    from redact.render.paint import render_boxes
+
+    frames = [f for f in json.loads(BOXES.read_text())["frames"]
+              if half is None or f.get("half") == half]
+    audits = {}
+    for name in sorted({f["clip"] for f in frames}):
+        rec = records[name]
+        regions = replay_clip(rec, config, merge)
+        entries = []
+        for index, dets in regions.items():
+            boxes = render_boxes(dets, config.margin, rec.width, rec.height)
+            entries.append({"frame": index, "regions": boxes.to_records()})
+        audits[name] = {"regions": entries}
+    return score(frames, audits)
