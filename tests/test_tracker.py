@@ -158,3 +158,74 @@ def test_a_small_fast_object_seen_once_is_followed_with_its_whole_motion():
     assert len(stage.tracks) == 1  # not a second track at frame 4
     assert regions[8][regions[8].source == CONTINUED].xyxy.tolist() == [box[8]]
     assert stage.tracks[0].velocity[1] == pytest.approx(14.5 / 0.08, rel=1e-3)
+
+
+def _scored(script, times, confirm=0.5, **kw):
+    """script: frame -> list of (box, score); every frame detected."""
+    params = {"coast_s": 0.2, "gap_fill_s": 0.5, "pad_before_s": 0.1, "pad_after_s": 0.1,
+              "confirm": {"face": confirm}}
+    params.update(kw)
+    stage = TrackingStage(**params)
+    released = []
+    for i, t in enumerate(times):
+        found = script.get(i, [])
+        d = Detections.from_lists([b for b, _ in found], [s for _, s in found],
+                                  ["face"] * len(found))
+        released += stage.push(Slot(i, t, d, size=(640, 480)))
+    released += stage.flush()
+    return {s.index: s.final_regions() for s in released}, stage
+
+
+def test_a_low_score_face_seen_once_is_not_painted():
+    times = [i * 0.04 for i in range(30)]
+    regions, stage = _scored({10: [(BOX, 0.15)]}, times)
+    assert all(len(r) == 0 for r in regions.values())
+    assert not any(t.confirmed for t in stage.tracks)
+
+
+def test_a_real_face_seen_in_one_frame_only_is_painted():
+    times = [i * 0.04 for i in range(30)]
+    regions, _ = _scored({10: [(BOX, 0.8)]}, times)
+    assert "detected" in sources(regions[10])
+
+
+def test_a_low_score_face_seen_twice_is_painted_from_its_first_frame():
+    times = [i * 0.04 for i in range(30)]
+    regions, stage = _scored({10: [(BOX, 0.15)], 14: [(BOX, 0.2)]}, times)
+    assert stage.tracks[0].confirmed
+    for i in range(10, 15):  # the first sighting and the frames between, filled back
+        assert len(regions[i]), i
+    assert "padded" in sources(regions[9])  # padded before its first detection, too
+
+
+def test_confirm_zero_paints_every_detection():
+    times = [i * 0.04 for i in range(30)]
+    regions, _ = _scored({10: [(BOX, 0.15)]}, times, confirm=0.0)
+    assert "detected" in sources(regions[10])
+
+
+def test_a_refound_track_gets_its_motion_not_padding_between():
+    times = [i * 0.1 for i in range(12)]
+    script = {0: [([0, 100, 40, 140], 0.9)], 4: [([120, 100, 160, 140], 0.9)]}
+    regions, _ = _scored(script, times, coast_s=0.5, gap_fill_s=1.0, pad_after_s=0.5)
+    for i in (1, 2, 3):
+        r = regions[i]
+        assert set(r.source) == {"interpolated"}, (i, r.source)
+        box = r.xyxy[0]
+        centre = 20 + 30 * i
+        assert box[0] < centre - 20 and box[2] > centre + 20  # covers where it is
+        assert box[2] - box[0] < 120  # not the span of both positions (160 px)
+
+
+def test_a_track_leaving_the_frame_is_covered_until_it_has_left():
+    # a face moving left at 100 px/s, cut by the left edge from frame 0; detections stop at
+    # frame 10 (x2 = 40) while 0.4 s more pass before it has left (x2 = 0 at frame 20)
+    times = [i * 0.04 for i in range(40)]
+    script = {i: [([max(0.0, 40 - 4 * i), 100, 80 - 4 * i, 140], 0.9)] for i in range(11)}
+    regions, _ = _scored(script, times, coast_s=0.1, pad_after_s=0.0, edge_coast_s=1.5)
+    for i in range(11, 19):
+        boxes = regions[i].xyxy
+        assert len(boxes) and (boxes[:, 2] >= 80 - 4 * i).any(), i
+    assert all(len(regions[i]) == 0 for i in range(22, 40))  # and then nothing lingers
+    regions, _ = _scored(script, times, coast_s=0.1, pad_after_s=0.0, edge_coast_s=0.0)
+    assert len(regions[15]) == 0  # what the edge rule adds
