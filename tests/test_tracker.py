@@ -189,13 +189,31 @@ def test_a_real_face_seen_in_one_frame_only_is_painted():
     assert "detected" in sources(regions[10])
 
 
-def test_a_low_score_face_seen_twice_is_painted_from_its_first_frame():
+def test_a_low_score_face_seen_three_times_is_painted_from_its_first_frame():
     times = [i * 0.04 for i in range(30)]
-    regions, stage = _scored({10: [(BOX, 0.15)], 14: [(BOX, 0.2)]}, times)
+    twice = {10: [(BOX, 0.15)], 14: [(BOX, 0.2)]}
+    regions, stage = _scored(twice, times)
+    assert not stage.tracks[0].confirmed and all(len(r) == 0 for r in regions.values())
+    regions, stage = _scored({**twice, 18: [(BOX, 0.15)]}, times)
     assert stage.tracks[0].confirmed
-    for i in range(10, 15):  # the first sighting and the frames between, filled back
+    for i in range(10, 19):  # the first sighting and the frames between, filled back
         assert len(regions[i]), i
     assert "padded" in sources(regions[9])  # padded before its first detection, too
+
+
+def test_a_low_score_face_another_model_also_saw_is_painted():
+    times = [i * 0.04 for i in range(30)]
+    stage = TrackingStage(coast_s=0.2, gap_fill_s=0.5, pad_before_s=0.1, pad_after_s=0.1,
+                          confirm={"face": 0.5})
+    seen = Detections.from_lists([BOX], [0.15], ["face"])
+    other = Detections.from_lists([[102, 98, 142, 141]], [0.3], ["face"], source=CANDIDATE)
+    released = []
+    for i, t in enumerate(times):
+        found = (seen, other) if i == 10 else (Detections.empty(), Detections.empty())
+        released += stage.push(Slot(i, t, found[0], candidates=found[1]))
+    released += stage.flush()
+    regions = {s.index: s.final_regions() for s in released}
+    assert "detected" in sources(regions[10])
 
 
 def test_confirm_zero_paints_every_detection():

@@ -98,6 +98,9 @@ class FaceSettings(_Frozen):
     # look-back buffer); one that never is, is dropped. Tree tops and car bodies score
     # 0.1-0.2 for a single frame. 0 paints every detection (tracker.py).
     confirm_score: float = Field(0.5, ge=0.0, le=1.0, json_schema_extra=HIGHER)
+    # ... or once the second model sees a face there scoring at least this (under its own
+    # threshold: such a box alone is never painted).
+    agree_threshold: float = Field(0.2, ge=0.05, lt=1.0, json_schema_extra=HIGHER)
 
     @model_validator(mode="after")
     def _others_differ(self) -> FaceSettings:

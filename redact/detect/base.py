@@ -127,6 +127,8 @@ def backend_settings(kind: str, config: Config, categories: list[str]) -> dict[s
         if "plate" in categories:
             extra.update(tile_scale=config.plate.tile_scale,
                          small_frame_scale=config.plate.small_frame_scale)
+    if kind == "yunet" and "face" in categories:
+        extra["candidate_threshold"] = config.face.agree_threshold
     if kind == "coco-centernet":
         extra.update(person_max_height=config.face.person_max_height)
     return extra

@@ -9,16 +9,20 @@ import cv2
 import numpy as np
 
 from redact.detect.base import cpu_threads, letterbox_size
-from redact.detect.detections import Detections
+from redact.detect.detections import CANDIDATE, Detections
 from redact.models import ModelSpec
 
 
 class YuNetDetector:
     def __init__(self, *, spec: ModelSpec, weights: Path, categories: tuple[str, ...],
                  thresholds: dict[str, float], size: int, device: str,
-                 **_: object) -> None:
+                 candidate_threshold: float = 0.0, **_: object) -> None:
         self.categories = categories
         self.threshold = thresholds["face"]
+        # Faces scoring from candidate_threshold up to the threshold come back as CANDIDATE:
+        # never painted alone, they confirm a tentative face of the other model
+        # (track/tracker.py).
+        low = candidate_threshold if 0 < candidate_threshold < self.threshold else None
         self.size = size
         self.warnings: list[str] = []
         if device == "cuda":
@@ -28,7 +32,7 @@ class YuNetDetector:
         model = np.frombuffer(Path(weights).read_bytes(), dtype=np.uint8)
         # The shipped graph is fixed at 640x640; OpenCV reshapes it per setInputSize.
         self.net = cv2.FaceDetectorYN.create("onnx", model, np.empty(0, np.uint8), (640, 640),
-                                             self.threshold, 0.3, 5000)
+                                             low or self.threshold, 0.3, 5000)
         self._input: tuple[int, int] | None = None
 
     def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,
@@ -52,5 +56,8 @@ class YuNetDetector:
         boxes[:, [1, 3]] *= height / in_h
         # Trap: YuNet returns boxes reaching past the frame; the width can be negative too.
         boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2])
-        return Detections.from_lists(boxes, faces[:, -1], ["face"] * len(boxes)).clipped(
-            width, height)
+        found = Detections.from_lists(boxes, faces[:, -1], ["face"] * len(boxes))
+        below = faces[:, -1] < self.threshold
+        if below.any():
+            found = found.replace(source=np.where(below, CANDIDATE, found.source))
+        return found.clipped(width, height)

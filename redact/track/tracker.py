@@ -34,6 +34,13 @@ from redact.track.slots import Slot
 
 HIGH_SCORE = 0.5
 CONTINUED = "continued"  # a candidate box (under its threshold) that continued a track
+AGREE_IOU = 0.3  # a candidate of another model this close confirms a tentative track
+# Detections that confirm a tentative track whatever they score. Three, not two: shelves and
+# sandwiches score 0.1-0.2 frame after frame (real footage, tune half: 1.5 stray regions per
+# frame at two, 0.7 at three). Not more: the third detection must come within the look-back
+# (1 s) of the first for the frames before it to be filled back, and detection runs at least
+# every detect_gap_s (0.5 s).
+CONFIRM_HITS = 3
 
 
 def grow(box: np.ndarray, frac: float) -> np.ndarray:
@@ -59,7 +66,10 @@ class Track:
 
     def predict(self, t: float) -> np.ndarray:
         dt = t - self.last_time
-        return (self.box + self.velocity * dt).astype(np.float32)
+        box = (self.box + self.velocity * dt).astype(np.float32)
+        # A box shrinking (cut by the frame's edge as it leaves) must not turn inside out.
+        box[2:] = np.maximum(box[2:], box[:2])
+        return box
 
     def observe(self, t: float, box: np.ndarray, score: float, frame: int) -> None:
         dt = t - self.last_time
@@ -181,9 +191,22 @@ class TrackingStage:
                 track = self._new_track(category, slot, dets.xyxy[d], float(dets.score[d]))
                 track_ids[d] = track.id
                 matched.add(track.id)
+        self._agreed(dets.xyxy, track_ids, low)
         slot.identified = Detections.concat([dets.replace(track_id=track_ids), *continued])
         slot.regions.append(slot.identified)
         self._coast(slot, matched)
+
+    def _agreed(self, boxes: np.ndarray, track_ids: np.ndarray, low: Detections) -> None:
+        """Confirm tentative tracks whose detection another model also saw, under its own
+        threshold (a ``CANDIDATE`` of the category over the same place)."""
+        for track in self.live:
+            if track.confirmed or track.id not in track_ids:
+                continue
+            box = boxes[track_ids == track.id]
+            others = low.xyxy[low.category == track.category]
+            if len(others) and iou_matrix(box, others).max() >= AGREE_IOU:
+                track.confirmed = True
+                self.tentative.discard(track.id)
 
     def _associate(self, tracks: list[Track], boxes: np.ndarray, t: float, *,
                    similar_size: bool = False):
@@ -242,8 +265,8 @@ class TrackingStage:
                 self._add(past, track, grow(box_at(dt), frac), "padded")
 
     def _rematch(self, track: Track, slot: Slot, box: np.ndarray, score: float) -> None:
-        if not track.confirmed:
-            track.confirmed = True  # seen twice
+        if not track.confirmed and track.detected + 1 >= CONFIRM_HITS:
+            track.confirmed = True  # seen often enough
             self.tentative.discard(track.id)
         gap = slot.time - track.last_time
         if 0 < gap <= self.gap_fill_s:
