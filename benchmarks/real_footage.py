@@ -48,7 +48,7 @@ class Tally:
     unscored_covered: Counter = field(default_factory=Counter)
     per_clip: dict[str, list[int]] = field(default_factory=dict)  # clip → [scored, leaked]
     leaked: list[str] = field(default_factory=list)
-    # (half, clip) → [frames, false-paint area share summed, worst share, false regions]
+    # (half, clip) → [frames, false-paint share summed, worst share, stray regions, their share]
     false: dict[tuple[str, str], list[float]] = field(default_factory=dict)
 
 
@@ -121,33 +121,39 @@ def false_paint(tally: Tally, item: dict, regions: list[dict], painted: np.ndarr
     w, h = item["width"], item["height"]
     truth = painted_mask([b for b in item["boxes"] if b["category"] in TRUE_OBJECTS], w, h)
     share = float((painted & ~truth).sum()) / (w * h)
-    stray = 0
+    strays = []
     for region in regions:
         x1, y1, x2, y2 = region["box"]
         cut = truth[max(0, math.floor(y1)):min(h, math.ceil(y2)),
                     max(0, math.floor(x1)):min(w, math.ceil(x2))]
-        stray += not cut.any()
-    acc = tally.false.setdefault((item.get("half", "-"), item["clip"]), [0, 0.0, 0.0, 0])
+        if not cut.any():
+            strays.append(region)
+    acc = tally.false.setdefault((item.get("half", "-"), item["clip"]), [0, 0.0, 0.0, 0, 0.0])
     acc[0] += 1
     acc[1] += share
     acc[2] = max(acc[2], share)
-    acc[3] += stray
+    acc[3] += len(strays)
+    # the part of ``share`` painted by regions on nothing at all (the rest is paint around
+    # true objects: the margin and the tracker's padding)
+    acc[4] += float(painted_mask(strays, w, h).sum()) / (w * h)
 
 
 def precision_table(rows: list[Row]) -> list[str]:
-    lines = ["| settings | half | clip | frames | painted where nothing is (mean) | worst frame "
-             "| regions touching nothing, per frame |", "|---|---|---|---|---|---|---|"]
+    lines = ["| settings | half | clip | frames | painted where nothing is (mean) | of which by "
+             "regions touching nothing | worst frame | regions touching nothing, per frame |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         for half in ("tune", "report"):
             items = sorted((clip, acc) for (h, clip), acc in row.tally.false.items()
                            if h == half)
-            for clip, (n, total, worst, stray) in items:
+            for clip, (n, total, worst, stray, stray_area) in items:
                 lines.append(f"| {row.preset} | {half} | {clip} | {n} | {total / n:.2%} | "
-                             f"{worst:.1%} | {stray / n:.1f} |")
+                             f"{stray_area / n:.2%} | {worst:.1%} | {stray / n:.1f} |")
             n = sum(acc[0] for _, acc in items)
             if n:
                 lines.append(f"| {row.preset} | {half} | **all** | {n} | "
                              f"**{sum(a[1] for _, a in items) / n:.2%}** | "
+                             f"{sum(a[4] for _, a in items) / n:.2%} | "
                              f"{max(a[2] for _, a in items):.1%} | "
                              f"{sum(a[3] for _, a in items) / n:.1f} |")
     return lines

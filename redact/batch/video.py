@@ -71,6 +71,11 @@ def redact_video(src: Path, dst_tmp: Path | None, final_suffix: str, config: Con
                             else getattr(container, "notes", []))
     outcome.frames_detected, outcome.max_buffered = stats.frames_detected, stats.max_buffered
     outcome.tracks = stats.tracks
+    if stats.unconfirmed:
+        outcome.warnings.append(
+            f"{stats.unconfirmed} low-score face track(s) were not painted: never confirmed "
+            "(each scored under face.confirm_score, no second model agreed, and it was "
+            "detected fewer than 3 times); set face.confirm_score 0 to paint every detection")
     return outcome
 
 

@@ -59,6 +59,7 @@ class AnalysisStats:
     frames_detected: int = 0
     max_buffered: int = 0
     tracks: list[dict] = field(default_factory=list)
+    unconfirmed: int = 0  # tentative tracks never confirmed, so never painted
 
 
 def make_stage(config: Config) -> TemporalStage:
@@ -108,8 +109,9 @@ def analyse(frames: Iterable[Frame], config: Config, detectors: DetectorSet,
         yield from flow.advance(0)
     yield from flow.release(stage.flush())
     # A track never confirmed painted nothing (tracker.py): it is not one of the plan's.
-    stats.tracks = [t.summary() for t in getattr(stage, "tracks", [])
-                    if getattr(t, "confirmed", True)]
+    tracks = getattr(stage, "tracks", [])
+    stats.tracks = [t.summary() for t in tracks if getattr(t, "confirmed", True)]
+    stats.unconfirmed = len(tracks) - len(stats.tracks)
 
 
 class _Flow:

@@ -89,13 +89,16 @@ def carried(before: Detections | None, after: Detections | None,
         parts.append(before[fi].replace(xyxy=boxes,
                                         score=np.minimum(before.score[fi], after.score[fj]),
                                         source=np.full(len(fi), SOURCE, dtype=object)))
-    i, j, same = i[~followed], j[~followed], same[~followed]
+    i, j = i[~followed], j[~followed]
     if len(i):
         span = np.concatenate([np.minimum(before.xyxy[i, :2], after.xyxy[j, :2]),
                                np.maximum(before.xyxy[i, 2:], after.xyxy[j, 2:])], axis=1)
         parts.append(Detections(_grow(span, GROW), np.minimum(before.score[i], after.score[j]),
                                 before.category[i], np.full(len(i), SOURCE, dtype=object),
-                                np.where(same, before.track_id[i], -1)))
+                                # Two tracks' boxes: the span is the earlier one's, so it
+                                # goes if that track is never confirmed (tracker.py).
+                                np.where(before.track_id[i] >= 0, before.track_id[i],
+                                         after.track_id[j])))
     return Detections.concat(parts)
 
 
