@@ -103,12 +103,61 @@ def replay_score(raw: dict, regions: dict, rule, ann: dict) -> dict[str, dict]:
     return out
 
 
+def union(ours: float, coco: float):
+    """The rule before issue 18: each model's boxes over its own threshold."""
+    def rule(entry: dict) -> list[list[float]]:
+        return ([b[:4] for b in entry["screens-yolov8n"] if b[4] >= ours]
+                + [b[:4] for b in entry["mb3-centernet-coco"] if b[4] >= coco])
+    return rule
+
+
+def agreement(floor: float, alone: float, coco: float):
+    """Our boxes from ``floor`` up where a COCO box over ``coco`` overlaps (IoU ≥ AGREE_IOU),
+    from ``alone`` up by themselves; COCO's over ``coco``: ``DetectorSet``'s rule."""
+    from redact.detect.base import AGREE_IOU
+    from redact.detect.detections import iou_matrix
+
+    def rule(entry: dict) -> list[list[float]]:
+        ours = np.array([b[:5] for b in entry["screens-yolov8n"] if b[4] >= floor],
+                        np.float32).reshape(-1, 5)
+        theirs = np.array([b[:4] for b in entry["mb3-centernet-coco"] if b[4] >= coco],
+                          np.float32).reshape(-1, 4)
+        seen = iou_matrix(ours[:, :4], theirs).max(axis=1, initial=0.0)
+        keep = (ours[:, 4] >= alone) | (seen >= AGREE_IOU)
+        return ours[keep, :4].tolist() + theirs.tolist()
+    return rule
+
+
+def replay(raw_path: Path, regions_path: Path | None) -> None:
+    from redact.config import Config
+
+    raw = json.loads(raw_path.read_text())
+    ann = json.loads((require_shared("screens") / "annotations.json").read_text())
+    regions = (json.loads(regions_path.read_text()) if regions_path else
+               {name: {"margin": Config().margin, "regions": []} for name in raw})
+    s = Config().screen
+    rules = {"before: ours ≥ 0.7 or COCO ≥ 0.1": union(0.7, 0.1),
+             f"agreement: ours ≥ {s.threshold} agreed or ≥ {s.alone_threshold}, COCO ≥ "
+             f"{s.second_threshold}": agreement(s.threshold, s.alone_threshold,
+                                                s.second_threshold)}
+    print("| rule | half | all boxes | ≥ 32 px | negatives painted |\n|---|---|---|---|---|")
+    for name, rule in rules.items():
+        for half, r in replay_score(raw, regions, rule, ann).items():
+            (a, n), (b, m) = r["hits"]["all"], r["hits"][">=32"]
+            print(f"| {name} | {half} | {100 * a / n:.1f}% ({a}/{n}) | "
+                  f"{100 * b / m:.1f}% ({b}/{m}) | {r['fp']}/{r['negatives']} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["cache"])
+    parser.add_argument("mode", choices=["cache", "replay"])
     parser.add_argument("raw", type=Path)
+    parser.add_argument("--regions", type=Path, default=None)
     args = parser.parse_args()
-    cache(args.raw)
+    if args.mode == "cache":
+        cache(args.raw)
+    else:
+        replay(args.raw, args.regions)
 
 
 if __name__ == "__main__":
