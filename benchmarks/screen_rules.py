@@ -6,7 +6,8 @@ once per photo, then any rule is scored in a second, per half, without a model.
 
 ``regions.json`` is ``benchmarks/screens.py --dump``: the face and plate regions of a real run
 (they cover some screens: phones at the ear, laptops on laps); its screen regions are replaced
-by the replayed ones. Scoring is screens.py's (coverage with the run's margin).
+by the replayed ones, grown by the run's margin as the renderer grows them. Scoring is
+screens.py's.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def cache(out: Path) -> None:
 
 def replay_score(raw: dict, regions: dict, rule, ann: dict) -> dict[str, dict]:
     """Per half: recall per box group and negatives painted, with ``rule(raw_entry)`` giving
-    the screen boxes painted (a list of xyxy)."""
+    the screen boxes painted (a list of x1, y1, x2, y2, score: fusing goes by score)."""
     from redact.detect.detections import Detections, fuse
 
     out = {}
@@ -82,9 +83,11 @@ def replay_score(raw: dict, regions: dict, rule, ann: dict) -> dict[str, dict]:
             name = Path(e["file"]).name
             boxes = rule(raw[name])
             if len(boxes):
-                dets = fuse(Detections.from_lists(boxes, [1.0] * len(boxes),
+                dets = fuse(Detections.from_lists([b[:4] for b in boxes], [b[4] for b in boxes],
                                                   ["screen"] * len(boxes)))
-                boxes = dets.xyxy.tolist()
+                # painted as rendered: grown by the margin (the dumped regions already are)
+                w, h = raw[name]["size"]
+                boxes = dets.expanded(regions[name]["margin"], w, h).xyxy.tolist()
             kept = [{"regions": [r for r in f["regions"] if r["category"] != "screen"]}
                     for f in regions[name]["regions"]]
             kept.append({"regions": [{"category": "screen", "box": b} for b in boxes]})
@@ -106,8 +109,8 @@ def replay_score(raw: dict, regions: dict, rule, ann: dict) -> dict[str, dict]:
 def union(ours: float, coco: float):
     """The rule before issue 18: each model's boxes over its own threshold."""
     def rule(entry: dict) -> list[list[float]]:
-        return ([b[:4] for b in entry["screens-yolov8n"] if b[4] >= ours]
-                + [b[:4] for b in entry["mb3-centernet-coco"] if b[4] >= coco])
+        return ([b[:5] for b in entry["screens-yolov8n"] if b[4] >= ours]
+                + [b[:5] for b in entry["mb3-centernet-coco"] if b[4] >= coco])
     return rule
 
 
@@ -120,11 +123,11 @@ def agreement(floor: float, alone: float, coco: float):
     def rule(entry: dict) -> list[list[float]]:
         ours = np.array([b[:5] for b in entry["screens-yolov8n"] if b[4] >= floor],
                         np.float32).reshape(-1, 5)
-        theirs = np.array([b[:4] for b in entry["mb3-centernet-coco"] if b[4] >= coco],
-                          np.float32).reshape(-1, 4)
-        seen = iou_matrix(ours[:, :4], theirs).max(axis=1, initial=0.0)
+        theirs = np.array([b[:5] for b in entry["mb3-centernet-coco"] if b[4] >= coco],
+                          np.float32).reshape(-1, 5)
+        seen = iou_matrix(ours[:, :4], theirs[:, :4]).max(axis=1, initial=0.0)
         keep = (ours[:, 4] >= alone) | (seen >= AGREE_IOU)
-        return ours[keep, :4].tolist() + theirs.tolist()
+        return ours[keep].tolist() + theirs.tolist()
     return rule
 
 
