@@ -432,3 +432,53 @@ def test_onnx_sessions_do_not_spin(monkeypatch):
     session = make_session(model.SerializeToString(), threads=1)
     assert session.run(None, {"x": np.array([2.0], np.float32)})[0].tolist() == [2.0]
     assert seen == [("0", 1, ["CPUExecutionProvider"])]
+
+
+class Boxes:
+    """Scripted screen boxes ``(xyxy, score)``, the same on every frame."""
+
+    categories = ("screen",)
+
+    def __init__(self, *boxes) -> None:
+        self.boxes = boxes
+
+    def detect(self, frames, scale: float = 1.0, *, still: bool = False):
+        dets = Detections.from_lists([b for b, _ in self.boxes], [s for _, s in self.boxes],
+                                     ["screen"] * len(self.boxes))
+        return [dets for _ in frames]
+
+
+SCREEN_FRAME = [np.zeros((100, 200, 3), np.uint8)]
+
+
+def test_a_screen_box_under_the_alone_bar_needs_the_other_model_to_agree():
+    ours = Boxes(([0, 0, 40, 40], 0.5), ([100, 10, 140, 50], 0.5), ([150, 50, 190, 90], 0.97))
+    coco = Boxes(([4, 2, 42, 40], 0.12))
+    found = DetectorSet([ours, coco], [], "cpu", {"screen": [0.95, 0.0]}).detect(SCREEN_FRAME)[0]
+    # the agreed box (fused with the other model's), the lone box over the bar; the lone box
+    # under the bar is gone; the other model's box stands alone whatever our model says
+    assert sorted(found.xyxy.tolist()) == [[0, 0, 42, 40], [150, 50, 190, 90]]
+    alone = DetectorSet([Boxes(([0, 0, 10, 10], 0.5)), coco], [], "cpu",
+                        {"screen": [0.95, 0.0]}).detect(SCREEN_FRAME)[0]
+    assert alone.xyxy.tolist() == [[4, 2, 42, 40]]
+
+
+def test_an_unconfirmed_screen_box_is_a_candidate_for_the_tracker_only():
+    ours, coco = Boxes(([100, 10, 140, 50], 0.5)), Boxes(([4, 2, 42, 40], 0.12))
+    with DetectorSet([ours, coco], [], "cpu", {"screen": [0.95, 0.0]}) as both:
+        found = both.start(SCREEN_FRAME, candidates=True).result()[0]
+    assert sorted(zip(found.source, found.xyxy.tolist(), strict=True)) == [
+        (CANDIDATE, [100, 10, 140, 50]), ("detected", [4, 2, 42, 40])]
+
+
+def test_agreement_bars_come_from_the_screen_section_and_need_two_screen_models():
+    from redact.config import Config
+    from redact.detect.base import agreement_bars
+
+    both = Config(categories=("face", "plate", "screen"))
+    names = ["centerface", "fastanpr-plate", "screens-yolov8n", "yunet", "mb3-centernet-coco"]
+    assert agreement_bars(both, names) == {
+        "screen": [0.0, 0.0, both.screen.alone_threshold, 0.0, 0.0]}
+    assert agreement_bars(Config(), names) == {}  # screens not asked for
+    one = Config(categories=("screen",), screen_second_model="none", accept_recall_loss=True)
+    assert agreement_bars(one, names) == {}  # nothing to agree with: the threshold decides

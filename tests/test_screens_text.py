@@ -222,3 +222,26 @@ def test_a_screen_our_model_misses_is_covered_by_the_second_screen_model(tmp_pat
     audit = _run(tmp_path / Path(name).stem, root / name, "screen")
     mask = _painted(audit, image.shape[:2], "screen")
     assert mask[y1:y2, x1:x2].mean() >= 0.9
+
+
+def test_scoring_halves_are_fixed_disjoint_and_never_hold_a_training_photo():
+    """Tune and report halves of every scored set: disjoint, together the whole scored set,
+    even in size, and for screens drawn from the val part and the negatives only."""
+    from training.split import load_split, screen_halves, split_halves
+
+    for name in ("faces", "plates"):
+        images = json.loads((shared_data(name) / "annotations.json").read_text())["images"]
+        halves = split_halves(images)
+        tune, report = ({e["file"] for e in halves[h]} for h in ("tune", "report"))
+        assert not tune & report and tune | report == {e["file"] for e in images}
+        assert len(tune) - len(report) in (0, 1)
+        assert split_halves(images[::-1]) == {h: v[::-1] for h, v in halves.items()}
+    ann = json.loads((shared_data("screens") / "annotations.json").read_text())
+    split = load_split()
+    halves = screen_halves(ann)
+    positives = [e["file"] for h in halves.values() for e in h[0]]
+    negatives = [e["file"] for h in halves.values() for e in h[1]]
+    assert sorted(positives) == sorted(split["val"])
+    assert not set(positives) & set(split["train"])
+    assert sorted(negatives) == sorted(e["file"] for e in ann["negatives"])
+    assert {len(h[1]) for h in halves.values()} == {len(ann["negatives"]) // 2}

@@ -133,11 +133,15 @@ class ScreenSettings(_Frozen):
 
     category: ClassVar[str] = "screen"
     model: str | None = "screens-yolov8n"
-    # 0.7, not 0.3: our screen model's scores on stills are poorly calibrated (at 0.3 it
-    # painted a screen on 17 of 50 screen-free photos); the second screen model carries most
-    # of the recall, and on video our model's boxes down to continue_threshold still continue
-    # a screen track (benchmarks/RESULTS.md, screens).
-    threshold: Prob = Field(0.7, json_schema_extra=HIGHER)
+    # Our model's boxes from ``threshold`` up are painted where the second screen model also
+    # found a screen (IoU ≥ 0.3 with one of its boxes over ``second_threshold``), and by
+    # themselves only from ``alone_threshold`` up. Its scores on stills are poorly calibrated:
+    # alone at 0.3 it painted a screen on 17 of 50 screen-free photos, and at 0.7 its lone
+    # boxes were half the false screens on them while covering no box the second model missed
+    # (benchmarks/RESULTS.md, screens). Without a second model ``threshold`` alone decides. On
+    # video, boxes down to continue_threshold still continue a screen track.
+    threshold: Prob = Field(0.3, json_schema_extra=HIGHER)
+    alone_threshold: Prob = Field(0.95, json_schema_extra=HIGHER)
     # The model was trained at 640 px; larger inputs (stills get 1.5x and 2x this) paint many
     # false screens (models/screens/MODEL_CARD.md).
     size: Pixels = Field(448, json_schema_extra=LOWER)

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from redact.detect.detections import Detections, fuse, plausible, split_candidates
+from redact.detect.detections import (
+    CANDIDATE,
+    Detections,
+    fuse,
+    iou_matrix,
+    plausible,
+    split_candidates,
+)
 from redact.errors import ConfigError, StageError
 
 if TYPE_CHECKING:
@@ -134,6 +141,48 @@ def backend_settings(kind: str, config: Config, categories: list[str]) -> dict[s
     return extra
 
 
+# A box another model confirms overlaps one of that model's boxes of its category this much.
+AGREE_IOU = 0.3
+
+
+def agreement_bars(config: Config, names: list[str]) -> dict[str, list[float]]:
+    """Per category, each detector's ``alone`` bar (``names``: the detectors' models in
+    order): a box scoring under it is painted only where another detector also found that
+    category. Screens: our model's boxes under ``screen.alone_threshold``; the second model's
+    boxes always stand alone. With one model serving screens there is nothing to agree with,
+    and its threshold alone decides."""
+    section = config.screen
+    if "screen" not in config.categories or not section.second_model or not section.model:
+        return {}
+    return {"screen": [section.alone_threshold if name == section.model else 0.0
+                       for name in names]}
+
+
+def agreed(per_detector: list[Detections], bars: dict[str, list[float]]) -> list[np.ndarray]:
+    """Per detector, which of its boxes stand: those of a category without bars, those at or
+    above their detector's bar, and those overlapping (IoU ≥ ``AGREE_IOU``) a box of their
+    category that another detector found over its threshold.
+
+    >>> ours = Detections.from_lists([[0, 0, 10, 10], [50, 50, 60, 60]], [0.5, 0.5],
+    ...                              ["screen", "screen"])
+    >>> coco = Detections.from_lists([[1, 1, 10, 10]], [0.2], ["screen"])
+    >>> [k.tolist() for k in agreed([ours, coco], {"screen": [0.9, 0.0]})]
+    [[True, False], [True]]
+    """
+    keep = [np.ones(len(d), bool) for d in per_detector]
+    for category, alone in bars.items():
+        for i, dets in enumerate(per_detector):
+            mine = (dets.category == category) & (dets.score < alone[i])
+            if not mine.any():
+                continue
+            others = [d[(d.category == category) & (d.source != CANDIDATE)]
+                      for j, d in enumerate(per_detector) if j != i]
+            other = Detections.concat(others)
+            seen = iou_matrix(dets.xyxy[mine], other.xyxy).max(axis=1, initial=0.0)
+            keep[i][np.nonzero(mine)[0][seen < AGREE_IOU]] = False
+    return keep
+
+
 def check_models(config: Config, store: ModelStore) -> None:
     """Without loading any detector: the device is usable and every model's weights are
     present and verified (fetched if allowed). Raises ConfigError or ModelError."""
@@ -153,10 +202,13 @@ def check_models(config: Config, store: ModelStore) -> None:
 class DetectorSet:
     """Every detector a config asks for, each restricted to the categories it serves."""
 
-    def __init__(self, detectors: list[Detector], models: list[ModelSpec], device: str) -> None:
+    def __init__(self, detectors: list[Detector], models: list[ModelSpec], device: str,
+                 bars: dict[str, list[float]] | None = None) -> None:
         self.detectors = detectors
         self.models = models
         self.device = device
+        # Per category, each detector's bar under which its box needs another's agreement.
+        self.bars = bars or {}
         self._pools: list[ThreadPoolExecutor] | None = None
 
     @classmethod
@@ -197,7 +249,7 @@ class DetectorSet:
                                      thresholds=thresholds, size=size, device=device,
                                      **extra))
             models.append(spec)
-        return cls(detectors, models, device)
+        return cls(detectors, models, device, agreement_bars(config, list(by_model)))
 
     @property
     def warnings(self) -> list[str]:
@@ -209,7 +261,7 @@ class DetectorSet:
         """Run every detector on ``frames``, one after another, in this thread.
         ``candidates``: keep the ``CANDIDATE`` boxes (for the tracker only)."""
         return self._merge(frames, [self._run(d, frames, scale, still, candidates)
-                                    for d in self.detectors])
+                                    for d in self.detectors], candidates)
 
     def start(self, frames: list[np.ndarray], scale: float = 1.0, *,
               still: bool = False, candidates: bool = False) -> PendingDetections:
@@ -219,7 +271,8 @@ class DetectorSet:
             raise RuntimeError("DetectorSet.start() needs `with detector_set:` around it")
         futures = [pool.submit(self._run, d, frames, scale, still, candidates)
                    for pool, d in zip(self._pools, self.detectors, strict=True)]
-        return PendingDetections(lambda: self._merge(frames, [f.result() for f in futures]))
+        return PendingDetections(lambda: self._merge(frames, [f.result() for f in futures],
+                                                     candidates))
 
     # One single-worker pool per detector: a detector never runs two batches at once (the
     # ultralytics predictor keeps per-call state), but different detectors overlap each other
@@ -250,9 +303,8 @@ class DetectorSet:
         # other caller (stills, the second look, tracking off) must never see one.
         return out if candidates else [split_candidates(dets)[0] for dets in out]
 
-    @staticmethod
-    def _merge(frames: list[np.ndarray],
-               per_detector: list[list[Detections]]) -> list[Detections]:
+    def _merge(self, frames: list[np.ndarray], per_detector: list[list[Detections]],
+               candidates: bool = False) -> list[Detections]:
         # Two face models find the same face twice: fused into one box reaching as far as
         # both, so the tracker makes one track per face (one to exclude in review, not two).
         # Candidates stay apart: fusing one into a box over the threshold could relabel it.
@@ -260,9 +312,24 @@ class DetectorSet:
             return per_detector[0]
         merged = []
         for i in range(len(frames)):
-            sure, maybe = split_candidates(Detections.concat([out[i] for out in per_detector]))
+            found = self._agreed([out[i] for out in per_detector], candidates)
+            sure, maybe = split_candidates(Detections.concat(found))
             merged.append(Detections.concat([fuse(sure), maybe]))
         return merged
+
+    def _agreed(self, found: list[Detections], candidates: bool) -> list[Detections]:
+        """Boxes no other detector agrees with (under their detector's bar) are dropped, or
+        kept as candidates for a caller that asks for them (a track may continue on one)."""
+        if not self.bars:
+            return found
+        out = []
+        for dets, keep in zip(found, agreed(found, self.bars), strict=True):
+            if candidates:
+                source = np.where(keep, dets.source, CANDIDATE).astype(object)
+                out.append(dets.replace(source=source))
+            else:
+                out.append(dets[keep])
+        return out
 
 
 class PendingDetections:
