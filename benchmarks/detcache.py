@@ -94,7 +94,9 @@ def replay_clip(rec: ClipRecord, config, merge=None) -> dict[int, Detections]:
     from redact.track import Slot
     from redact.track.stride import StrideCover
 
-    merge = merge or DetectorSet._merge
+    if merge is None:
+        def merge(frames, per):  # as analysis merges (candidates kept for the tracker)
+            return DetectorSet([], [], "cpu")._merge(frames, per, candidates=True)
     stage = make_stage(config)
     if config.detect_every > 1:
         stage = StrideCover(stage)
