@@ -12,7 +12,7 @@ PKG = ROOT / "redact"
 MAX_LINES = 60
 # Lower layers know nothing of higher ones (../shared/ARCHITECTURE.md); a folder may import
 # its own layer's folders, without a circle.
-LAYERS = {"errors": 0, "io": 1, "models": 1, "config": 1, "detect": 2, "track": 2,
+LAYERS = {"errors": 0, "io": 1, "models": 1, "config": 1, "detect": 2, "track": 2, "speech": 2,
           "plan": 3, "render": 3, "audit": 3, "batch": 4, "review": 4, "cli": 5}
 
 

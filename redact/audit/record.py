@@ -61,6 +61,11 @@ def build_record(*, settings, plan, painted, device: str, input_entry: dict,
         "frames_with_regions": painted.frames_with_regions,
         "tracks": [t.model_dump(mode="json") for t in plan.tracks],
         "plan_edits": plan.edits + (list(plan_check.edits) if plan_check is not None else []),
+        # Every audio range with its reason and status (never the words): suggested by the
+        # speech finder, added, accepted or rejected; rejected ones were not muted.
+        "audio_ranges": [{"start": a.start, "end": a.end, "mode": a.mode, "source": a.source,
+                          "reason": a.reason, "status": a.status,
+                          "muted": a.decision != "rejected"} for a in plan.audio],
         # None when the output was not looked at again (verify_output), else its verdict
         "second_look": second_look,
         "warnings": warnings,

@@ -31,11 +31,12 @@ class FileJob:
 def execute_local(runner: FileRunner, jobs: list[FileJob], *,
                   progress: Callable | None = None, debug: bool = False,
                   plan: RedactionPlan | None = None, plan_check: PlanCheck | None = None,
-                  ) -> Iterator[FileResult]:
+                  plan_path: Path | None = None) -> Iterator[FileResult]:
     for job in jobs:
         yield runner.run(job.src, job.dst, progress=progress(job.src) if progress else None,
                          debug=debug, input_sha=job.input_sha, root=job.root, mode=job.mode,
-                         plan=plan if job.mode == "render" else None, plan_check=plan_check)
+                         plan=plan if job.mode == "render" else None, plan_check=plan_check,
+                         plan_path=plan_path if job.mode == "render" else None)
 
 
 def execute_pool(settings: Settings, jobs: list[FileJob], workers: int,

@@ -263,7 +263,8 @@ class BatchRunner:
             return
         runner = self.file_runner or FileRunner(self.settings, store=self.store)
         yield from engines.execute_local(runner, jobs, progress=self.progress, debug=self.debug,
-                                         plan=self.plan, plan_check=self.plan_check)
+                                         plan=self.plan, plan_check=self.plan_check,
+                                         plan_path=self.plan_path)
 
     def _record(self, db: StateDB, journal: Journal, pending: Row, result: FileResult) -> None:
         ok = result.status in OK_STATUSES

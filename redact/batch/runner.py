@@ -37,7 +37,7 @@ ProgressFactory = Callable[[Path], Callable[[int, int], None] | None]
 # what is painted. Any other setting comes from the plan (it was sealed with it).
 RENDER_KEYS = ("crf", "encoder_preset", "keep_metadata", "offline", "device", "detect_batch",
                "verify_output", "verify_every", "verify_threshold", "verify_scale",
-               "require_approval")
+               "require_approval", "transcript_out")
 
 
 def render_settings(plan: RedactionPlan, settings: Settings) -> Settings:
@@ -73,6 +73,16 @@ class FileRunner:
         self.store = store or ModelStore(offline=settings.config.offline or None)
         self._detectors = None
         self._second: dict[str, object] = {}
+        self._recogniser = None
+
+    @property
+    def recogniser(self):
+        """The speech recogniser (``--audio-pii``), loaded once over its verified model."""
+        if self._recogniser is None:
+            from redact.speech.asr import load_recogniser
+
+            self._recogniser = load_recogniser(self.store)
+        return self._recogniser
 
     @property
     def detectors(self):
@@ -96,11 +106,12 @@ class FileRunner:
     def run(self, src: Path, dst: Path, *, progress=None, debug: bool = False,
             plan: RedactionPlan | None = None, plan_check: PlanCheck | None = None,
             input_sha: str | None = None, root: Path | None = None,
-            mode: str | None = None) -> FileResult:
+            mode: str | None = None, plan_path: Path | None = None) -> FileResult:
         """Redact ``src`` into ``dst`` (mode "run"), render ``plan`` into it ("render", the
         default when a plan is given), or write the plan of ``src`` to ``dst`` ("plan").
         ``input_sha``: the caller's hash of ``src`` (one read of a large input). ``root``: the
-        release folder; records name outputs relative to it."""
+        release folder; records name outputs relative to it. ``plan_path``: the plan file
+        rendered (its transcript lies beside it)."""
         mode = mode or ("render" if plan is not None else "run")
         src, dst = Path(src).resolve(), Path(dst).resolve()
         root = Path(root).resolve() if root is not None else dst.parent
@@ -115,7 +126,8 @@ class FileRunner:
             if mode == "plan":
                 result = self._plan(src, dst, progress, input_sha, root)
             else:
-                result = self._redact(src, dst, progress, plan, plan_check, input_sha, root)
+                result = self._redact(src, dst, progress, plan, plan_check, input_sha, root,
+                                      plan_path)
         except RedactError as exc:
             result.error = str(exc)
         except Exception as exc:  # fail closed: any unexpected error fails this file only
@@ -135,6 +147,10 @@ class FileRunner:
         plan, painted, extra = self._video(src, None, src, self.settings.config, None,
                                            input_sha, progress)
         _check_unchanged(src, stat)
+        if extra.get("speech") is not None:  # beside the plan, never in a release folder
+            from redact.batch.speech import write_transcript
+
+            write_transcript(dst, extra["speech"].transcript)
         store_sealed(plan, root)
         blob = json.dumps(plan.to_json(), indent=1).encode("utf-8")
         write_bytes_atomic(dst, blob)
@@ -144,7 +160,8 @@ class FileRunner:
                           output_sha256=sha256_bytes(blob))
 
     def _redact(self, src: Path, dst: Path, progress, plan: RedactionPlan | None,
-                plan_check: PlanCheck | None, input_sha: str | None, root: Path) -> FileResult:
+                plan_check: PlanCheck | None, input_sha: str | None, root: Path,
+                plan_path: Path | None = None) -> FileResult:
         started = now_iso()
         ext = src.suffix.lower()
         stat = _check_input(src, videos_only=plan is not None)
@@ -179,6 +196,8 @@ class FileRunner:
                 plan_check=plan_check, second_look=look, recall_reductions=reductions)
             # Audit first, output second: an output under its final name always has its record.
             audit_sha = write_record(audit_path, record)
+        if config.transcript_out and ext in VIDEO_EXTS:
+            _write_vtt(config.transcript_out, dst, plan, extra.get("speech"), plan_path)
         return FileResult(str(src), str(dst), str(audit_path), "ok",
                           counts=dict(painted.counts), frames=record["frames"]["output"],
                           verdict=record["verdict"], output_sha256=out_sha,
@@ -191,21 +210,26 @@ class FileRunner:
         from redact.batch.video import redact_video
 
         detectors = None if plan is not None else self.detectors
+        speech = None
+        if plan is None and config.audio_pii:
+            from redact.batch.speech import analyse_speech
+
+            speech = analyse_speech(src, config, self.recogniser)
         outcome = redact_video(src, tmp, dst.suffix, config, detectors, progress=progress,
-                               plan=plan)
+                               plan=plan, audio_ranges=_ranges(speech))
         warnings = outcome.warnings
         if plan is None:
-            warnings = detectors.warnings + warnings
+            warnings = detectors.warnings + list(speech.notes if speech else ()) + warnings
             plan = build_plan(input_path=src, input_sha=input_sha, settings=config.to_dict(),
                               models=detectors.models, frames=outcome.plan_frames,
                               frame_count=outcome.frames_in, tracks=outcome.tracks,
-                              warnings=warnings)
+                              warnings=warnings, audio=speech.audio if speech else ())
         frames = {"input": outcome.frames_in, "output": outcome.frames_out,
                   "detected": outcome.frames_detected, "max_buffered": outcome.max_buffered}
         return plan, outcome.painted, {
             "device": "plan" if detectors is None else detectors.device, "frames": frames,
             "input": {"kind": "video", "streams": outcome.input_streams},
-            "warnings": warnings}
+            "warnings": warnings, "speech": speech}
 
     def _image(self, src: Path, tmp: Path, config: Config, input_sha: str):
         """A still is a one-frame plan: detect, seal, paint from the plan."""
@@ -244,6 +268,25 @@ class FileRunner:
         look.settings = {"threshold": config.verify_threshold,
                          "scale": config.verify_scale, "every": look.every}
         return look.to_dict()
+
+
+def _ranges(speech) -> tuple:
+    from redact.plan.model import AudioItem
+
+    return tuple(AudioItem.model_validate(a) for a in speech.audio) if speech else ()
+
+
+def _write_vtt(folder: str, dst: Path, plan: RedactionPlan, speech,
+               plan_path: Path | None) -> None:
+    """The redacted WebVTT of ``dst``: from this run's transcript, or the one beside the
+    rendered plan (a plan without one has no transcript to write)."""
+    from redact.batch.speech import write_vtt
+    from redact.speech.transcript import load_transcript, transcript_path_for
+
+    transcript = speech.transcript if speech is not None else (
+        load_transcript(transcript_path_for(plan_path)) if plan_path is not None else None)
+    if transcript is not None:
+        write_vtt(folder, dst, transcript, plan)
 
 
 def check_recall(config: Config) -> None:

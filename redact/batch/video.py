@@ -41,9 +41,10 @@ class VideoOutcome:
 def redact_video(src: Path, dst_tmp: Path | None, final_suffix: str, config: Config,
                  detectors: DetectorSet | None, *, progress: Progress | None = None,
                  plan: RedactionPlan | None = None, stage: TemporalStage | None = None,
-                 ) -> VideoOutcome:
+                 audio_ranges: tuple = ()) -> VideoOutcome:
     """Redact ``src`` into ``dst_tmp`` from the detectors' analysis, or from ``plan`` (no
-    detector runs). With ``dst_tmp=None`` nothing is painted or encoded (planning)."""
+    detector runs). With ``dst_tmp=None`` nothing is painted or encoded (planning).
+    ``audio_ranges``: an analysis's suggested audio ranges (a plan brings its own)."""
     if (detectors is None) == (plan is None):
         # Fail closed: without detectors or a plan nothing would ever be redacted.
         raise ConfigError("redact_video needs detectors or a plan to take regions from (one "
@@ -54,7 +55,8 @@ def redact_video(src: Path, dst_tmp: Path | None, final_suffix: str, config: Con
     if dst_tmp is not None:
         writer = VideoWriter(dst_tmp, final_suffix, container, crf=config.crf,
                              preset=config.encoder_preset, keep_metadata=config.keep_metadata,
-                             audio_ranges=plan.audio if plan is not None else ())
+                             audio_ranges=plan.audio_ranges if plan is not None
+                             else tuple(audio_ranges))
     outcome.input_streams = describe_streams(container)
     stats = AnalysisStats()
     try:

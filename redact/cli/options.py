@@ -46,6 +46,13 @@ SETTING_FLAGS: dict[str, Any] = {
         "is named in the audit and every output frame gets a second look.")],
     "require_approval": Annotated[bool | None, _O(
         "--require-approval", help="Render only plans a reviewer approved.")],
+    "audio_pii": Annotated[bool | None, _O(
+        "--audio-pii", help="Transcribe the audio offline and suggest spoken personal data "
+        "to mute (names, numbers, addresses, e-mail).")],
+    "audio_pii_names": Annotated[str | None, _O(
+        "--names", help="With --audio-pii: a UTF-8 file of names to find, one per line.")],
+    "transcript_out": Annotated[str | None, _O(
+        "--transcript-out", help="Folder for each output's redacted transcript (WebVTT).")],
 }
 OTHER_FLAGS: dict[str, tuple[Any, Any]] = {
     "preset": (Annotated[str | None, _O(help="Preset name in pipelines/ or a path to a TOML "

@@ -106,6 +106,18 @@ class Config(_Frozen):
     accept_recall_loss: bool = False
     # `redact render` refuses plans that no reviewer approved.
     require_approval: bool = False
+    # --- spoken personal data (redact/speech/, README "Speech") ---------------------------
+    # Transcribe every audio stream offline and suggest ranges to mute (plan audio[], source
+    # "suggested"; muted unless a reviewer rejects them). Off: video redaction is unchanged.
+    audio_pii: bool = False
+    # A clerk's names to find (--names FILE: UTF-8, one per line), beside the shipped list.
+    audio_pii_names: str | None = None
+    # Seconds added before and after each suggested range, and muted after a cue word ("my
+    # name is", "date of birth"); chosen on half the speech benchmark (benchmarks/speech.py).
+    audio_pii_pad_s: float = Field(0.25, ge=0.0, le=5.0, json_schema_extra=LOWER)
+    audio_pii_cue_s: float = Field(1.5, ge=0.0, le=10.0, json_schema_extra=LOWER)
+    # A folder for the redacted transcript (WebVTT, muted words as [redacted]) of each output.
+    transcript_out: str | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -16,7 +16,7 @@ from redact.config import _data_dir
 from redact.errors import ConfigError
 from redact.models.cache import default_cache_dir
 
-KINDS = ("centerface", "yolo", "yunet", "dbtext", "coco-centernet")
+KINDS = ("centerface", "yolo", "yunet", "dbtext", "coco-centernet", "pocketsphinx")
 
 
 @dataclass(frozen=True)

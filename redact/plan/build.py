@@ -12,8 +12,10 @@ from redact.plan.seal import sealed
 
 def build_plan(*, input_path: Path, input_sha: str, settings: dict[str, Any], models: list,
                frames: Iterable[dict[str, Any]], frame_count: int, tracks: list[dict],
-               warnings: list[str] | None = None) -> RedactionPlan:
-    """``frames``: ``FramePlan.to_record()`` of each frame with regions, in order."""
+               warnings: list[str] | None = None,
+               audio: Iterable[dict[str, Any]] = ()) -> RedactionPlan:
+    """``frames``: ``FramePlan.to_record()`` of each frame with regions, in order;
+    ``audio``: suggested ranges (editable, so outside the seal)."""
     plan = RedactionPlan.model_validate({
         "schema": SCHEMA,
         "input": {"path": str(input_path), "sha256": input_sha, "frames": frame_count},
@@ -22,5 +24,6 @@ def build_plan(*, input_path: Path, input_sha: str, settings: dict[str, Any], mo
         "tracks": tracks,
         "warnings": list(warnings or []),
         "frames": list(frames),
+        "audio": list(audio),
     }, strict=False)  # our own values: lists for tuples are fine here
     return sealed(plan)

@@ -149,11 +149,18 @@ class ManualItem(_Part):
 
 
 class AudioItem(_Part):
-    """Seconds on the frames' clock; ``mode`` "mute" (silence) or "bleep" (1 kHz tone)."""
+    """Seconds on the frames' clock; ``mode`` "mute" (silence) or "bleep" (1 kHz tone).
+
+    ``source`` "suggested" (the speech finder, with its ``reason``) or "added" (a person);
+    ``decision`` a reviewer's "accepted" or "rejected". Every item but a rejected one is
+    rendered: recall first."""
 
     start: float = Field(ge=0, allow_inf_nan=False)
     end: float = Field(ge=0, allow_inf_nan=False)
     mode: Literal["mute", "bleep"] = "mute"
+    source: Literal["added", "suggested"] = "added"
+    reason: str | None = None
+    decision: Literal["accepted", "rejected"] | None = None
 
     @field_validator("end")
     @classmethod
@@ -162,8 +169,16 @@ class AudioItem(_Part):
             raise ValueError("must be after start")
         return end
 
+    @property
+    def status(self) -> str:
+        """What the audit says of it: suggested, added, accepted or rejected."""
+        return self.decision or self.source
+
     def to_dict(self) -> dict[str, Any]:
-        return {"start": self.start, "end": self.end, "mode": self.mode}
+        out: dict[str, Any] = {"start": self.start, "end": self.end, "mode": self.mode}
+        if self.source != "added" or self.reason or self.decision:
+            out.update(source=self.source, reason=self.reason, status=self.status)
+        return out
 
 
 class Review(BaseModel):
@@ -210,6 +225,11 @@ class RedactionPlan(_Part):
     @property
     def frame_count(self) -> int:
         return self.input.frames
+
+    @property
+    def audio_ranges(self) -> tuple[AudioItem, ...]:
+        """The audio ranges to render: all but those a reviewer rejected."""
+        return tuple(a for a in self.audio if a.decision != "rejected")
 
     @property
     def approved(self) -> bool:

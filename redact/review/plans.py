@@ -198,7 +198,18 @@ def apply_edit(doc: dict[str, Any], op: dict[str, Any]) -> dict[str, Any]:
             {"start": op.get("start"), "end": op.get("end"), "mode": op.get("mode", "mute")})
     elif kind == "audio_delete":
         audio = new.setdefault("audio", [])
-        del audio[_index(audio, op, "audio range")]
+        k = _index(audio, op, "audio range")
+        if isinstance(audio[k], dict) and audio[k].get("source") == "suggested":
+            raise EditError("audio_delete: a suggested range is not deleted but rejected "
+                            "(audio_decide), so the audit keeps it", 422)
+        del audio[k]
+    elif kind == "audio_decide":
+        audio = new.setdefault("audio", [])
+        item = audio[_index(audio, op, "audio range")]
+        if op.get("decision") is None:
+            item.pop("decision", None)
+        else:
+            item["decision"] = op.get("decision")
     elif kind == "approve":
         value = op.get("value", True)
         if not isinstance(value, bool):
@@ -207,7 +218,8 @@ def apply_edit(doc: dict[str, Any], op: dict[str, Any]) -> dict[str, Any]:
         return new
     else:
         raise EditError(f"unknown edit {kind!r}; known: exclude, style, manual_add, "
-                        "manual_keyframe, manual_delete, audio_add, audio_delete, approve, "
+                        "manual_keyframe, manual_delete, audio_add, audio_delete, audio_decide, "
+                        "approve, "
                         "undo", 400)
     if new.get("review", {}).get("approved"):
         new["review"] = {**new["review"], "approved": False}

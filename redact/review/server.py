@@ -78,6 +78,9 @@ class Review:
             "settings": {"style": doc.get("settings", {}).get("style")},
             "undo": self.folder.undo_depth(path), "summary": self.folder.summary(path),
             "render": self.renders.get(path, RenderJob()).to_dict(),
+            # The transcript beside the plan (personal data: shown to this local reviewer
+            # only, like the unredacted video); times on the frames' clock.
+            "words": _words(path),
         }
         try:
             info = self.media.info(self.media.source(doc))
@@ -204,6 +207,16 @@ class Review:
             job.state = "ok" if result.status in ("ok", "skipped") else "failed"
         except Exception as exc:  # shown to the reviewer as one line
             job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
+
+
+def _words(plan_path: Path) -> list[dict[str, Any]]:
+    from redact.speech.transcript import load_transcript, transcript_path_for
+
+    transcript = load_transcript(transcript_path_for(plan_path))
+    if transcript is None:
+        return []
+    return [{"text": w.text, "start": w.start, "end": w.end, "stream": w.stream}
+            for w in transcript.words]
 
 
 def same_object_tracks(frames: list[dict]) -> dict[int, list[int]]:

@@ -104,14 +104,58 @@ function lists() {
   if (!view.manual.length) manual.textContent = "none: press Draw box and drag on the picture";
   const audio = $("audio"); audio.innerHTML = "";
   (view.audio || []).forEach((a, k) => {
-    const row = el("div", { class: "row", id: `audio-${k}` }, `${a.mode} ${(+a.start).toFixed(2)}–${(+a.end).toFixed(2)} s `);
-    const del = el("button", { id: `audio-${k}-delete` }, "Delete");
-    del.onclick = () => edit({ op: "audio_delete", index: k });
-    row.appendChild(del);
+    const status = a.decision || a.source || "added";
+    const row = el("div", { class: `row audio-${status}`, id: `audio-${k}` },
+      `${a.mode} ${(+a.start).toFixed(2)}–${(+a.end).toFixed(2)} s ${a.reason ? "(" + a.reason + ") " : ""}${status} `);
+    if (a.source === "suggested") {
+      for (const d of ["accepted", "rejected"]) {
+        const b = el("button", { id: `audio-${k}-${d === "accepted" ? "accept" : "reject"}` }, d === "accepted" ? "Accept" : "Reject");
+        b.onclick = () => edit({ op: "audio_decide", index: k, decision: a.decision === d ? null : d });
+        row.appendChild(b);
+      }
+    } else {
+      const del = el("button", { id: `audio-${k}-delete` }, "Delete");
+      del.onclick = () => edit({ op: "audio_delete", index: k });
+      row.appendChild(del);
+    }
     audio.appendChild(row);
   });
   if (!(view.audio || []).length) audio.textContent = "none";
+  drawWords();
 }
+
+// ---- the transcript, by the word ----------------------------------------------------------
+let wsel = null;  // [first, last] selected word indices
+function inRanges(w, pick) {
+  const a = w.start + (w.end - w.start) / 4, b = w.end - (w.end - w.start) / 4;
+  return (view.audio || []).some((r) => pick(r) && r.start < b && r.end > a);
+}
+function drawWords() {
+  const box = $("words"); box.innerHTML = "";
+  const words = view.words || [];
+  $("wordcontrols").style.display = words.length ? "" : "none";
+  words.forEach((w, k) => {
+    const live = (r) => r.decision !== "rejected";
+    let cls = "w";
+    if (inRanges(w, (r) => live(r))) cls += " muted";
+    if (inRanges(w, (r) => r.source === "suggested" && live(r))) cls += " suggested";
+    if (wsel && k >= wsel[0] && k <= wsel[1]) cls += " selected";
+    const span = el("span", { class: cls, id: `word-${k}`, title: `${w.start.toFixed(2)} s` }, w.text);
+    span.onclick = (ev) => {
+      wsel = ev.shiftKey && wsel ? [Math.min(wsel[0], k), Math.max(wsel[1], k)] : [k, k];
+      seek(frameAt(w.start - t0));
+      drawWords();
+    };
+    box.append(span, " ");
+  });
+}
+async function muteWords(mode) {
+  if (!wsel) { status("click a word first"); return; }
+  const words = view.words;
+  if (await edit({ op: "audio_add", start: words[wsel[0]].start, end: words[wsel[1]].end, mode })) wsel = null;
+}
+$("mutewords").onclick = () => muteWords("mute");
+$("bleepwords").onclick = () => muteWords("bleep");
 
 function keyframes(m) {
   if (m.keyframes) return m.keyframes;

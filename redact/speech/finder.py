@@ -1,0 +1,157 @@
+"""The personal-data finder: transcript words → suggested audio ranges, each with its reason.
+
+Recall first. It suggests spoken digit sequences (phone, social security, date of birth,
+plate and house numbers, as words: "five five five one two"), dates, street addresses,
+e-mail addresses ("... at gmail dot com"), names (a clerk's ``--names`` file and the shipped
+first-name list), and a short window after a cue ("my name is", "date of birth", "phone") even
+when the recogniser garbled what followed. Ranges are padded by ``pad_s`` and merged.
+It never returns the words, only times and reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import redact.speech.words as W
+from redact.speech.transcript import Transcript, Word
+
+GAP_S = 0.8  # number words closer than this belong to one sequence
+
+
+@dataclass(frozen=True)
+class FinderSettings:
+    pad_s: float = 0.25       # added before and after every range
+    cue_s: float = 1.5        # muted after a cue word
+    min_run: int = 2          # number words that make a digit sequence
+    shipped_names: bool = True
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.pad_s <= 5 and 0 <= self.cue_s <= 10 and self.min_run >= 1):
+            raise ValueError("finder settings: pad_s 0..5, cue_s 0..10, min_run >= 1")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    start: float
+    end: float
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.start < self.end):
+            raise ValueError(f"suggestion needs 0 <= start < end, got {self.start}..{self.end}")
+
+
+Hit = tuple[float, float, str]
+
+
+def _runs(words: Sequence[Word], member) -> list[tuple[int, int]]:
+    """Index ranges [i, j) of consecutive words for which ``member(i)`` holds, gaps < GAP_S."""
+    out, i = [], 0
+    while i < len(words):
+        if not member(i):
+            i += 1
+            continue
+        j = i + 1
+        while j < len(words) and member(j) and words[j].start - words[j - 1].end < GAP_S:
+            j += 1
+        out.append((i, j))
+        i = j
+    return out
+
+
+def _numbers(words: Sequence[Word], cfg: FinderSettings) -> list[Hit]:
+    """Digit sequences; letters count inside one that has a digit (plates); a month or an
+    ordinal beside numbers makes a date; a street word after a number an address."""
+    text = [w.text for w in words]
+
+    def member(i: int) -> bool:
+        t = text[i]
+        return t in W.NUMBERS or t in W.ORDINALS or t in W.MONTHS or (
+            t in W.LETTERS and any(x in W.NUMBERS for x in text[max(0, i - 2):i + 3]))
+
+    hits: list[Hit] = []
+    for i, j in _runs(words, member):
+        run = text[i:j]
+        numeric = sum(t in W.NUMBERS for t in run)
+        if any(t in W.MONTHS for t in run) and (numeric or any(t in W.ORDINALS for t in run)):
+            hits.append((words[i].start, words[j - 1].end, "date"))
+        elif numeric >= cfg.min_run:
+            kind = "plate or id number" if any(t in W.LETTERS for t in run) else "digit sequence"
+            hits.append((words[i].start, words[j - 1].end, kind))
+        elif numeric and j < len(words) and text[j] in W.STREET:
+            hits.append((words[i].start, words[j].end, "street address"))
+    return hits
+
+
+def _addresses_and_mail(words: Sequence[Word]) -> list[Hit]:
+    """Street words with up to three words before them; ``at … dot com`` with the words
+    around it."""
+    hits: list[Hit] = []
+    text = [w.text for w in words]
+    for k, t in enumerate(text):
+        if t in W.STREET:
+            i = max(0, k - 3)
+            hits.append((words[i].start, words[min(k + 1, len(words) - 1)].end, "street address"))
+        if (t in W.TLDS and k and text[k - 1] == "dot") or t in W.MAIL_HOSTS:
+            i = max(0, k - 5)
+            hits.append((words[i].start, words[k].end, "e-mail address"))
+    return hits
+
+
+def _names(words: Sequence[Word], names: frozenset[str], cfg: FinderSettings) -> list[Hit]:
+    shipped = W.shipped_first_names() if cfg.shipped_names else frozenset()
+    hits: list[Hit] = []
+    for k, w in enumerate(words):
+        t = W.fold(w.text)
+        if t in names or t in shipped:
+            # The word after a first name is often the surname.
+            end = words[k + 1].end if k + 1 < len(words) and \
+                words[k + 1].start - w.end < 0.3 else w.end
+            hits.append((w.start, end, "name (names file)" if t in names else "first name"))
+    return hits
+
+
+def _cues(words: Sequence[Word], cfg: FinderSettings) -> list[Hit]:
+    hits: list[Hit] = []
+    text = [w.text for w in words]
+    for k in range(len(words)):
+        for cue, reason in W.CUES.items():
+            if tuple(text[k:k + len(cue)]) == cue and cfg.cue_s > 0:
+                end = words[k + len(cue) - 1].end
+                hits.append((end, end + cfg.cue_s, reason))
+    return hits
+
+
+def find_personal_data(transcript: Transcript, names: frozenset[str] = frozenset(),
+                       settings: FinderSettings | None = None) -> list[Suggestion]:
+    """Suggested ranges over ``transcript`` (per audio stream, then merged across streams:
+    a range mutes every stream).
+
+    >>> from redact.speech.transcript import Word as Wd
+    >>> t = Transcript(tuple(Wd(x, i * 0.5, i * 0.5 + 0.4) for i, x in enumerate(
+    ...     "call me on five five five one two".split())))
+    >>> find_personal_data(t, settings=FinderSettings(pad_s=0.1, cue_s=0))
+    [Suggestion(start=1.4, end=4.0, reason='digit sequence')]
+    """
+    cfg = settings or FinderSettings()
+    folded = frozenset(W.fold(n) for n in names)
+    hits: list[Hit] = []
+    for stream in sorted({w.stream for w in transcript.words}):
+        words = [w for w in transcript.words if w.stream == stream]
+        hits += _numbers(words, cfg) + _addresses_and_mail(words) + _names(words, folded, cfg)
+        hits += _cues(words, cfg)
+    return merge(hits, cfg.pad_s)
+
+
+def merge(hits: Sequence[Hit], pad_s: float) -> list[Suggestion]:
+    out: list[list] = []
+    for start, end, reason in sorted(hits):
+        start, end = max(0.0, start - pad_s), end + pad_s
+        if out and start <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], end)
+            if reason not in out[-1][2]:
+                out[-1][2].append(reason)
+        else:
+            out.append([start, end, [reason]])
+    return [Suggestion(round(s, 3), round(e, 3), ", ".join(r)) for s, e, r in out]

@@ -1,0 +1,254 @@
+"""Spoken personal data: the finder on scripted transcripts (no recogniser), and the recogniser
+through the file runner: no audio, silent audio, two audio streams, names files, WebVTT."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from redact.batch.runner import plan_file
+from redact.errors import ConfigError
+from redact.plan.model import load_plan
+from redact.speech.finder import FinderSettings, find_personal_data
+from redact.speech.transcript import Transcript, Word, to_webvtt, transcript_path_for
+from redact.speech.words import load_names_file
+from tests.conftest import make_clip
+from tests.test_audio import corr, decode_audio, rms, segment
+
+NO_CUES = FinderSettings(pad_s=0.0, cue_s=0.0)
+
+
+def scripted(text: str, step: float = 0.4, stream: int = 1) -> Transcript:
+    return Transcript(tuple(Word(w, round(i * step, 3), round(i * step + 0.3, 3), 1.0, stream)
+                            for i, w in enumerate(text.split())))
+
+
+def reasons(text: str, names: frozenset[str] = frozenset(), cfg=NO_CUES) -> list[str]:
+    return [s.reason for s in find_personal_data(scripted(text), names, cfg)]
+
+
+def spans_words(text: str, names=frozenset(), cfg=NO_CUES) -> list[str]:
+    """The words each suggestion covers (only the test sees words)."""
+    t = scripted(text)
+    found = find_personal_data(t, names, cfg)
+    return [" ".join(w.text for w in t.words if w.start >= s.start and w.end <= s.end)
+            for s in found]
+
+
+@pytest.mark.parametrize(("text", "want", "reason"), [
+    ("my number is five five five one two three four", "five five five one two three four",
+     "digit sequence"),
+    ("born on march fourth nineteen eighty two ok", "march fourth nineteen eighty two", "date"),
+    ("i live at four twelve oak street now", "four twelve oak street", "street address"),
+    ("plate is k seven x two nine thanks", "k seven x two nine", "plate or id number"),
+    ("write to jsmith at gmail dot com please", "write to jsmith at gmail dot com",
+     "e-mail address"),
+])
+def test_finder_suggests_each_kind(text, want, reason):
+    assert any(want in s for s in spans_words(text))
+    assert any(reason in r for r in reasons(text))
+
+
+def test_finder_leaves_ordinary_speech_alone():
+    assert reasons("step out of the car and keep your hands where i can see them") == []
+    assert reasons("i will mark it may be in june") == []  # names that are ordinary words
+    assert reasons("one moment") == []                    # a lone number word
+
+
+def test_finder_names_shipped_and_from_a_file():
+    assert spans_words("this is jennifer okay") == ["jennifer okay"]
+    names = load_names_file_from_text("Zoë Ødegård\n")
+    assert reasons("ask zoe about it", names) == ["name (names file)"]
+
+
+def load_names_file_from_text(text: str, tmp: Path | None = None) -> frozenset[str]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "names.txt"
+        p.write_text(text, encoding="utf-8")
+        return load_names_file(p)
+
+
+def test_names_file_with_non_ascii_names(tmp_path):
+    p = tmp_path / "names.txt"
+    p.write_text("José Núñez\nZoë\nØyvind Åsheim\n李小龍\nRenée O'Brien-Smith\n", encoding="utf-8")
+    names = load_names_file(p)
+    assert {"jose", "nunez", "zoe", "renee", "o'brien", "smith", "李小龍"} <= names
+    assert "øyvind" in names and "asheim" in names
+    assert set(reasons("mister nunez said jose was here", names)) == {"name (names file)"}
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xff\xfeJ\x00\xe9")
+    with pytest.raises(ConfigError, match="UTF-8"):
+        load_names_file(bad)
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_names_file(tmp_path / "missing.txt")
+
+
+def test_cues_mute_what_follows_even_when_misheard():
+    found = find_personal_data(scripted("my name is are you really"),
+                               settings=FinderSettings(pad_s=0.0, cue_s=1.0))
+    assert found and found[0].reason == "name"
+    assert found[0].start <= 0.7 and found[0].end >= 0.7 + 1.0 - 1e-6
+
+
+def test_empty_transcript():
+    empty = Transcript()
+    assert find_personal_data(empty) == []
+    assert to_webvtt(empty, []).strip() == "WEBVTT"
+    assert Transcript.from_json(empty.to_json()) == empty
+
+
+def test_webvtt_replaces_muted_words():
+    t = scripted("call me on five five five one two today")
+    vtt = to_webvtt(t, find_personal_data(t, settings=NO_CUES))
+    assert "call me on [redacted] today" in vtt and "five" not in vtt
+
+
+# --- through the file runner, with the real recogniser ---------------------------------------
+ESPEAK = shutil.which("espeak-ng")
+needs_espeak = pytest.mark.skipif(ESPEAK is None, reason="espeak-ng is not installed "
+                                  "(apt-get install espeak-ng)")
+RATE = 16000
+
+
+def spoken(text: str, tmp: Path) -> np.ndarray:
+    wav = tmp / "say.wav"
+    subprocess.run([ESPEAK, "-v", "en-us", "-s", "140", "-w", str(wav), text], check=True)
+    with av.open(str(wav)) as c:
+        res = av.AudioResampler(format="flt", layout="mono", rate=RATE)
+        out = [f.to_ndarray().reshape(-1) for fr in c.decode(audio=0) for f in res.resample(fr)]
+    return np.concatenate(out).astype(np.float32)
+
+
+def clip_with_streams(path: Path, streams: list[np.ndarray]) -> Path:
+    """A 64×48 clip as long as the longest stream, with one mono AAC stream per array."""
+    seconds = max([len(s) for s in streams] + [RATE]) / RATE
+    video = make_clip(path.with_name("v_" + path.name), n=int(seconds * 25) + 1)
+    with av.open(str(video)) as src, av.open(str(path), "w", format="mp4") as out:
+        vout = out.add_stream_from_template(src.streams.video[0])
+        outs = []
+        for _ in streams:
+            a = out.add_stream("aac", rate=RATE)
+            a.layout = "mono"
+            outs.append(a)
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = vout
+                out.mux(packet)
+        for a, samples in zip(outs, streams, strict=True):
+            for start in range(0, len(samples), 1024):
+                chunk = np.ascontiguousarray(samples[None, start:start + 1024])
+                frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+                frame.sample_rate, frame.pts, frame.time_base = RATE, start, Fraction(1, RATE)
+                for packet in a.encode(frame):
+                    out.mux(packet)
+            for packet in a.encode():
+                out.mux(packet)
+    return path
+
+
+def plan_it(fake_runner, src: Path, tmp: Path, **overrides):
+    runner = fake_runner({}, margin=0.0, audio_pii=True, **overrides)
+    plan_path = tmp / "plans" / f"{src.name}.plan.json"
+    result = plan_file(src, plan_path, runner.settings, runner=runner)
+    assert result.status == "ok", result.error
+    return runner, plan_path, load_plan(plan_path)
+
+
+def test_file_without_audio_is_a_note(tmp_path, fake_runner):
+    src = make_clip(tmp_path / "mute.mp4", n=10)
+    _, plan_path, plan = plan_it(fake_runner, src, tmp_path)
+    assert plan.audio == ()
+    assert any("no audio stream" in w for w in plan.warnings)
+    assert json.loads(transcript_path_for(plan_path).read_text())["words"] == []
+
+
+def test_silent_audio_is_a_note(tmp_path, fake_runner):
+    src = clip_with_streams(tmp_path / "quiet.mp4", [np.zeros(RATE * 2, np.float32)])
+    _, _, plan = plan_it(fake_runner, src, tmp_path)
+    assert plan.audio == ()
+    assert any("is silent" in w for w in plan.warnings)
+
+
+@needs_espeak
+def test_two_audio_streams_each_transcribed_and_both_muted(tmp_path, fake_runner):
+    """Stream #1 is a quiet tone, stream #2 (a radio channel, say) speaks a phone number:
+    the suggestion comes from #2, and rendering mutes it on both streams."""
+    speech = 0.8 * spoken("Call me back on five five five, one two three, four five six "
+                          "seven.", tmp_path)
+    tone = (0.1 * np.sin(2 * np.pi * 300 * np.arange(len(speech)) / RATE)).astype(np.float32)
+    src = clip_with_streams(tmp_path / "two.mp4", [tone, speech])
+    runner, plan_path, plan = plan_it(fake_runner, src, tmp_path)
+    transcript = json.loads(transcript_path_for(plan_path).read_text())
+    assert transcript["streams"] == [1, 2]
+    assert {w["stream"] for w in transcript["words"]} == {2}
+    assert [a.source for a in plan.audio] and {a.source for a in plan.audio} == {"suggested"}
+    assert any("digit" in (a.reason or "") or "phone" in (a.reason or "") for a in plan.audio)
+    out = tmp_path / "release"
+    result = runner.run(src, out / "two.mp4", plan=plan, plan_path=plan_path)
+    assert result.status == "ok", result.error
+    assert not list(out.glob("*transcript*"))  # the transcript never goes to the release
+    audit = json.loads(Path(result.audit).read_text())
+    assert audit["audio_ranges"] and all(r["status"] == "suggested" for r in audit["audio_ranges"])
+    assert "five" not in json.dumps(audit)
+    longest = max(plan.audio, key=lambda a: a.end - a.start)
+    with av.open(str(out / "two.mp4")) as c:
+        assert len(c.streams.audio) == 2
+    for k in range(2):
+        got = decode_audio_stream(out / "two.mp4", k)
+        inside = segment(got, longest.start + 0.03, longest.end - 0.03)
+        assert rms(inside) < 1e-3
+
+
+def decode_audio_stream(path: Path, k: int):
+    import tests.test_audio as ta
+
+    if k == 0:
+        return ta.decode_audio(path)
+    with av.open(str(path)) as c:
+        stream = c.streams.audio[k]
+        chunks = [(float(f.pts * f.time_base), f.to_ndarray().astype(np.float32).reshape(1, -1))
+                  for f in c.decode(stream)]
+    t0, rate = chunks[0][0], stream.codec_context.sample_rate
+    x = np.concatenate([c for _, c in chunks], axis=1)
+    return t0, rate, x
+
+
+@needs_espeak
+def test_run_writes_a_redacted_webvtt_and_keeps_the_rest(tmp_path, fake_runner):
+    speech = 0.8 * spoken("Hello there. My phone is five five five one two three four.",
+                          tmp_path)
+    src = clip_with_streams(tmp_path / "one.mp4", [speech])
+    vtt_dir = tmp_path / "vtt"
+    runner = fake_runner({}, margin=0.0, audio_pii=True, transcript_out=str(vtt_dir))
+    result = runner.run(src, tmp_path / "out" / "one.mp4")
+    assert result.status == "ok", result.error
+    vtt = (vtt_dir / "one.mp4.vtt").read_text()
+    assert vtt.startswith("WEBVTT") and "[redacted]" in vtt
+    assert not list((tmp_path / "out").glob("*transcript*"))
+    audit = json.loads(Path(result.audit).read_text())
+    ranges = audit["audio_ranges"]
+    assert ranges and all(r["muted"] for r in ranges)
+    inp, outp = decode_audio(src), decode_audio(tmp_path / "out" / "one.mp4")
+    first = ranges[0]
+    assert rms(segment(outp, first["start"] + 0.03, first["end"] - 0.03)) < 1e-3
+    if first["start"] > 0.3:
+        assert corr(segment(inp, 0.05, first["start"] - 0.05),
+                    segment(outp, 0.05, first["start"] - 0.05)) > 0.99
+
+
+def test_audio_pii_off_changes_nothing(tmp_path, fake_runner):
+    src = clip_with_streams(tmp_path / "off.mp4", [np.zeros(RATE, np.float32)])
+    runner = fake_runner({}, margin=0.0)
+    result = plan_file(src, tmp_path / "p" / "off.mp4.plan.json", runner.settings, runner=runner)
+    assert result.status == "ok"
+    assert not transcript_path_for(tmp_path / "p" / "off.mp4.plan.json").exists()
+    assert runner._recogniser is None
