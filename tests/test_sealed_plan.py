@@ -285,3 +285,26 @@ def test_a_plan_handed_over_in_memory_must_keep_its_seal(planned, tmp_path, fake
     refused = runner.run(clip, tmp_path / "edited" / "v.mp4", plan=load_plan(plan))
     assert refused.status == "failed" and "frames[]" in refused.error
     assert not (tmp_path / "edited" / "v.mp4").exists()
+
+
+def test_a_deleted_speech_suggestion_is_an_edit_a_rejected_one_is_not(planned):
+    from redact.errors import ConfigError
+    from redact.plan.edits import check_plan
+    from redact.plan.model import AudioItem, load_plan
+    from redact.plan.seal import sealed, store_sealed
+
+    _, path = planned
+    said = AudioItem(start=1.0, end=2.5, source="suggested", reason="digits")
+    plan = sealed(load_plan(path).model_copy(update={"audio": (said,)}))
+    store_sealed(plan, path.parent)
+    path.write_text(json.dumps(plan.to_json()))
+    assert check_plan(plan, path, accept_edits=False).intact
+
+    rejected = plan.model_copy(update={"audio": (said.model_copy(update={"decision":
+                                                                         "rejected"}),)})
+    assert check_plan(rejected, path, accept_edits=False).intact
+    deleted = plan.model_copy(update={"audio": ()})
+    with pytest.raises(ConfigError, match="suggested by the speech finder"):
+        check_plan(deleted, path, accept_edits=False)
+    listed = check_plan(deleted, path, accept_edits=True)
+    assert {"edit": "analysis_changed", "field": listed.changed[0]} in listed.edits

@@ -11,7 +11,8 @@ import pytest
 pytest.importorskip("starlette")
 from starlette.testclient import TestClient
 
-from redact.plan.model import load_plan
+from redact.plan.model import AudioItem, load_plan
+from redact.plan.seal import sealed, store_sealed
 from redact.review.server import create_app
 from redact.speech.transcript import Transcript, Word, transcript_path_for
 from tests.conftest import make_clip
@@ -34,9 +35,11 @@ def test_browser_review_by_the_word(tmp_path, fake_runner, browser):  # noqa: F8
     src = with_audio(silent, tmp_path / "footage" / "v.mp4", 3.0)
     runner = fake_runner({}, margin=0.0)
     plan_path = make_plan(src, tmp_path / "plans", runner)
-    doc = json.loads(plan_path.read_text())
-    doc["audio"] = SUGGESTED  # as --audio-pii would have suggested them
-    plan_path.write_text(json.dumps(doc))
+    # As --audio-pii would have suggested them: part of the sealed analysis.
+    suggested = tuple(AudioItem(**a) for a in SUGGESTED)
+    plan = sealed(load_plan(plan_path).model_copy(update={"audio": suggested}))
+    store_sealed(plan, plan_path.parent)
+    plan_path.write_text(json.dumps(plan.to_json()))
     words = tuple(Word(t, a, b, 1.0, 1) for t, a, b in WORDS)
     transcript_path_for(plan_path).write_text(json.dumps(Transcript(words, (1,)).to_json()))
     app, review = create_app(tmp_path / "plans", out_dir=tmp_path / "released",

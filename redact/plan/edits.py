@@ -13,7 +13,8 @@ from redact.plan.model import EDITABLE, RedactionPlan
 from redact.plan.seal import PARTS, analysed_part, canonical, find_sealed, seal_of_part
 
 FIELD_NAMES = {"frames": "frames[]", "tracks": "tracks[] (other than exclude and style)",
-               "warnings": "warnings[]", "models": "models[]"}
+               "warnings": "warnings[]", "models": "models[]",
+               "suggested": "audio[] suggested by the speech finder (reject one, never delete)"}
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def list_edits(original: dict[str, Any], part: dict[str, Any]) -> list[dict[str,
         for cat, frames in sorted(per_cat.items()):
             edits.append({"edit": f"regions_{change}", "field": "frames[]", "category": cat,
                           "count": len(frames), "frames": sorted(set(frames))})
-    for k in ("input", "models", "tracks", "warnings", "schema"):
+    for k in ("input", "models", "tracks", "warnings", "schema", "suggested"):
         if canonical(original[k]) != canonical(part[k]):
             edits.append({"edit": "analysis_changed", "field": FIELD_NAMES.get(k, k)})
     return edits

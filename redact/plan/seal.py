@@ -1,7 +1,9 @@
 """The seal of a plan's analysed part, and the sealed copy kept beside the plans.
 
 The analysed part is everything the tool produced: schema, input, settings, models, tracks (less
-their ``exclude`` and ``style``), warnings and frames. Each part is hashed on its canonical JSON
+their ``exclude`` and ``style``), warnings, frames, and the audio ranges the speech finder
+suggested (less a reviewer's ``decision`` and ``mode``: a suggestion is rejected, never
+deleted). Each part is hashed on its canonical JSON
 (sorted keys, no spaces), and the seal is the hash of those part hashes, so a changed part can
 be named without the original at hand. The seal alone proves nothing against someone who
 recomputes it: its journal entry (signed when signing) is the anchor, and the sealed copy in
@@ -18,7 +20,7 @@ from redact.io.atomic import write_bytes_atomic
 from redact.io.hashing import sha256_bytes
 from redact.plan.model import RedactionPlan, Seal
 
-PARTS = ("schema", "input", "settings", "models", "tracks", "warnings", "frames")
+PARTS = ("schema", "input", "settings", "models", "tracks", "warnings", "frames", "suggested")
 TRACK_EDITABLE = ("exclude", "style")
 SEALED_DIR = Path(".redact") / "sealed"
 
@@ -28,8 +30,11 @@ def canonical(value: Any) -> bytes:
 
 
 def analysed_part(plan: RedactionPlan) -> dict[str, Any]:
-    data = plan.model_dump(mode="json", by_alias=True, include=set(PARTS) - {"schema"})
+    data = plan.model_dump(mode="json", by_alias=True,
+                           include=set(PARTS) - {"schema", "suggested"})
     data["schema"] = plan.schema_
+    data["suggested"] = [{"start": a.start, "end": a.end, "reason": a.reason}
+                         for a in plan.audio if a.source == "suggested"]
     data["tracks"] = [{k: v for k, v in t.items() if k not in TRACK_EDITABLE}
                       for t in data["tracks"]]
     return {k: data[k] for k in PARTS}
