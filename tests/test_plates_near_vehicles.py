@@ -153,3 +153,13 @@ def test_real_models_find_a_small_turned_plate_only_with_the_closer_look():
 
 
 PHOTO = "images/alpr_br_AYO9034.jpg"
+
+
+def test_crops_are_weighed_against_the_closest_look_the_frame_already_had():
+    det, _ = plate_detector([], [0, 0, 1, 1])
+    det.tiles, det.tile_above, det.tile_scale, det.small_frame_scale = 2, 2.5, 1.0, 2.0
+    assert det.seen_scale(1920, 1080, 1.0) == pytest.approx(800 / 1920)  # the whole frame
+    assert det.seen_scale(768, 432, 1.0) == 2.0  # the small-frame pass
+    assert det.seen_scale(2560, 1920, 1.0) >= 1.0  # tiles of at most 800 px
+    det.still_fine_scale = 1.33
+    assert det.seen_scale(1280, 720, 1.5, still=True) == pytest.approx(1200 / 1280 * 1.33)

@@ -92,7 +92,7 @@ class YoloDetector:
         tiled = (self._detect_tiles(frames, scale) if self.tiles > 1 or self.tile_scale > 0
                  else None)
         if self.vehicles is not None:
-            near = self._detect_vehicles(frames, scale)
+            near = self._detect_vehicles(frames, scale, still)
             tiled = near if tiled is None else [Detections.concat([t, v])
                                                 for t, v in zip(tiled, near, strict=True)]
         out = []
@@ -152,7 +152,24 @@ class YoloDetector:
             out[i] = Detections.concat([out[i], tile.to_frame(dets)])
         return out
 
-    def _detect_vehicles(self, frames: list[np.ndarray], scale: float) -> list[Detections]:
+    def seen_scale(self, width: int, height: int, scale: float, still: bool = False) -> float:
+        """The largest scale at which the other passes show a frame of this size to the
+        model: the whole frame, the small-frame or still pass, or the tiles."""
+        long_side = max(width, height)
+        size = self.size * scale
+        seen = size / long_side
+        if still and self.still_fine_scale > 1.0:
+            seen *= self.still_fine_scale
+        elif not still and self.small_frame_scale > 1.0 and long_side < size:
+            seen = max(seen, min(long_side * self.small_frame_scale, 2 * size) / long_side)
+        if (self.tiles > 1 or self.tile_scale > 0) and long_side >= self.tile_above * size:
+            across = self.tiles_across(width, height, scale)
+            tile = tile_grid(width, height, across)[0]
+            seen = max(seen, size / max(tile.x2 - tile.x1, tile.y2 - tile.y1))
+        return seen
+
+    def _detect_vehicles(self, frames: list[np.ndarray], scale: float,
+                         still: bool = False) -> list[Detections]:
         """Plates small or at a steep angle, looked at closer: the crop around each vehicle
         the COCO model finds, enlarged so that the vehicle is ``vehicle_size`` × ``scale``
         px long (plates keep roughly their share of a vehicle's size). Vehicles the full
@@ -161,7 +178,7 @@ class YoloDetector:
         jobs = []
         for i, frame in enumerate(frames):
             height, width = frame.shape[:2]
-            seen = self.size * scale / max(width, height)
+            seen = self.seen_scale(width, height, scale, still)
             found = self.vehicles.find(frame)
             jobs += [(i, tile, size) for tile, size in
                      vehicle_crops(found, width, height, self.vehicle_size * scale, seen,
