@@ -38,7 +38,7 @@ VARIANTS: list[tuple[str, dict]] = [
     ("no closer look (before)", {"plate_vehicle_size": 0}),
     ("vehicle_threshold 0.1", {"plate_vehicle_threshold": 0.1}),
     ("vehicle_threshold 0.2", {"plate_vehicle_threshold": 0.2}),
-    ("vehicle_size 640", {"plate_vehicle_size": 640}),
+    ("vehicle_size 480", {"plate_vehicle_size": 480}),
     ("small_frame_scale 1 (no 2x pass)", {"plate_small_frame_scale": 1.0}),
 ]
 

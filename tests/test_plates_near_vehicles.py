@@ -84,13 +84,13 @@ def test_vehicle_settings_are_recall_settings():
     from redact.audit.second_look import second_look_config
     from redact.config.model import recall_reductions
 
-    assert Config().plate.vehicle_size == 480 and Config().plate.vehicle_threshold == 0.05
+    assert Config().plate.vehicle_size == 640 and Config().plate.vehicle_threshold == 0.05
     assert recall_reductions(Config(plate_vehicle_size=0)) == [
-        "plate.vehicle_size 0 (default 480: lower lowers recall)"]
+        "plate.vehicle_size 0 (default 640: lower lowers recall)"]
     assert recall_reductions(Config(plate_vehicle_model="none")) == [
         "plate.vehicle_model off (default mb3-centernet-coco)"]
     assert len(recall_reductions(Config(plate_vehicle_threshold=0.3))) == 1
-    assert recall_reductions(Config(plate_vehicle_size=640)) == []
+    assert recall_reductions(Config(plate_vehicle_size=800)) == []
     with pytest.raises(ConfigError, match=r"plate\.vehicle_size"):
         Config(plate_vehicle_size=32)
     # the second look is one plain look: no crops

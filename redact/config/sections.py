@@ -126,7 +126,7 @@ class PlateSettings(_Frozen):
     # vehicle_model of none turns it off.
     vehicle_model: SecondModel = Field("mb3-centernet-coco", json_schema_extra=OFF)
     vehicle_threshold: Prob = Field(0.05, json_schema_extra=HIGHER)
-    vehicle_size: ZeroInt | Pixels = Field(480, json_schema_extra=LOWER)
+    vehicle_size: ZeroInt | Pixels = Field(640, json_schema_extra=LOWER)
 
     @model_validator(mode="after")
     def _vehicle_differs(self) -> PlateSettings:
