@@ -197,7 +197,7 @@ class DetectorSet:
         for name, category, _ in seconds:
             by_model.setdefault(name, []).append(category)
         specs = store.specs()
-        detectors, models = [], []
+        detectors, models, helpers = [], [], []
         for name, categories in by_model.items():
             spec = known_spec(specs, name)
             missing = [c for c in categories if c not in spec.categories]
@@ -217,13 +217,13 @@ class DetectorSet:
             if spec.kind == "yolo" and "plate" in categories and vehicle_model(config):
                 vspec = vehicle_spec(specs, vehicle_model(config))
                 extra["vehicle_weights"] = store.ensure(vspec)
-                models.append(vspec)  # named in the audit beside the plate model
+                helpers.append(vspec)  # named in the audit after the detectors' own models
             size = max(s.size for s in sections)
             detectors.append(backend(spec=spec, weights=weights, categories=tuple(categories),
                                      thresholds=thresholds, size=size, device=device,
                                      **extra))
             models.append(spec)
-        return cls(detectors, list({m.name: m for m in models}.values()), device)
+        return cls(detectors, list({m.name: m for m in models + helpers}.values()), device)
 
     @property
     def warnings(self) -> list[str]:
