@@ -172,8 +172,8 @@ class YoloDetector:
                          still: bool = False) -> list[Detections]:
         """Plates small or at a steep angle, looked at closer: the crop around each vehicle
         the COCO model finds, enlarged so that the vehicle is ``vehicle_size`` × ``scale``
-        px long (plates keep roughly their share of a vehicle's size). Vehicles the full
-        frame already showed that large get no crop."""
+        px long (plates keep roughly their share of a vehicle's size). A vehicle another
+        pass already showed nearly that large gets no crop (``seen_scale``)."""
         assert self.vehicles is not None
         jobs = []
         for i, frame in enumerate(frames):
