@@ -42,7 +42,8 @@ def test_run_json_contract_and_exit_codes(tmp_path):
     out_sha = hashlib.sha256(Path(by_name["ok.mp4"]["output"]).read_bytes()).hexdigest()
     assert audit["output"]["sha256"] == out_sha
     assert audit["input"]["sha256"] == hashlib.sha256((src / "ok.mp4").read_bytes()).hexdigest()
-    # the COCO model is in the set for stills (small people's heads); on video it never runs
+    # the COCO model is in the set: vehicles for the plate model's closer look, and small
+    # people's heads on stills
     assert {m["name"] for m in audit["models"]} == {"centerface", "fastanpr-plate", "yunet",
                                                    "mb3-centernet-coco"}
     assert audit["config"]["style"] == {"value": "blur", "source": "default"}

@@ -39,7 +39,7 @@ def second_look_config(config: Config) -> Config:
     # One look at another size, not the first pass's extra tiles and passes again: those
     # multiply the cost, and the first pass already had them.
     sections["face"].update(still_tiles=0, second_model=None, person_model=None)
-    sections["plate"].update(tile_scale=0.0, small_frame_scale=1.0)
+    sections["plate"].update(tile_scale=0.0, small_frame_scale=1.0, vehicle_size=0)
     sections["screen"].update(second_model=None)
     return config.replace(large_frame_tiles=0, still_fine_scale=1.0, **sections)
 

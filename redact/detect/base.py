@@ -118,6 +118,14 @@ def second_models(config: Config) -> list[tuple[str, str, float]]:
     return out
 
 
+def vehicle_model(config: Config) -> str | None:
+    """The model that finds vehicles for the plate model's closer look, when that runs."""
+    plate = config.plate
+    if "plate" in config.categories and plate.vehicle_model and plate.vehicle_size > 0:
+        return plate.vehicle_model
+    return None
+
+
 def backend_settings(kind: str, config: Config, categories: list[str]) -> dict[str, Any]:
     """What a backend reads besides its thresholds and input size: the face backend its
     section's extra passes, YOLO the plate section's tiling (when it serves plates), the COCO
@@ -133,7 +141,9 @@ def backend_settings(kind: str, config: Config, categories: list[str]) -> dict[s
                      continue_threshold=config.continue_threshold)
         if "plate" in categories:
             extra.update(tile_scale=config.plate.tile_scale,
-                         small_frame_scale=config.plate.small_frame_scale)
+                         small_frame_scale=config.plate.small_frame_scale,
+                         vehicle_threshold=config.plate.vehicle_threshold,
+                         vehicle_size=config.plate.vehicle_size)
     if kind == "yunet" and "face" in categories:
         extra["candidate_threshold"] = config.face.agree_threshold
     if kind == "coco-centernet":
@@ -193,10 +203,26 @@ def check_models(config: Config, store: ModelStore) -> None:
     specs = store.specs()
     names = {config.model_for(c) for c in config.categories}
     names |= {name for name, _, _ in second_models(config)}
+    vehicles = vehicle_model(config)
+    if vehicles:
+        names.add(vehicle_spec(store.specs(), vehicles).name)
     for name in names:
-        if name not in specs:
-            raise ConfigError(f"unknown model {name!r}; known models: {', '.join(specs)}")
-        store.ensure(specs[name])
+        store.ensure(known_spec(specs, name))
+
+
+def vehicle_spec(specs: dict[str, ModelSpec], name: str | None) -> ModelSpec:
+    spec = known_spec(specs, name)
+    if spec.kind != "coco-centernet":
+        raise ConfigError(f"plate.vehicle_model {name!r} is not a COCO model; use "
+                          f"{', '.join(n for n, s in specs.items() if s.kind == 'coco-centernet')}"
+                          " or none")
+    return spec
+
+
+def known_spec(specs: dict[str, ModelSpec], name: str | None) -> ModelSpec:
+    if name not in specs:
+        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(specs)}")
+    return specs[name]
 
 
 class DetectorSet:
@@ -225,11 +251,9 @@ class DetectorSet:
         for name, category, _ in seconds:
             by_model.setdefault(name, []).append(category)
         specs = store.specs()
-        detectors, models = [], []
+        detectors, models, helpers = [], [], []
         for name, categories in by_model.items():
-            if name not in specs:
-                raise ConfigError(f"unknown model {name!r}; known models: {', '.join(specs)}")
-            spec = specs[name]
+            spec = known_spec(specs, name)
             missing = [c for c in categories if c not in spec.categories]
             if missing:
                 raise ConfigError(
@@ -244,12 +268,17 @@ class DetectorSet:
                     thresholds[category] = threshold
             backend = load_backend(spec.kind)
             extra = backend_settings(spec.kind, config, categories)
+            if spec.kind == "yolo" and "plate" in categories and vehicle_model(config):
+                vspec = vehicle_spec(specs, vehicle_model(config))
+                extra["vehicle_weights"] = store.ensure(vspec)
+                helpers.append(vspec)  # named in the audit after the detectors' own models
             size = max(s.size for s in sections)
             detectors.append(backend(spec=spec, weights=weights, categories=tuple(categories),
                                      thresholds=thresholds, size=size, device=device,
                                      **extra))
             models.append(spec)
-        return cls(detectors, models, device, agreement_bars(config, list(by_model)))
+        return cls(detectors, list({m.name: m for m in models + helpers}.values()), device,
+                   agreement_bars(config, list(by_model)))
 
     @property
     def warnings(self) -> list[str]:

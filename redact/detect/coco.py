@@ -73,14 +73,48 @@ class CocoCenterNetDetector:
 
     def _detect(self, frame: np.ndarray) -> Detections:
         height, width = frame.shape[:2]
-        interp = cv2.INTER_AREA if max(width, height) > self.side else cv2.INTER_LINEAR
-        rgb = cv2.resize(frame, (self.side, self.side), interpolation=interp)[:, :, ::-1]
-        out = self.session.run(None, {self.input.name: rgb[None].astype(np.float32)})[0][0]
-        cats, keep = over_threshold(out[:, 5].astype(np.int64), out[:, 4], self.class_category,
-                                    self.thresholds)
-        boxes = out[keep, :4] * np.array([width, height, width, height], np.float32) / self.side
-        boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2])
-        return Detections.from_lists(boxes, out[keep, 4], cats[keep]).clipped(width, height)
+        boxes, scores, classes = run_centernet(self.session, self.input.name, self.side, frame)
+        cats, keep = over_threshold(classes, scores, self.class_category, self.thresholds)
+        return Detections.from_lists(boxes[keep], scores[keep], cats[keep]).clipped(width,
+                                                                                    height)
+
+
+def run_centernet(session, input_name: str, side: int, frame: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The graph's boxes (x1, y1, x2, y2 in ``frame`` pixels, unclipped), scores and COCO80
+    class indices for one BGR frame, stretched to the graph's ``side`` × ``side`` input."""
+    height, width = frame.shape[:2]
+    interp = cv2.INTER_AREA if max(width, height) > side else cv2.INTER_LINEAR
+    rgb = cv2.resize(frame, (side, side), interpolation=interp)[:, :, ::-1]
+    out = session.run(None, {input_name: rgb[None].astype(np.float32)})[0][0]
+    boxes = out[:, :4] * np.array([width, height, width, height], np.float32) / side
+    boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2])
+    return boxes, out[:, 4], out[:, 5].astype(np.int64)
+
+
+VEHICLES = ("car", "motorcycle", "bus", "truck")
+
+
+class VehicleFinder:
+    """The COCO model's vehicles (car, motorcycle, bus, truck) as boxes in frame pixels: where
+    the plate model takes a closer look (``plate.vehicle_size``, detect/yolo.py)."""
+
+    def __init__(self, weights: Path, threshold: float) -> None:
+        self.session = make_session(weights)
+        self.input = self.session.get_inputs()[0]
+        self.side = int(self.input.shape[1])
+        self.threshold = threshold
+        self.classes = np.array([COCO80.index(name) for name in VEHICLES])
+
+    def find(self, frame: np.ndarray) -> np.ndarray:
+        """(N, 4) float32 vehicle boxes, clipped to the frame, best score first."""
+        height, width = frame.shape[:2]
+        boxes, scores, classes = run_centernet(self.session, self.input.name, self.side, frame)
+        keep = np.isin(classes, self.classes) & (scores >= self.threshold)
+        boxes = boxes[keep][np.argsort(-scores[keep], kind="stable")]
+        boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
+        boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
+        return boxes.astype(np.float32)
 
 
 HEAD_SHARE = 0.3  # of a person box's height, from its top: the head and some shoulder

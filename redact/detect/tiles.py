@@ -82,3 +82,37 @@ def tile_grid(width: int, height: int, across: int, overlap: float = OVERLAP) ->
     nx, ny = (across, down) if width >= height else (down, across)
     return [Tile(x1, y1, x2, y2) for y1, y2 in _spans(height, ny, overlap)
             for x1, x2 in _spans(width, nx, overlap)]
+
+
+CROP_PAD = 0.1  # of a vehicle box, added on each side: a plate on its edge stays whole
+MIN_VEHICLE = 16  # px, long side: a vehicle smaller than this has no readable plate
+MAX_ZOOM = 4.0  # a vehicle crop is enlarged at most this many times
+
+
+def vehicle_crops(boxes: np.ndarray, width: int, height: int, target: float,
+                  seen: float, limit: int) -> list[tuple[Tile, int]]:
+    """The crops around vehicle ``boxes`` (x1, y1, x2, y2 frame pixels) worth a closer look,
+    each with the input size (long side, a multiple of 32) that shows it ``target`` px long:
+    enlarged at most ``MAX_ZOOM`` times, and only where that is more than 1.25 × ``seen``
+    (the scale at which the whole frame was already looked at). At most ``limit`` crops,
+    in the order of ``boxes``.
+
+    >>> boxes = np.array([[100, 100, 200, 150], [0, 0, 1000, 500], [5, 5, 10, 10]])
+    >>> [(t.box, size) for t, size in vehicle_crops(boxes, 1920, 1080, 480, 0.4, 8)]
+    [((90, 95, 210, 155), 480)]
+    """
+    out: list[tuple[Tile, int]] = []
+    for x1, y1, x2, y2 in np.asarray(boxes, np.float64).reshape(-1, 4):
+        if len(out) >= limit:
+            break
+        pad_x, pad_y = CROP_PAD * (x2 - x1), CROP_PAD * (y2 - y1)
+        tile_box = (max(0, math.floor(x1 - pad_x)), max(0, math.floor(y1 - pad_y)),
+                    min(width, math.ceil(x2 + pad_x)), min(height, math.ceil(y2 + pad_y)))
+        long_side = max(tile_box[2] - tile_box[0], tile_box[3] - tile_box[1])
+        if max(x2 - x1, y2 - y1) < MIN_VEHICLE or long_side < 1:
+            continue
+        zoom = min(target / long_side, MAX_ZOOM)
+        if zoom <= 1.25 * seen:
+            continue
+        out.append((Tile(*tile_box), max(32, round(long_side * zoom / 32) * 32)))
+    return out

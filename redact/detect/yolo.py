@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,10 +15,13 @@ from redact.detect.detections import (
     merge_passes,
     split_candidates,
 )
-from redact.detect.tiles import tile_grid, tiles_for_scale
+from redact.detect.tiles import Tile, tile_grid, tiles_for_scale, vehicle_crops
 from redact.detect.ultralytics_env import quiet_ultralytics
 from redact.detect.yolo_onnx import OnnxYolo, export_onnx
 from redact.models import ModelSpec
+
+if TYPE_CHECKING:
+    from redact.detect.coco import VehicleFinder
 
 
 class YoloDetector:
@@ -25,12 +29,17 @@ class YoloDetector:
     tile_above: float = 0.0
     tile_scale: float = 0.0
     small_frame_scale: float = 1.0  # see _detect_small
+    vehicles: VehicleFinder | None = None  # see _detect_vehicles
+    vehicle_size: int = 0
+    vehicle_limit: int = 8  # crops per frame, the vehicles the COCO model is surest of
 
     def __init__(self, *, spec: ModelSpec, weights: Path, categories: tuple[str, ...],
                  thresholds: dict[str, float], size: int, device: str,
                  still_fine_scale: float = 1.0, tiles: int = 0, tile_above: float = 0.0,
                  tile_scale: float = 0.0, small_frame_scale: float = 1.0,
-                 continue_threshold: float = 0.0, **_: object) -> None:
+                 continue_threshold: float = 0.0, vehicle_weights: Path | None = None,
+                 vehicle_threshold: float = 0.05, vehicle_size: int = 0,
+                 **_: object) -> None:
         self.categories = categories
         self.thresholds = thresholds
         self.size = size
@@ -38,6 +47,12 @@ class YoloDetector:
         self.tiles, self.tile_above = tiles, tile_above
         self.tile_scale, self.small_frame_scale = tile_scale, small_frame_scale
         self.device = "cuda:0" if device == "cuda" else "cpu"
+        # A closer look around each vehicle a COCO model finds (see _detect_vehicles).
+        if vehicle_weights is not None and vehicle_size > 0:
+            from redact.detect.coco import VehicleFinder
+
+            self.vehicles = VehicleFinder(Path(vehicle_weights), vehicle_threshold)
+            self.vehicle_size = vehicle_size
         # On the CPU the same network runs in ONNX Runtime, at about half torch's CPU time;
         # the torch model is then never loaded (the graph carries the class names).
         self.onnx: OnnxYolo | None = None
@@ -76,6 +91,10 @@ class YoloDetector:
             passes.append(self._detect_small(frames, scale))
         tiled = (self._detect_tiles(frames, scale) if self.tiles > 1 or self.tile_scale > 0
                  else None)
+        if self.vehicles is not None:
+            near = self._detect_vehicles(frames, scale, still)
+            tiled = near if tiled is None else [Detections.concat([t, v])
+                                                for t, v in zip(tiled, near, strict=True)]
         out = []
         for k in range(len(frames)):
             # Boxes over the threshold and candidates are merged apart, so that a candidate
@@ -84,8 +103,8 @@ class YoloDetector:
             # Drop only near-duplicates: a box that reaches further than its twin stays.
             found, low = merge_passes(list(sure), 0.7), merge_passes(list(maybe), 0.7)
             if tiled is not None:
-                # A plate cut by a tile's edge must not suppress the whole plate: tile boxes
-                # never drop a full-frame box.
+                # A plate cut by a tile's (or vehicle crop's) edge must not suppress the
+                # whole plate: tile boxes never drop a full-frame box.
                 tiled_sure, tiled_maybe = split_candidates(tiled[k])
                 found = add_unseen(found, tiled_sure, 0.7)
                 low = add_unseen(low, tiled_maybe, 0.7)
@@ -131,6 +150,48 @@ class YoloDetector:
         found = self._detect_at([tile.crop(frames[i]) for i, tile in jobs], scale)
         for (i, tile), dets in zip(jobs, found, strict=True):
             out[i] = Detections.concat([out[i], tile.to_frame(dets)])
+        return out
+
+    def seen_scale(self, width: int, height: int, scale: float, still: bool = False) -> float:
+        """The largest scale at which the other passes show a frame of this size to the
+        model: the whole frame, the small-frame or still pass, or the tiles."""
+        long_side = max(width, height)
+        size = self.size * scale
+        seen = size / long_side
+        if still and self.still_fine_scale > 1.0:
+            seen *= self.still_fine_scale
+        elif not still and self.small_frame_scale > 1.0 and long_side < size:
+            seen = max(seen, min(long_side * self.small_frame_scale, 2 * size) / long_side)
+        if (self.tiles > 1 or self.tile_scale > 0) and long_side >= self.tile_above * size:
+            across = self.tiles_across(width, height, scale)
+            tile = tile_grid(width, height, across)[0]
+            seen = max(seen, size / max(tile.x2 - tile.x1, tile.y2 - tile.y1))
+        return seen
+
+    def _detect_vehicles(self, frames: list[np.ndarray], scale: float,
+                         still: bool = False) -> list[Detections]:
+        """Plates small or at a steep angle, looked at closer: the crop around each vehicle
+        the COCO model finds, enlarged so that the vehicle is ``vehicle_size`` × ``scale``
+        px long (plates keep roughly their share of a vehicle's size). A vehicle another
+        pass already showed nearly that large gets no crop (``seen_scale``)."""
+        assert self.vehicles is not None
+        jobs = []
+        for i, frame in enumerate(frames):
+            height, width = frame.shape[:2]
+            seen = self.seen_scale(width, height, scale, still)
+            found = self.vehicles.find(frame)
+            jobs += [(i, tile, size) for tile, size in
+                     vehicle_crops(found, width, height, self.vehicle_size * scale, seen,
+                                   self.vehicle_limit)]
+        out = [Detections.empty() for _ in frames]
+        by_size: dict[int, list[tuple[int, Tile]]] = {}
+        for i, tile, size in jobs:
+            by_size.setdefault(size, []).append((i, tile))
+        for size, group in by_size.items():
+            found = self._detect_at([tile.crop(frames[i]) for i, tile in group],
+                                    size / self.size)
+            for (i, tile), dets in zip(group, found, strict=True):
+                out[i] = Detections.concat([out[i], tile.to_frame(dets)])
         return out
 
     def _detect_at(self, frames: list[np.ndarray], scale: float) -> list[Detections]:
