@@ -86,11 +86,9 @@ def _category(doc: dict[str, Any], group: list[int]) -> str:
 
 def apply_always(doc: dict[str, Any], track: Any) -> None:
     """Mark ``track``'s person as always redacted, in place (``doc`` is already a copy)."""
-    from redact.review.plans import EditError
-
     ids = {t.get("id") for t in doc.get("tracks", [])}
     if isinstance(track, bool) or track not in ids:
-        raise EditError(f"plan has no track {track!r}", 422)
+        raise ValueError(f"plan has no track {track!r}")
     group = person_group(doc, track)
     for t in doc.get("tracks", []):
         if t.get("id") in group:

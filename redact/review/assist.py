@@ -215,3 +215,31 @@ class AssistJobs:
             job.state = "cancelled"
         except Exception as exc:  # shown to the reviewer as one line
             job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
+
+
+def apply_tracked(doc: dict[str, Any], op: dict[str, Any]) -> None:
+    """Put a finished tracking run into the plan, in place: a new manual item, or (``index``)
+    the item it resumed, whose keyframes inside the newly tracked span are replaced."""
+    keys = op.get("keyframes")
+    if not isinstance(keys, list) or not keys:
+        raise ValueError("manual_tracked: keyframes must be a non-empty list")
+    frames = [k.get("frame") for k in keys if isinstance(k, dict)]
+    if len(frames) != len(keys) or not all(isinstance(f, int) for f in frames):
+        raise ValueError("manual_tracked: every keyframe needs a whole-number frame")
+    manual = doc.setdefault("manual", [])
+    index = op.get("index")
+    if index is None:
+        manual.append({"category": op.get("category", "face"), "source": "tracked",
+                       "note": op.get("note"), "keyframes": keys})
+        return
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(manual):
+        raise ValueError(f"plan has no manual box {index!r}")
+    item = manual[index]
+    lo, hi = min(frames), max(frames)
+    old = item.pop("keyframes", None) or [
+        {"frame": item.pop("start_frame", 0), "box": item.get("box")},
+        {"frame": item.pop("end_frame", 0), "box": item.pop("box", None)}]
+    kept = [k for k in old if isinstance(k, dict) and isinstance(k.get("frame"), int)
+            and not lo <= k["frame"] <= hi]
+    item["keyframes"] = sorted(kept + keys, key=lambda k: k["frame"])
+    item["source"], item["note"] = "tracked", op.get("note")
