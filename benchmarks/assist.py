@@ -70,12 +70,21 @@ def main() -> None:
                      f"({100 * r['share']:.0f} %) | {r['ms_per_frame']:.1f} |")
     total = sum(r["annotated"] for r in rows)
     hits = sum(r["hits"] for r in rows)
-    lines.append(f"\nAll objects: {hits}/{total} annotated frames ({100 * hits / total:.0f} %) "
-                 "with IoU ≥ 0.5.")
-    text = "\n".join(lines)
-    print(text)
-    if args.publish:
-        publish("assisted-tracking", text)
+    lines += ["", f"All objects: {hits}/{total} annotated frames ({100 * hits / total:.0f} %) "
+              "with IoU ≥ 0.5 (target: ≥ 90 % per object). **Not met.**", "",
+              "One box (the hand-made one) drawn on the object's first annotated frame; scored "
+              "on the other annotated frames (`benchmarks/assist_boxes.json`: boxes every 4-7 "
+              "frames, from `benchmarks/real_boxes.json`). A frame after tracking stopped "
+              "counts as a miss. Time per frame: wall time of the whole run (decode included) "
+              "over the frames tracked, on a shared 2-core machine under load.", "",
+              "Where it fails: MIL's box never changes size, and the template check that "
+              "resizes it drifts on small, low-texture objects (a 25x11 px plate moving 17 px "
+              "a frame is lost at once; heads shrinking to half their size keep a box too "
+              "large). For comparison, CSRT from `opencv-contrib-python-headless` 5.1 (tried in "
+              "a throwaway venv: it replaces the `cv2` of `opencv-python-headless`, so it is not "
+              "a dependency) in place of MIL in the same follower: 21/41 (51 %), the plate "
+              "6/6 but the hard-hat head 1/10."]
+    publish("assisted-tracking", lines, args.publish)
 
 
 if __name__ == "__main__":
