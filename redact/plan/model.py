@@ -113,6 +113,10 @@ class ManualItem(_Part):
     start_frame: NonNegativeInt | None = None
     end_frame: NonNegativeInt | None = None
     note: str | None = None
+    source: Literal["tracked", "always_redact"] | None = Field(
+        None, description="how it was made: drawn (absent), tracked (assisted tracking in "
+        "redact review, its note says where tracking stopped) or always_redact (a person's "
+        "tracks grouped by a reviewer)")
 
     @model_validator(mode="after")
     def _one_shape(self) -> ManualItem:
@@ -269,9 +273,11 @@ class RedactionPlan(_Part):
         out += [{"edit": "track_style", "track": t, "style": s}
                 for t, s in sorted(self.track_styles.items())]
         for k, m in enumerate(self.manual):
+            keys = m.key_boxes()
             out.append({"edit": "manual_region", "id": k, "category": m.category,
-                        "style": m.style, "keyframes": [{"frame": f, "box": list(b)}
-                                                        for f, b in m.key_boxes()]})
+                        "style": m.style, "source": m.source or "drawn", "note": m.note,
+                        "first_frame": keys[0][0], "last_frame": keys[-1][0],
+                        "keyframes": [{"frame": f, "box": list(b)} for f, b in keys]})
         out += [{"edit": "audio_range", **a.to_dict()} for a in self.audio]
         return out
 

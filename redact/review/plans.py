@@ -17,6 +17,8 @@ from redact.plan.model import parse_plan
 
 PLAN_SUFFIX = ".plan.json"
 UNDO_DEPTH = 50
+KNOWN_EDITS = ("exclude, style, manual_add, manual_keyframe, manual_delete, manual_tracked, "
+               "always_redact, audio_add, audio_delete, audio_decide, approve, undo")
 
 
 class EditError(ValueError):
@@ -171,7 +173,9 @@ def apply_edit(doc: dict[str, Any], op: dict[str, Any]) -> dict[str, Any]:
         raise EditError('an edit is a JSON object with "op"', 400)
     new = copy.deepcopy(doc)
     kind = op["op"]
-    if kind == "exclude":
+    if kind in ("manual_tracked", "always_redact"):
+        _apply_more(new, op)
+    elif kind == "exclude":
         _track(new, op)["exclude"] = op.get("value", True)
     elif kind == "style":
         _track(new, op)["style"] = op.get("style")
@@ -217,10 +221,22 @@ def apply_edit(doc: dict[str, Any], op: dict[str, Any]) -> dict[str, Any]:
         new["review"] = {**new.get("review", {}), "approved": value}
         return new
     else:
-        raise EditError(f"unknown edit {kind!r}; known: exclude, style, manual_add, "
-                        "manual_keyframe, manual_delete, audio_add, audio_delete, audio_decide, "
-                        "approve, "
-                        "undo", 400)
+        raise EditError(f"unknown edit {kind!r}; known: {KNOWN_EDITS}", 400)
     if new.get("review", {}).get("approved"):
         new["review"] = {**new["review"], "approved": False}
     return new
+
+
+def _apply_more(new: dict[str, Any], op: dict[str, Any]) -> None:
+    """Edits that live beside this module: a tracking run's result, and "always redact"
+    (their ``ValueError`` is the edit's message)."""
+    from redact.review.always import apply_always
+    from redact.review.assist import apply_tracked
+
+    try:
+        if op["op"] == "manual_tracked":
+            apply_tracked(new, op)
+        else:
+            apply_always(new, op.get("track"))
+    except ValueError as exc:
+        raise EditError(str(exc), 422) from None

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from redact.review.assist import AssistJob, AssistJobs
 from redact.review.media import Media, MediaError
 from redact.review.plans import EditError, PlanFolder
 
@@ -52,6 +53,7 @@ class Review:
         self.settings = settings
         self.renders: dict[Path, RenderJob] = {}
         self._render_lock = threading.Lock()
+        self.assist = AssistJobs()
 
     # -- helpers ---------------------------------------------------------------------------
     def plan_path(self, request: Request) -> Path:
@@ -78,6 +80,7 @@ class Review:
             "settings": {"style": doc.get("settings", {}).get("style")},
             "undo": self.folder.undo_depth(path), "summary": self.folder.summary(path),
             "render": self.renders.get(path, RenderJob()).to_dict(),
+            "assist": self.assist_state(path),
             # The transcript beside the plan (personal data: shown to this local reviewer
             # only, like the unredacted video); times on the frames' clock.
             "words": _words(path),
@@ -175,6 +178,9 @@ class Review:
             src = self.media.source(doc)
         except MediaError as exc:
             return JSONResponse({"error": str(exc)}, 409)
+        if self.assist_state(path)["state"] == "running":
+            return JSONResponse({"error": "a tracking run on this plan is going on; wait for "
+                                 "it or stop it"}, 409)
         with self._render_lock:
             if any(j.state == "running" for j in self.renders.values()):
                 return JSONResponse({"error": "another render is running; wait for it"}, 409)
@@ -183,6 +189,67 @@ class Review:
                                           daemon=True)
             job.thread.start()
         return JSONResponse(job.to_dict(), 202)
+
+    def assist_state(self, path: Path) -> dict[str, Any]:
+        job = self.assist.job
+        return job.to_dict() if job.plan == self.folder.rel(path) else AssistJob().to_dict()
+
+    async def track(self, request: Request) -> Response:
+        """GET: the tracking run's state. POST ``{"frame", "box", "category", "index"?,
+        "direction"?}``: follow that box in the background (``{"cancel": true}`` stops it)."""
+        path = self.plan_path(request)
+        if request.method == "GET":
+            return JSONResponse(self.assist_state(path))
+        try:
+            op = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "the request is not JSON"}, 400)
+        if isinstance(op, dict) and op.get("cancel"):
+            self.assist.job.cancel.set()
+            return JSONResponse(self.assist_state(path))
+        frame, box, direction = _track_request(op)
+        if self.rendering(path):
+            return JSONResponse({"error": "a render of this plan is running; wait for it"}, 409)
+        doc = self.folder.load(path)
+        try:
+            src = self.media.source(doc)
+        except MediaError as exc:
+            return JSONResponse({"error": str(exc)}, 409)
+        total = int(doc["input"]["frames"])
+        if frame >= total:
+            raise EditError(f"track: frame {frame} is past the last frame ({total - 1})", 422)
+
+        def work(job: AssistJob) -> dict[str, Any]:
+            return self._follow(job, path, src, op, (frame, box, direction, total))
+
+        job = self.assist.start(self.folder.rel(path), work)
+        if job is None:
+            return JSONResponse({"error": "a tracking run is going on; wait for it"}, 409)
+        return JSONResponse(job.to_dict(), 202)
+
+    def _follow(self, job: AssistJob, path: Path, src: Path, op: dict[str, Any],
+                request: tuple[int, list[float], str, int]) -> dict[str, Any]:
+        """A tracking run in the background; its result goes into the plan as one edit."""
+        from redact.review.assist import follow_in_video
+
+        frame, box, direction, total = request
+
+        def progress(done: int, _total: int) -> None:
+            job.done, job.total = done, total
+        job.frame = frame
+        got = follow_in_video(src, frame, box, direction=direction, total=total,
+                              progress=progress, cancel=job.cancel)
+        lo, hi = min(got.boxes), max(got.boxes)
+        note = (f"tracked {lo}–{hi} from frame {frame}; forwards: {got.forward[1]} "
+                f"(last {got.forward[0]}); backwards: {got.backward[1]} "
+                f"(first {got.backward[0]})")
+        new = self.folder.edit(path, {"op": "manual_tracked", "index": op.get("index"),
+                                      "category": op.get("category", "face"),
+                                      "keyframes": got.keyframes(), "note": note})
+        index = op.get("index")
+        return {"index": len(new["manual"]) - 1 if index is None else index,
+                "first": lo, "last": hi, "note": note,
+                "forward": list(got.forward), "backward": list(got.backward)}
 
     def _render(self, job: RenderJob, plan_path: Path, src: Path) -> None:
         """The custody path of ``redact render``: BatchRunner in render mode (lock, job
@@ -207,6 +274,21 @@ class Review:
             job.state = "ok" if result.status in ("ok", "skipped") else "failed"
         except Exception as exc:  # shown to the reviewer as one line
             job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
+
+
+def _track_request(op: Any) -> tuple[int, list[float], str]:
+    if not isinstance(op, dict):
+        raise EditError("track: send {frame, box, category}", 400)
+    frame, box, direction = op.get("frame"), op.get("box"), op.get("direction", "both")
+    if not isinstance(frame, int) or isinstance(frame, bool) or frame < 0:
+        raise EditError("track: frame must be a whole number >= 0", 422)
+    if not (isinstance(box, list) and len(box) == 4
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in box)
+            and box[2] - box[0] >= 2 and box[3] - box[1] >= 2):
+        raise EditError("track: box must be [x1, y1, x2, y2] with x2 > x1 and y2 > y1", 422)
+    if direction not in ("both", "forward", "backward"):
+        raise EditError("track: direction must be one of both, forward, backward", 422)
+    return frame, [float(v) for v in box], direction
 
 
 def _words(plan_path: Path) -> list[dict[str, Any]]:
@@ -289,6 +371,7 @@ def create_app(root: Path, *, out_dir: Path | None = None, cache_dir: Path | Non
         Route("/api/video", review.video), Route("/api/waveform", review.waveform),
         Route("/api/edit", review.edit, methods=["POST"]),
         Route("/api/render", review.render, methods=["GET", "POST"]),
+        Route("/api/track", review.track, methods=["GET", "POST"]),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(Guard, review=review)],
                     exception_handlers={EditError: _edit_error})

@@ -77,7 +77,10 @@ function lists() {
     for (const s of ["", "blur", "pixelate", "solid"]) style.appendChild(el("option", { value: s }, s || "default"));
     style.value = t.style || "";
     style.onchange = () => edit({ op: "style", track: t.id, style: style.value || null });
-    row.append(cb, sw, label, style);
+    const always = el("button", { id: `track-${t.id}-always`,
+      title: "always redact this person: this track and their face, head and person tracks that overlap it become manual boxes" }, "Always");
+    always.onclick = () => edit({ op: "always_redact", track: t.id });
+    row.append(cb, sw, label, style, always);
     if (t.same_as && t.same_as.length) {
       // One face can have a track per detector: leaving it visible means unticking each.
       row.appendChild(el("span", { class: "same", title: "these tracks cover the same object" },
@@ -100,6 +103,7 @@ function lists() {
     del.onclick = async () => { if (await edit({ op: "manual_delete", index: k })) selected = null; };
     row.append(pick, label, del);
     manual.appendChild(row);
+    if (m.note) manual.appendChild(el("div", { class: "note", id: `manual-${k}-note` }, `${m.source || "drawn"}: ${m.note}`));
   });
   if (!view.manual.length) manual.textContent = "none: press Draw box and drag on the picture";
   const audio = $("audio"); audio.innerHTML = "";
@@ -263,6 +267,46 @@ window.addEventListener("mouseup", async () => {
   }
 });
 
+// ---- assisted tracking -------------------------------------------------------------------
+function trackDirection(m) {
+  const d = $("trackdir").value;
+  if (d !== "auto") return d;
+  const kfs = keyframes(m);
+  if (kfs.length === 1) return "both";
+  return cur <= kfs[0].frame ? "backward" : "forward";
+}
+$("track").onclick = async () => {
+  const m = selected !== null ? view.manual[selected] : null;
+  const box = m ? manualBox(m, cur) : null;
+  if (!box) { status("draw a box on this frame first (Draw box), or select a box that is on it"); return; }
+  try {
+    await call("track", { frame: cur, box: box.map((v) => Math.round(v * 10) / 10), index: selected,
+                          category: m.category || "face", direction: trackDirection(m) });
+  } catch (e) { status(e.message); return; }
+  pollTrack();
+};
+$("trackstop").onclick = () => call("track", { cancel: true }).catch((e) => status(e.message));
+async function pollTrack() {
+  let j;
+  try { j = await call("track"); } catch (e) { status(e.message); return; }
+  $("trackprogress").value = j.total ? j.done / j.total : 0;
+  $("trackstop").disabled = j.state !== "running";
+  $("track").disabled = j.state === "running";
+  document.body.dataset.tracking = j.state;
+  if (j.state === "running") {
+    $("trackinfo").textContent = `tracking from frame ${j.frame}: ${j.done} frames read…`;
+    setTimeout(pollTrack, 400); return;
+  }
+  if (j.state === "ok") {
+    $("trackinfo").textContent = `box ${j.result.index}: ${j.result.note}`;
+    setView(await call("plan"));
+    selected = j.result.index; lists(); drawOverlay();
+  } else if (j.state !== "idle") {
+    $("trackinfo").textContent = `tracking ${j.state}${j.error ? ": " + j.error : ""}`;
+  }
+  $("trackinfo").dataset.state = j.state;
+}
+
 // ---- timeline and waveform ----------------------------------------------------------------
 function span() {
   const t = view.times;
@@ -394,6 +438,7 @@ $("back").href = "./?token=" + encodeURIComponent(TOKEN);
   try { setView(await call("plan")); } catch (e) { status(e.message); return; }
   if (video.dataset.ready) seek(cur);
   document.body.dataset.ready = "1";
+  if (view.assist && view.assist.state === "running") pollTrack();
   if (view.has_audio) {
     try { peaks = await call("waveform"); drawWave(); } catch (e) { status(e.message); }
   }
