@@ -34,8 +34,8 @@ def plausible_people(people: Detections, width: int, height: int) -> Detections:
 
     >>> p = Detections.from_lists([[0, 0, 100, 100], [0, 0, 90, 90], [10, 10, 20, 40]],
     ...                           [0.15, 0.6, 0.15], ["person"] * 3)
-    >>> plausible_people(p, 100, 100).score.tolist()
-    [0.6000000238418579, 0.15000000596046448]
+    >>> plausible_people(p, 100, 100).xyxy.tolist()
+    [[0.0, 0.0, 90.0, 90.0], [10.0, 10.0, 20.0, 40.0]]
     """
     if not len(people):
         return people
