@@ -26,7 +26,8 @@ TEXT_SHA = "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9"
 
 SHIPPED = {"screens-yolov8n": ("screens-yolov8n.pt", {"screen": ("screen",)}),
            "mb3-centernet-coco": ("mb3-centernet-coco.onnx", {
-               "screen": ("tv", "laptop", "cell phone"), "face": ("person",)})}
+               "screen": ("tv", "laptop", "cell phone"), "face": ("person",),
+               "head": ("person",), "person": ("person",)})}
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -16,8 +16,12 @@ from redact.audit.verify import META_DIR, resolve
 from redact.errors import ConfigError
 
 BINS = 120
-COLORS = {"face": "#d9480f", "plate": "#1971c2", "screen": "#5f3dc4"}
-CSV_HEADER = ["input", "status", "output", "frames", "faces", "plates", "screens", "tracks",
+COLORS = {"face": "#d9480f", "plate": "#1971c2", "screen": "#5f3dc4", "text": "#2b8a3e",
+          "head": "#f59f00", "person": "#c2255c"}
+# One count column per category, in the order of CATEGORIES.
+COUNTED = (("faces", "face"), ("plates", "plate"), ("screens", "screen"), ("texts", "text"),
+           ("heads", "head"), ("persons", "person"))
+CSV_HEADER = ["input", "status", "output", "frames", *(col for col, _ in COUNTED), "tracks",
               "second_look", "review_frames", "warnings", "error"]
 
 
@@ -90,8 +94,8 @@ def _write_csv(path: Path, files: list[dict[str, Any]]) -> None:
             counts = rec.get("counts", {})
             look = rec.get("second_look") or {}
             w.writerow([f["input"], f["status"], f["output"] or "",
-                        rec.get("frames", {}).get("output", ""), counts.get("face", 0),
-                        counts.get("plate", 0), counts.get("screen", 0),
+                        rec.get("frames", {}).get("output", ""),
+                        *(counts.get(cat, 0) for _, cat in COUNTED),
                         len(rec.get("tracks", [])), look.get("verdict", "not run"),
                         " ".join(str(x) for x in _review_frames(look)),
                         " | ".join(rec.get("warnings", [])), f["error"] or ""])

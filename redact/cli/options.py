@@ -19,7 +19,7 @@ _O = typer.Option
 # flag by its flat name (face_threshold → face.threshold), which the loader maps and records.
 SETTING_FLAGS: dict[str, Any] = {
     "categories": Annotated[str | None, _O("--categories", "-c",
-                                           help="Comma list of face, plate, screen, text.")],
+                                           help="face, plate, head, person, screen, text.")],
     "style": Annotated[str | None, _O(help="blur | pixelate | solid")],
     "device": Annotated[str | None, _O(help="auto | cpu | cuda")],
     "face_size": Annotated[int | None, _O(help="Face detector input, long side px.")],

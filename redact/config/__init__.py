@@ -40,6 +40,8 @@ from redact.config.sections import (
     VERIFY_CHOICES,
     X264_PRESETS,
     FaceSettings,
+    HeadSettings,
+    PersonSettings,
     PlateSettings,
     ScreenSettings,
     Section,
@@ -48,7 +50,8 @@ from redact.config.sections import (
 
 __all__ = [
     "CATEGORIES", "DEVICES", "ENV_VARS", "FIELDS", "FLAT_NAMES", "RECALL", "SECTIONS", "STYLES",
-    "VERIFY_CHOICES", "X264_PRESETS", "Config", "FaceSettings", "PlateSettings",
+    "VERIFY_CHOICES", "X264_PRESETS", "Config", "FaceSettings", "HeadSettings",
+    "PersonSettings", "PlateSettings",
     "ScreenSettings", "Section", "Settings", "TextSettings", "_data_dir", "config_error",
     "flatten", "list_presets", "load_preset", "load_settings", "nest", "preset_dir",
     "recall_reductions",

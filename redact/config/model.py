@@ -19,6 +19,8 @@ from redact.config.sections import (
     OFF,
     Device,
     FaceSettings,
+    HeadSettings,
+    PersonSettings,
     PlateSettings,
     Prob,
     ScreenSettings,
@@ -48,6 +50,8 @@ class Config(_Frozen):
     plate: PlateSettings = Field(default_factory=PlateSettings)
     screen: ScreenSettings = Field(default_factory=ScreenSettings)
     text: TextSettings = Field(default_factory=TextSettings)
+    head: HeadSettings = Field(default_factory=HeadSettings)
+    person: PersonSettings = Field(default_factory=PersonSettings)
     # Plates and screens scoring at least this but under their threshold are candidates: the
     # tracker uses one only to continue a track that a box over the threshold started (the
     # low-score pass of ByteTrack); alone, a candidate is never painted. A 25 px front plate
@@ -166,7 +170,7 @@ class Config(_Frozen):
     def sections(self) -> dict[str, Section]:
         """Each category's own settings, by category."""
         return {"face": self.face, "plate": self.plate, "screen": self.screen,
-                "text": self.text}
+                "text": self.text, "head": self.head, "person": self.person}
 
     def section(self, category: str) -> Section:
         return self.sections()[category]
@@ -201,7 +205,8 @@ class Config(_Frozen):
 
 
 SECTIONS: dict[str, type[Section]] = {
-    "face": FaceSettings, "plate": PlateSettings, "screen": ScreenSettings, "text": TextSettings}
+    "face": FaceSettings, "plate": PlateSettings, "screen": ScreenSettings, "text": TextSettings,
+    "head": HeadSettings, "person": PersonSettings}
 # The names of before the sections: face_threshold → face.threshold, plate_size → plate.size.
 FLAT_NAMES = {f"{cat}_{name}": f"{cat}.{name}"
               for cat, model in SECTIONS.items() for name in model.model_fields}

@@ -21,7 +21,7 @@ Device = Literal["auto", "cpu", "cuda"]
 VerifyChoice = Literal["off", "stills", "all"]
 X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                      "slower", "veryslow"]
-CATEGORIES = ("face", "plate", "screen", "text")
+CATEGORIES = ("face", "plate", "screen", "text", "head", "person")
 STYLES: tuple[str, ...] = get_args(Style)
 DEVICES: tuple[str, ...] = get_args(Device)
 VERIFY_CHOICES: tuple[str, ...] = get_args(VerifyChoice)
@@ -182,5 +182,30 @@ class TextSettings(_Frozen):
     size: Pixels = Field(1280, json_schema_extra=LOWER)
 
 
-Section = FaceSettings | PlateSettings | ScreenSettings | TextSettings
+class HeadSettings(_Frozen):
+    """Heads, whichever way they face (opt-in; on in the max-recall preset). The COCO
+    model's people, each cut to its head end, sized by the person box's shape
+    (detect/people.py); faces the face models find are painted by the ``face`` category."""
+
+    category: ClassVar[str] = "head"
+    model: str = "mb3-centernet-coco"
+    # 0.1: on the tune half of benchmarks/real_boxes.json, 0.15 lost seated and partly hidden
+    # people (benchmarks/RESULTS.md, heads-persons).
+    threshold: Prob = Field(0.1, json_schema_extra=HIGHER)
+    # The COCO graph's input is fixed at 512 px (it ignores this); a user-added YOLO head
+    # model reads it.
+    size: Pixels = Field(512, json_schema_extra=LOWER)
+
+
+class PersonSettings(_Frozen):
+    """Whole people, for minors and victims (opt-in): the COCO model's person boxes."""
+
+    category: ClassVar[str] = "person"
+    model: str = "mb3-centernet-coco"
+    threshold: Prob = Field(0.1, json_schema_extra=HIGHER)
+    size: Pixels = Field(512, json_schema_extra=LOWER)
+
+
+Section = (FaceSettings | PlateSettings | ScreenSettings | TextSettings | HeadSettings
+           | PersonSettings)
 

@@ -3,8 +3,9 @@ model: its ``tv``, ``laptop`` and ``cell phone`` classes are screens. Our own sc
 (models/screens/) learned from 126 real photos; this one from COCO's 118k, so one model's
 miss is not a leak (models/screens/MB3_CENTERNET_CARD.md).
 
-Mapped to ``face`` (``person`` in the registry), it finds people too far away for any face
-model: on stills only, the head end of each small person is returned as a face."""
+Its ``person`` class serves three categories (the registry maps it to each): ``face``, on
+stills only, the head end of people too far away for any face model; ``head``, the head end
+of every person (detect/people.py); ``person``, the whole box."""
 
 from __future__ import annotations
 
@@ -16,8 +17,12 @@ import numpy as np
 from redact.detect.base import over_threshold
 from redact.detect.detections import Detections
 from redact.detect.onnx_session import make_session
+from redact.detect.people import head_boxes, plausible_people
 from redact.models import ModelSpec
 
+# The categories COCO's person class can serve, and the internal label of its raw boxes.
+PEOPLE = ("face", "head", "person")
+PERSON = "person-box"
 # The 80 COCO detection classes in the model's output order.
 COCO80 = (
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
@@ -44,9 +49,17 @@ class CocoCenterNetDetector:
         self.categories = categories
         self.thresholds = thresholds
         self.person_max_height = person_max_height
-        class_map = spec.class_to_category()
+        class_map = {name: cat for name, cat in spec.class_to_category().items()
+                     if cat not in PEOPLE}
         self.class_category = {i: class_map[name] for i, name in enumerate(COCO80)
                                if name in class_map and class_map[name] in categories}
+        # The categories this run asks of the person class (a class maps to one category
+        # in ``class_to_category``, so these are read from the spec's lists).
+        self.people = tuple(c for c in PEOPLE
+                            if c in categories and "person" in spec.categories.get(c, ()))
+        if self.people:
+            self.class_category[COCO80.index("person")] = PERSON
+            self.thresholds = {**thresholds, PERSON: min(thresholds[c] for c in self.people)}
         if not self.class_category:
             raise ValueError(f"model {spec.name!r} maps none of {sorted(class_map)} to "
                              f"{', '.join(categories)}")
@@ -55,20 +68,34 @@ class CocoCenterNetDetector:
         self.side = int(self.input.shape[1])  # NHWC, fixed square
         self.warnings: list[str] = []
         if device == "cuda":
-            self.warnings.append("screen detector CenterNet (COCO) ran on the CPU")
+            self.warnings.append("COCO detector CenterNet ran on the CPU")
 
     def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,
                still: bool = False) -> list[Detections]:
         if not still and set(self.categories) <= {"face"}:
-            return [Detections.empty() for _ in frames]  # heads are for stills only
+            return [Detections.empty() for _ in frames]  # small heads are for stills only
         # The graph's input size is fixed: ``scale`` cannot enlarge it.
         out = []
         for frame in frames:
             found = self._detect(frame)
-            people = found.category == "face"
+            people = found.category == PERSON
             out.append(Detections.concat([found[~people],
-                                          heads(found[people], self.person_max_height)
-                                          if still else Detections.empty()]))
+                                          *self._from_people(found[people], frame, still)]))
+        return out
+
+    def _from_people(self, people: Detections, frame: np.ndarray,
+                     still: bool) -> list[Detections]:
+        """Each asked-for category's boxes from the person boxes, at its own threshold."""
+        people = plausible_people(people, frame.shape[1], frame.shape[0])
+        out = []
+        for cat in self.people:
+            mine = people[people.score >= self.thresholds[cat]]
+            if cat == "face":
+                out.append(heads(mine, self.person_max_height) if still else Detections.empty())
+            elif cat == "head":
+                out.append(head_boxes(mine))
+            else:
+                out.append(mine.replace(category=np.full(len(mine), cat, dtype=object)))
         return out
 
     def _detect(self, frame: np.ndarray) -> Detections:
@@ -134,4 +161,4 @@ def heads(people: Detections, max_height: float) -> Detections:
     small = people[h <= max_height]
     xyxy = small.xyxy.copy()
     xyxy[:, 3] = xyxy[:, 1] + HEAD_SHARE * (xyxy[:, 3] - xyxy[:, 1])
-    return small.replace(xyxy=xyxy)
+    return small.replace(xyxy=xyxy, category=np.full(len(small), "face", dtype=object))

@@ -47,7 +47,7 @@ SCHEMA = "redact.plan/2"
 MANUAL_TRACK_BASE = -1000  # manual region k gets track id MANUAL_TRACK_BASE - k
 AUDIO_MODES = ("mute", "bleep")
 # Kept literal (not imported from config) so the generated JSON Schema lists the values.
-Category = Literal["face", "plate", "screen", "text"]
+Category = Literal["face", "plate", "screen", "text", "head", "person"]
 StyleName = Literal["blur", "pixelate", "solid"]
 
 
