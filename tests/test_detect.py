@@ -482,3 +482,19 @@ def test_agreement_bars_come_from_the_screen_section_and_need_two_screen_models(
     assert agreement_bars(Config(), names) == {}  # screens not asked for
     one = Config(categories=("screen",), screen_second_model="none", accept_recall_loss=True)
     assert agreement_bars(one, names) == {}  # nothing to agree with: the threshold decides
+
+
+def test_video_frames_are_not_enlarged_beyond_max_upscale():
+    import numpy as np
+
+    from redact.detect.centerface import CenterFaceDetector
+
+    det = CenterFaceDetector.__new__(CenterFaceDetector)
+    det.size, det.coarse_size, det.max_upscale = 960, 480, 1.0
+    small, large = np.zeros((360, 640, 3), np.uint8), np.zeros((1080, 1920, 3), np.uint8)
+    assert det._fine_size(small, 1.0, still=False) == 640  # one pass at its own size
+    assert det._fine_size(np.zeros((270, 480, 3), np.uint8), 1.0, still=False) == 480
+    assert det._fine_size(large, 1.0, still=False) == 960
+    assert det._fine_size(small, 1.5, still=True) == 1440  # stills keep their enlargement
+    det.max_upscale = 4.0
+    assert det._fine_size(small, 1.0, still=False) == 960

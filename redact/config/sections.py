@@ -80,6 +80,11 @@ class FaceSettings(_Frozen):
     size: Pixels = Field(960, json_schema_extra=LOWER)
     # Second, coarse face pass (0 turns it off); see detect/centerface.py.
     coarse_size: ZeroInt | Pixels = Field(480, json_schema_extra=LOWER)
+    # Video: the fine pass enlarges a frame at most this many times (stills keep ``size``).
+    # 1.0: a 640x360 frame is looked at once at 640 px, not at 960 plus a coarse 480 pass;
+    # on the annotated real footage of 480x270 to 768x432 no face leaked that did not leak at
+    # 960 (benchmarks/RESULTS.md, speed). 4: enlarge up to ``size`` (the old behaviour).
+    max_upscale: float = Field(1.0, ge=1.0, le=4.0, json_schema_extra=LOWER)
     # Stills: the face model also looks at overlapping tiles (this many across the long side),
     # each enlarged to ``size``, for faces a few pixels across. 0 or 1 turns it off.
     still_tiles: int = Field(4, ge=0, le=8, json_schema_extra=LOWER)

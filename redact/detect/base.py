@@ -134,6 +134,7 @@ def backend_settings(kind: str, config: Config, categories: list[str]) -> dict[s
         return {}
     if kind == "centerface":
         return {"coarse_size": config.face.coarse_size, "still_tiles": config.face.still_tiles,
+                "max_upscale": config.face.max_upscale,
                 "tiles": config.large_frame_tiles, "tile_above": config.large_frame_above}
     extra: dict[str, Any] = {"still_fine_scale": config.still_fine_scale}
     if kind == "yolo":

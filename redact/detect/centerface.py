@@ -38,10 +38,11 @@ class CenterFaceDetector:
     def __init__(self, *, spec: ModelSpec, weights: Path, categories: tuple[str, ...],
                  thresholds: dict[str, float], size: int, device: str,
                  coarse_size: int = 0, still_tiles: int = 0, tiles: int = 0,
-                 tile_above: float = 0.0, **_: object) -> None:
+                 tile_above: float = 0.0, max_upscale: float = 0.0, **_: object) -> None:
         self.categories = categories
         self.threshold = thresholds["face"]
         self.size, self.coarse_size = size, coarse_size
+        self.max_upscale = max_upscale
         self.still_tiles = still_tiles
         self.tiles, self.tile_above = tiles, tile_above
         self.warnings: list[str] = []
@@ -90,7 +91,7 @@ class CenterFaceDetector:
         # The fine pass (configured size × scale) finds small faces; when it *upsamples* the
         # frame, large faces get split or missed, so a coarse pass runs too. On frames larger
         # than the fine input (1080p video) the coarse pass adds nothing and is skipped.
-        fine = round(self.size * scale)
+        fine = self._fine_size(frame, scale, still)
         sizes = [fine]
         if self.coarse_size and fine > max(frame.shape[:2]):
             sizes.insert(0, self.coarse_size)
@@ -108,6 +109,15 @@ class CenterFaceDetector:
             size = min(self.size, max(32, 8 * max(tiles[0].x2, tiles[0].y2)))
             passes += [(tile, tile.crop(frame), size) for tile in tiles]
         return passes
+
+    def _fine_size(self, frame: np.ndarray, scale: float, still: bool) -> int:
+        """The fine pass's input: ``size`` × ``scale``, but on video frames never more than
+        ``max_upscale`` × the frame (nor under the coarse pass, which it then replaces)."""
+        fine = round(self.size * scale)
+        if still or not self.max_upscale:
+            return fine
+        cap = round(max(frame.shape[:2]) * self.max_upscale / 32) * 32
+        return min(fine, max(cap, self.coarse_size, 32))
 
     def _detect_at(self, frame: np.ndarray, size: int) -> Detections:
         return self._detect_many([(frame, size)])[0]
