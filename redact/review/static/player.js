@@ -4,7 +4,8 @@
 const Q = new URLSearchParams(location.search);
 const TOKEN = Q.get("token") || "";
 const PLAN = Q.get("plan") || "";
-const COLORS = { face: "#ffca28", plate: "#26c6da", screen: "#ab47bc" };
+const COLORS = { face: "#ffca28", plate: "#26c6da", screen: "#ab47bc", head: "#f59f00",
+                 person: "#c2255c", text: "#2b8a3e" };
 const $ = (id) => document.getElementById(id);
 const api = (path) => `api/${path}?plan=${encodeURIComponent(PLAN)}&token=${encodeURIComponent(TOKEN)}`;
 
