@@ -251,7 +251,7 @@ def test_centerface_tile_part_does_not_suppress_the_whole_face():
     from redact.detect.centerface import CenterFaceDetector
 
     det = object.__new__(CenterFaceDetector)  # no weights: the network call is scripted
-    det.size, det.coarse_size, det.still_tiles = 960, 0, 0
+    det.size, det.coarse_size, det.still_tiles, det.max_upscale = 960, 0, 0, 1.0
     det.tiles, det.tile_above = 2, 2.5
     frame = np.zeros((1920, 2560, 3), np.uint8)
     whole = [1000.0, 700.0, 1500.0, 1000.0]  # wider than the tiles' overlap: no tile holds it
