@@ -171,9 +171,11 @@ def _scored(script, times, confirm=0.5, **kw):
         found = script.get(i, [])
         d = Detections.from_lists([b for b, _ in found], [s for _, s in found],
                                   ["face"] * len(found))
-        released += stage.push(Slot(i, t, d, size=(640, 480)))
-    released += stage.flush()
-    return {s.index: s.final_regions() for s in released}, stage
+        # Regions are read when a slot is released, as analysis does (plan/analyse.py).
+        released += [(s.index, s.final_regions()) for s in stage.push(Slot(i, t, d,
+                                                                           size=(640, 480)))]
+    released += [(s.index, s.final_regions()) for s in stage.flush()]
+    return dict(released), stage
 
 
 def test_a_low_score_face_seen_once_is_not_painted():
@@ -247,3 +249,14 @@ def test_a_track_leaving_the_frame_is_covered_until_it_has_left():
     assert all(len(regions[i]) == 0 for i in range(22, 40))  # and then nothing lingers
     regions, _ = _scored(script, times, coast_s=0.1, pad_after_s=0.0, edge_coast_s=0.0)
     assert len(regions[15]) == 0  # what the edge rule adds
+
+
+def test_the_filter_of_unconfirmed_tracks_stays_small_on_long_footage():
+    # a false face somewhere new every second for ten minutes at 10 fps: none painted, and
+    # the ids the filter holds do not pile up
+    times = [i * 0.1 for i in range(6000)]
+    script = {i: [([10 + (i // 10) % 50 * 12, 100, 30 + (i // 10) % 50 * 12, 120], 0.15)]
+              for i in range(0, 6000, 10)}
+    regions, stage = _scored(script, times)
+    assert all(len(r) == 0 for r in regions.values())
+    assert len(stage.tracks) == 600 and len(stage.tentative) < 10

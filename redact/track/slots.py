@@ -31,6 +31,8 @@ class Slot:
     keep: Callable[[Detections], Detections] | None = None
 
     def final_regions(self) -> Detections:
+        """Read it when the stage releases the slot, not later: ``keep`` reflects what the
+        stage knows now (a tracker forgets long-rejected tracks)."""
         regions = Detections.concat(self.regions)
         return self.keep(regions) if self.keep is not None else regions
 

@@ -112,6 +112,8 @@ class TrackingStage:
         self.tracks: list[Track] = []
         self.live: list[Track] = []
         self.tentative: set[int] = set()
+        # (time it ended, id) of tentative tracks that ended unconfirmed, oldest first
+        self._rejected: deque[tuple[float, int]] = deque()
         self.size: tuple[int, int] | None = None
         self._next_id = 1
 
@@ -155,6 +157,11 @@ class TrackingStage:
         while self.buffer and (now - self.buffer[0].time > self.lookback_s
                                or len(self.buffer) > self.max_frames):
             out.append(self.buffer.popleft())
+        # A rejected track's regions lie on frames before it ended, all released a look-back
+        # later: its id can leave the filter then, which keeps the filter small on long
+        # footage (thousands of shelves and sandwiches an hour).
+        while self._rejected and self._rejected[0][0] < now - 2 * self.lookback_s:
+            self.tentative.discard(self._rejected.popleft()[1])
         return out
 
     def _update(self, slot: Slot) -> None:
@@ -309,6 +316,8 @@ class TrackingStage:
                 still_live.append(track)  # may still be re-found and gap-filled
             else:
                 track.ended = True
+                if not track.confirmed:
+                    self._rejected.append((t, track.id))
         self.live = still_live
 
     def _leaving(self, track: Track, t: float) -> bool:
