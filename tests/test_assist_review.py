@@ -21,7 +21,7 @@ from redact.review.always import person_group
 from redact.review.assist import Followed, follow_in_video, thin
 from redact.review.server import create_app
 from tests.conftest import read_video
-from tests.test_review import LiveServer, browser, drag, make_plan, wait_saved  # noqa: F401
+from tests.test_review import LiveServer, approve_and_render, browser, drag, make_plan, wait_saved  # noqa: F401
 
 W, H, N = 320, 240, 40
 SIDE = 40
@@ -186,13 +186,7 @@ def test_browser_draw_track_correct_approve_render(clip, tmp_path, fake_runner, 
         wait_saved(page, "manual_keyframe")
         track_and_wait()
         page.click("#draw")
-        page.click("#approve")
-        wait_saved(page, "approve")
-        page.click("#render")
-        page.wait_for_function("document.getElementById('renderinfo').dataset.state",
-                               timeout=60_000)
-        assert page.get_attribute("#renderinfo", "data-state") == "ok", \
-            page.inner_text("#renderinfo")
+        approve_and_render(page, 60_000)
     assert not errors, errors
     done = load_plan(plan)
     (item,) = done.manual

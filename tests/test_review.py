@@ -268,6 +268,17 @@ def wait_saved(page, what: str) -> None:
     page.evaluate("document.getElementById('status').textContent = ''")
 
 
+def approve_and_render(page, timeout_ms: int = 120_000) -> None:
+    """Approve the open plan, render it, and wait for the render to succeed."""
+    page.click("#approve")
+    wait_saved(page, "approve")
+    page.click("#render")
+    page.wait_for_function("document.getElementById('renderinfo').dataset.state",
+                           timeout=timeout_ms)
+    assert page.get_attribute("#renderinfo", "data-state") == "ok", \
+        page.inner_text("#renderinfo")
+
+
 @pytest.mark.models
 def test_browser_review_of_a_real_clip(tmp_path, browser):
     """Plan a real clip with the real detectors, then in Chromium: exclude a track, draw a
@@ -343,13 +354,7 @@ def test_browser_review_of_a_real_clip(tmp_path, browser):
         shots.mkdir(parents=True, exist_ok=True)
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(shots / "review-player.png"), full_page=True)
-        page.click("#approve")
-        wait_saved(page, "approve")
-        page.click("#render")
-        page.wait_for_function("document.getElementById('renderinfo').dataset.state",
-                               timeout=120_000)
-        assert page.get_attribute("#renderinfo", "data-state") == "ok", \
-            page.inner_text("#renderinfo")
+        approve_and_render(page)
         page.click("#back")
         page.wait_for_selector("#files tbody tr .badge.rendered")
         assert "approved" in page.inner_text("#files tbody tr")

@@ -17,7 +17,7 @@ from redact.review.server import create_app
 from redact.speech.transcript import Transcript, Word, transcript_path_for
 from tests.conftest import make_clip
 from tests.test_audio import corr, decode_audio, rms, segment, with_audio
-from tests.test_review import LiveServer, browser, make_plan, wait_saved  # noqa: F401
+from tests.test_review import LiveServer, approve_and_render, browser, make_plan, wait_saved  # noqa: F401
 
 WORDS = [("my", 0.1, 0.3), ("number", 0.32, 0.45), ("five", 0.5, 0.7), ("five", 0.72, 1.0),
          ("okay", 1.2, 1.4), ("jennifer", 1.5, 2.0), ("said", 2.1, 2.3), ("hello", 2.4, 2.7),
@@ -64,13 +64,7 @@ def test_browser_review_by_the_word(tmp_path, fake_runner, browser):  # noqa: F8
         page.click("#mutewords")
         wait_saved(page, "audio_add")
         assert "muted" in page.get_attribute("#word-7", "class")
-        page.click("#approve")
-        wait_saved(page, "approve")
-        page.click("#render")
-        page.wait_for_function("document.getElementById('renderinfo').dataset.state",
-                               timeout=120_000)
-        assert page.get_attribute("#renderinfo", "data-state") == "ok", \
-            page.inner_text("#renderinfo")
+        approve_and_render(page)
     assert not errors, errors
     plan = load_plan(plan_path)
     assert [(a.status, a.start, a.end) for a in plan.audio] == [
