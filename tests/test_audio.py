@@ -41,15 +41,20 @@ def with_audio(video: Path, dst: Path, seconds: float, *, rate: int = RATE,
                 continue
             packet.stream = vout
             out.mux(packet)
-        for start in range(0, n, 1024):
-            chunk = np.ascontiguousarray(samples[:, start:start + 1024])
-            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
-            frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
-            for packet in a.encode(frame):
-                out.mux(packet)
-        for packet in a.encode():
-            out.mux(packet)
+        mux_audio(out, a, samples, rate, layout)
     return dst
+
+
+def mux_audio(out, stream, samples: np.ndarray, rate: int, layout: str) -> None:
+    """Encode ``samples`` (channels, n) float32 into ``stream`` of ``out``, 1024 at a time."""
+    for start in range(0, samples.shape[1], 1024):
+        chunk = np.ascontiguousarray(samples[:, start:start + 1024])
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
+        frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
 
 
 def decode_audio(path: Path) -> tuple[float, int, np.ndarray]:

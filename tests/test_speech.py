@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -20,7 +19,7 @@ from redact.speech.finder import FinderSettings, find_personal_data
 from redact.speech.transcript import Transcript, Word, to_webvtt, transcript_path_for
 from redact.speech.words import load_names_file
 from tests.conftest import make_clip
-from tests.test_audio import corr, decode_audio, rms, segment
+from tests.test_audio import corr, decode_audio, mux_audio, rms, segment
 
 NO_CUES = FinderSettings(pad_s=0.0, cue_s=0.0)
 
@@ -144,14 +143,7 @@ def clip_with_streams(path: Path, streams: list[np.ndarray]) -> Path:
                 packet.stream = vout
                 out.mux(packet)
         for a, samples in zip(outs, streams, strict=True):
-            for start in range(0, len(samples), 1024):
-                chunk = np.ascontiguousarray(samples[None, start:start + 1024])
-                frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
-                frame.sample_rate, frame.pts, frame.time_base = RATE, start, Fraction(1, RATE)
-                for packet in a.encode(frame):
-                    out.mux(packet)
-            for packet in a.encode():
-                out.mux(packet)
+            mux_audio(out, a, samples[None, :].astype(np.float32), RATE, "mono")
     return path
 
 
