@@ -19,6 +19,7 @@ from redact.plan.model import RedactionPlan
 from redact.render.painted import Painted
 from redact.render.video import render_frames
 from redact.track import TemporalStage
+from redact.track.tracker import CONFIRM_HITS
 
 Progress = Callable[[int, int], None]
 
@@ -77,7 +78,8 @@ def redact_video(src: Path, dst_tmp: Path | None, final_suffix: str, config: Con
         outcome.warnings.append(
             f"{stats.unconfirmed} low-score face track(s) were not painted: never confirmed "
             "(each scored under face.confirm_score, no second model agreed, and it was "
-            "detected fewer than 3 times); set face.confirm_score 0 to paint every detection")
+            f"detected fewer than {CONFIRM_HITS} times); set face.confirm_score 0 to paint "
+            "every detection")
     return outcome
 
 

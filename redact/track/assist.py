@@ -118,7 +118,7 @@ class BoxFollower:
             cx, cy = x + w / 2, y + h / 2
             bw, bh = self.box[2] - self.box[0], self.box[3] - self.box[1]
             guess = np.array([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2])
-        box, score = self._refine(img, [guess])
+        box, score = self._search(img, guess, (guess, self._match(img, guess)))
         if inside_fraction(box, *self.size) < self.settings.min_inside:
             return None
         self.score = score
@@ -141,17 +141,15 @@ class BoxFollower:
         self._mil = cv2.TrackerMIL_create()
         self._mil.init(img, self._rect(box))
 
-    def _refine(self, img: np.ndarray, guesses: list[np.ndarray]) -> tuple[np.ndarray, float]:
-        """Best position and scale near any guess (MIL's) for either template; its
-        correlation."""
-        best = (guesses[0], max(_ncc(self.first, _patch(img, guesses[0])),
-                                _ncc(self.recent, _patch(img, guesses[0]))))
-        for guess in guesses:
-            best = self._search(img, guess, best)
-        return best
+    def _match(self, img: np.ndarray, box: np.ndarray) -> float:
+        """How well the patch at ``box`` matches either template (normalised correlation)."""
+        patch = _patch(img, box)
+        return max(_ncc(self.first, patch), _ncc(self.recent, patch))
 
     def _search(self, img: np.ndarray, guess: np.ndarray,
                 best: tuple[np.ndarray, float]) -> tuple[np.ndarray, float]:
+        """The best (box, correlation) among ``best`` and the positions and scales of either
+        template near ``guess`` (MIL's proposal)."""
         import cv2
 
         bw, bh = guess[2] - guess[0], guess[3] - guess[1]

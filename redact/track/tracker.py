@@ -5,7 +5,8 @@ coasting, interpolated and padded boxes to what was detected, and two rules keep
 painting walls:
 
 * A track of a category with a ``confirm`` score is *tentative* until a detection scores that
-  much or a second detection continues it; the regions of a track that is still tentative
+  much, another model agrees (a candidate over it), or it has been detected ``CONFIRM_HITS``
+  times; the regions of a track that is still tentative
   when its frame leaves the look-back buffer are dropped (``Slot.keep``). Once confirmed,
   every frame it covered in the buffer is painted, the first one included: no delay.
 * When a track is found again, the frames in between get the box interpolated along its
@@ -125,10 +126,6 @@ class TrackingStage:
                    pad_before_s=config.pad_before_s, pad_after_s=config.pad_after_s,
                    confirm=confirm, edge_coast_s=config.edge_coast_s)
 
-    @property
-    def confirmed_tracks(self) -> list[Track]:
-        return [t for t in self.tracks if t.confirmed]
-
     # -- the stage interface -------------------------------------------------------------
     def push(self, slot: Slot) -> list[Slot]:
         slot.keep = self._keep
@@ -212,8 +209,11 @@ class TrackingStage:
             box = boxes[track_ids == track.id]
             others = low.xyxy[low.category == track.category]
             if len(others) and iou_matrix(box, others).max() >= AGREE_IOU:
-                track.confirmed = True
-                self.tentative.discard(track.id)
+                self._confirm(track)
+
+    def _confirm(self, track: Track) -> None:
+        track.confirmed = True
+        self.tentative.discard(track.id)
 
     def _associate(self, tracks: list[Track], boxes: np.ndarray, t: float, *,
                    similar_size: bool = False):
@@ -273,8 +273,7 @@ class TrackingStage:
 
     def _rematch(self, track: Track, slot: Slot, box: np.ndarray, score: float) -> None:
         if not track.confirmed and track.detected + 1 >= CONFIRM_HITS:
-            track.confirmed = True  # seen often enough
-            self.tentative.discard(track.id)
+            self._confirm(track)  # seen often enough
         gap = slot.time - track.last_time
         if 0 < gap <= self.gap_fill_s:
             for past in self.buffer:
