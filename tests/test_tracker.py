@@ -260,3 +260,12 @@ def test_the_filter_of_unconfirmed_tracks_stays_small_on_long_footage():
     regions, stage = _scored(script, times)
     assert all(len(r) == 0 for r in regions.values())
     assert len(stage.tracks) == 600 and len(stage.tentative) < 10
+
+
+def test_a_tentative_face_found_again_with_a_high_score_is_painted():
+    # first seen at 0.15, then at 0.9 once, then gone: the 0.9 detection confirms it
+    times = [i * 0.04 for i in range(30)]
+    regions, stage = _scored({10: [(BOX, 0.15)], 14: [(BOX, 0.9)]}, times)
+    assert stage.tracks[0].confirmed
+    for i in range(10, 15):
+        assert len(regions[i]), i

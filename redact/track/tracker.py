@@ -272,8 +272,9 @@ class TrackingStage:
                 self._add(past, track, grow(box_at(dt), frac), "padded")
 
     def _rematch(self, track: Track, slot: Slot, box: np.ndarray, score: float) -> None:
-        if not track.confirmed and track.detected + 1 >= CONFIRM_HITS:
-            self._confirm(track)  # seen often enough
+        if not track.confirmed and (track.detected + 1 >= CONFIRM_HITS
+                                    or score >= self.confirm.get(track.category, 0.0)):
+            self._confirm(track)  # seen often enough, or now seen clearly
         gap = slot.time - track.last_time
         if 0 < gap <= self.gap_fill_s:
             for past in self.buffer:
