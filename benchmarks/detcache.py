@@ -120,9 +120,7 @@ def replay_clip(rec: ClipRecord, config, merge=None) -> dict[int, Detections]:
 
 
 def load(path: Path) -> dict[str, ClipRecord]:
-    import __main__
-
-    __main__.ClipRecord = ClipRecord  # records written before main() went through the module
+    """The records ``record`` wrote (a pickle: read only files you wrote yourself)."""
     return pickle.loads(path.read_bytes())
 
 
