@@ -25,6 +25,13 @@ def _dynamic_model_bytes(path: Path) -> bytes:
     import onnx
 
     model = onnx.load(str(path))
+    # Trap: the shipped graph lists its weights among its inputs as well, so ORT treats them
+    # as overridable and never folds the batch norms into the convolutions: the same network
+    # ran in twice the time (160 ms against 86 ms per 960 px input on one core).
+    weights = {init.name for init in model.graph.initializer}
+    inputs = [value for value in model.graph.input if value.name not in weights]
+    del model.graph.input[:]
+    model.graph.input.extend(inputs)
     for value in list(model.graph.input) + list(model.graph.output):
         dims = value.type.tensor_type.shape.dim
         if len(dims) == 4:
