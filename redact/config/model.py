@@ -18,6 +18,7 @@ from redact.config.sections import (
     LOWER,
     OFF,
     Device,
+    Precision,
     FaceSettings,
     HeadSettings,
     PersonSettings,
@@ -46,6 +47,10 @@ class Config(_Frozen):
     categories: tuple[str, ...] = ("face", "plate")
     style: Style = "blur"
     device: Device = "auto"
+    # "auto": on the CPU, a model with an int8 twin in models/int8/ runs as that twin (about
+    # twice as fast; recall parity measured per model in models/int8/MODEL_CARD.md); on a GPU,
+    # and with "float", the float model runs. The audit names the model that ran.
+    precision: Precision = "auto"
     face: FaceSettings = Field(default_factory=FaceSettings)
     plate: PlateSettings = Field(default_factory=PlateSettings)
     screen: ScreenSettings = Field(default_factory=ScreenSettings)

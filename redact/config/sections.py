@@ -18,6 +18,7 @@ from redact.config.messages import config_error
 
 Style = Literal["blur", "pixelate", "solid"]
 Device = Literal["auto", "cpu", "cuda"]
+Precision = Literal["auto", "float"]
 VerifyChoice = Literal["off", "stills", "all"]
 X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                      "slower", "veryslow"]

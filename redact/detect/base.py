@@ -208,7 +208,17 @@ def check_models(config: Config, store: ModelStore) -> None:
     if vehicles:
         names.add(vehicle_spec(store.specs(), vehicles).name)
     for name in names:
-        store.ensure(known_spec(specs, name))
+        store.ensure(runtime_spec(specs, known_spec(specs, name), device, config.precision))
+
+
+def runtime_spec(specs: dict[str, ModelSpec], spec: ModelSpec, device: str,
+                 precision: str) -> ModelSpec:
+    """The model that runs for ``spec``: its int8 twin on the CPU (``precision`` "auto"),
+    else itself. A twin has the float model's kind and categories, so it serves the same."""
+    if device != "cpu" or precision != "auto":
+        return spec
+    twins = [s for s in specs.values() if s.int8_of == spec.name and s.kind == spec.kind]
+    return twins[0] if twins else spec
 
 
 def vehicle_spec(specs: dict[str, ModelSpec], name: str | None) -> ModelSpec:
@@ -254,7 +264,7 @@ class DetectorSet:
         specs = store.specs()
         detectors, models, helpers = [], [], []
         for name, categories in by_model.items():
-            spec = known_spec(specs, name)
+            spec = runtime_spec(specs, known_spec(specs, name), device, config.precision)
             missing = [c for c in categories if c not in spec.categories]
             if missing:
                 raise ConfigError(
@@ -270,7 +280,8 @@ class DetectorSet:
             backend = load_backend(spec.kind)
             extra = backend_settings(spec.kind, config, categories)
             if spec.kind == "yolo" and "plate" in categories and vehicle_model(config):
-                vspec = vehicle_spec(specs, vehicle_model(config))
+                vspec = runtime_spec(specs, vehicle_spec(specs, vehicle_model(config)),
+                                     device, config.precision)
                 extra["vehicle_weights"] = store.ensure(vspec)
                 helpers.append(vspec)  # named in the audit after the detectors' own models
             size = max(s.size for s in sections)

@@ -58,7 +58,10 @@ class YoloDetector:
         self.onnx: OnnxYolo | None = None
         self.model = None
         if self.device == "cpu":
-            self.onnx = OnnxYolo(export_onnx(Path(weights), spec.sha256), threads=cpu_threads())
+            # An int8 twin (models/int8/) is already an ONNX graph; a .pt is exported once.
+            graph = (Path(weights) if Path(weights).suffix == ".onnx"
+                     else export_onnx(Path(weights), spec.sha256))
+            self.onnx = OnnxYolo(graph, threads=cpu_threads())
             names = self.onnx.names
         else:
             quiet_ultralytics()

@@ -29,6 +29,9 @@ class ModelSpec:
     categories: dict[str, tuple[str, ...]]
     source: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    # The float model this one is the int8 twin of (models/int8/): run in its place on the
+    # CPU unless ``precision = "float"`` (detect/base.py ``runtime_spec``).
+    int8_of: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -45,7 +48,8 @@ class ModelSpec:
         return {"name": self.name, "kind": self.kind, "file": self.file, "sha256": self.sha256,
                 "license": self.license, "description": self.description,
                 "categories": {k: list(v) for k, v in self.categories.items()},
-                "source": dict(self.source)}
+                "source": dict(self.source),
+                **({"int8_of": self.int8_of} if self.int8_of else {})}
 
 
 def _spec(name: str, raw: dict[str, Any]) -> ModelSpec:
@@ -55,6 +59,7 @@ def _spec(name: str, raw: dict[str, Any]) -> ModelSpec:
             license=raw.get("license", "unknown"),
             categories={k: tuple(v) for k, v in raw["categories"].items()},
             source=dict(raw.get("source", {})), description=raw.get("description", ""),
+            int8_of=raw.get("int8_of", ""),
         )
     except (KeyError, AttributeError, TypeError) as exc:
         raise ConfigError(f"model {name!r}: registry entry is missing or malformed ({exc})") \
