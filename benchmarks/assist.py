@@ -48,7 +48,8 @@ def run_object(obj: dict) -> dict:
         box = item.box_at(f)
         hits += box is not None and iou(box.tolist(), b) >= 0.5
     tracked = max(got.boxes) - min(got.boxes) + 1
-    return {"object": obj["name"], "clip": obj["clip"], "annotated": len(scored),
+    return {"object": obj["name"], "clip": obj["clip"], "split": obj.get("split", "report"),
+            "annotated": len(scored),
             "hits": int(hits), "share": hits / max(1, len(scored)),
             "tracked": f"{min(got.boxes)}–{max(got.boxes)}",
             "stopped": f"{got.forward[1]} after {got.forward[0]}",
@@ -59,13 +60,16 @@ def run_object(obj: dict) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--publish", action="store_true")
+    ap.add_argument("--split", choices=("tune", "report"), help="only the objects of this split")
     args = ap.parse_args()
     objects = json.loads((HERE / "assist_boxes.json").read_text())["objects"]
+    objects = [o for o in objects if args.split in (None, o.get("split", "report"))]
     rows = [run_object(o) for o in objects]
-    lines = ["| object | clip | tracked frames | stopped | keyframes | annotated frames | "
-             "IoU ≥ 0.5 | ms per frame |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| object | clip | split | tracked frames | stopped | keyframes | annotated frames | "
+             "IoU ≥ 0.5 | ms per frame |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['object']} | {r['clip']} | {r['tracked']} | {r['stopped']} | "
+        lines.append(f"| {r['object']} | {r['clip']} | {r['split']} | {r['tracked']} | "
+                     f"{r['stopped']} | "
                      f"{r['keyframes']} | {r['annotated']} | {r['hits']}/{r['annotated']} "
                      f"({100 * r['share']:.0f} %) | {r['ms_per_frame']:.1f} |")
     total = sum(r["annotated"] for r in rows)
