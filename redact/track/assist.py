@@ -29,6 +29,8 @@ MAX_WORK = 1280  # the working picture's long side at most
 GRID = 10  # points per side of the grid followed in the box
 WINDOW = 11  # Lucas-Kanade window, working pixels
 PATCH = 9  # side of the patch compared around each point
+SEARCH = 2.0  # box sizes around the expected place searched for the templates when flow fails
+LEVELS = 3  # pyramid levels: motion up to about WINDOW × 2^LEVELS / 2 working pixels a frame
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ def median_flow(prev: np.ndarray, img: np.ndarray, box: np.ndarray, shift: np.nd
     import cv2
 
     p0 = grid_points(box).astype(np.float32)
-    lk = {"winSize": (WINDOW, WINDOW), "maxLevel": 3, "flags": cv2.OPTFLOW_USE_INITIAL_FLOW,
+    lk = {"winSize": (WINDOW, WINDOW), "maxLevel": LEVELS, "flags": cv2.OPTFLOW_USE_INITIAL_FLOW,
           "criteria": (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 0.03)}
     p1, st1, _ = cv2.calcOpticalFlowPyrLK(prev, img, p0, (p0 + shift).astype(np.float32), **lk)
     back, st2, _ = cv2.calcOpticalFlowPyrLK(img, prev, p1, p0.copy(), **lk)
@@ -191,8 +193,13 @@ class BoxFollower:
         if inside_fraction(box, *self.size) < s.min_inside:
             self.box = box
             return None
-        self.score = score = self._match(img, box)
+        score = self._match(img, box)
         good = flow is not None and flow.fb <= s.max_fb and flow.points >= s.min_points
+        if not good or score < s.lost_score:
+            found = self._search(img, self.box + np.tile(self.shift, 2))
+            if found is not None and found[1] >= max(s.refresh, score):
+                box, score, good = found[0], found[1], True
+        self.score = score
         self.poor = 0 if good and score >= s.lost_score else self.poor + 1
         if self.poor >= s.patience:
             return None
@@ -203,6 +210,28 @@ class BoxFollower:
         self.shift = ((box[:2] + box[2:]) - (self.box[:2] + self.box[2:])) / 2
         self.box = box
         return box / self.scale
+
+    def _search(self, img: np.ndarray, guess: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """Where either template matches best within ``SEARCH`` box sizes of ``guess`` (the
+        box moved as it last moved), at the box's size: for motion too large for the flow."""
+        import cv2
+
+        tw, th = round(float(guess[2] - guess[0])), round(float(guess[3] - guess[1]))
+        reach = SEARCH * max(tw, th)
+        h, w = img.shape[:2]
+        x0, y0 = int(max(0, guess[0] - reach)), int(max(0, guess[1] - reach))
+        x1, y1 = int(min(w, guess[2] + reach)), int(min(h, guess[3] + reach))
+        if x1 - x0 < tw or y1 - y0 < th or tw < 4 or th < 4:
+            return None
+        best: tuple[np.ndarray, float] | None = None
+        for tpl in (self.recent, self.first):
+            t = cv2.resize(tpl, (tw, th), interpolation=cv2.INTER_LINEAR)
+            _, val, _, loc = cv2.minMaxLoc(
+                cv2.matchTemplate(img[y0:y1, x0:x1], t, cv2.TM_CCOEFF_NORMED))
+            if best is None or val > best[1]:
+                best = (np.array([x0 + loc[0], y0 + loc[1], x0 + loc[0] + tw, y0 + loc[1] + th],
+                                 np.float64), float(val))
+        return best
 
     def _match(self, img: np.ndarray, box: np.ndarray) -> float:
         """How well the patch at ``box`` matches either template (normalised correlation)."""
