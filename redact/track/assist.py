@@ -234,6 +234,18 @@ class BoxFollower:
         return best
 
     def _match(self, img: np.ndarray, box: np.ndarray) -> float:
-        """How well the patch at ``box`` matches either template (normalised correlation)."""
-        patch = _patch(img, box)
-        return max(_ncc(self.first, patch), _ncc(self.recent, patch))
+        """How well the patch at ``box`` matches either template (normalised correlation),
+        on the part of the box inside the picture."""
+        import cv2
+
+        x1, y1, x2, y2 = (round(float(v)) for v in box)
+        h, w = img.shape[:2]
+        cx1, cy1, cx2, cy2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
+        if cx2 - cx1 < 4 or cy2 - cy1 < 4:
+            return -1.0
+        seen = img[cy1:cy2, cx1:cx2]
+        best = -1.0
+        for tpl in (self.first, self.recent):
+            t = cv2.resize(tpl, (x2 - x1, y2 - y1), interpolation=cv2.INTER_LINEAR)
+            best = max(best, _ncc(seen, t[cy1 - y1:cy2 - y1, cx1 - x1:cx2 - x1]))
+        return best
