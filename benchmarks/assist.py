@@ -15,14 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import subprocess
 import time
-from datetime import date
 from pathlib import Path
 
-from benchmarks.common import publish
+from benchmarks.common import machine, publish
 from redact.plan.model import ManualItem
 
 HERE = Path(__file__).parent
@@ -61,14 +57,6 @@ def run_object(obj: dict) -> dict:
             "frames_decoded_per_s": None}
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, check=True,
-                              capture_output=True, text=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def _cv2_version() -> str:
     import cv2
 
@@ -96,9 +84,7 @@ def main() -> None:
     lines += ["", f"All objects: {hits}/{total} annotated frames ({100 * hits / total:.0f} %) "
               f"with IoU ≥ 0.5. Target (≥ 90 % of an object's frames, on at least 3 clips): "
               f"met on {len(met)} clip(s): {', '.join(met) or 'none'}.", "",
-              f"Measured {date.today()} at commit {_commit()} on {platform.machine()} "
-              f"({os.cpu_count()} cores, shared), Python {platform.python_version()}, "
-              f"OpenCV {_cv2_version()}.", "",
+              f"Measured on {machine()}, OpenCV {_cv2_version()} (a shared machine).", "",
               "One box (the hand-made one) drawn on the object's first annotated frame; scored "
               "on the other annotated frames (`benchmarks/assist_boxes.json`: boxes every 4-7 "
               "frames). A frame after tracking stopped counts as a miss. Split: the follower's "
