@@ -23,6 +23,7 @@ from redact.plan.model import ManualItem
 
 HERE = Path(__file__).parent
 VIDEOS = HERE.parent.parent / "shared" / "data" / "videos"
+KINDS = ("face turned away", "plate", "logo", "hand")  # what issue 19's criterion names
 
 
 def iou(a, b) -> float:
@@ -49,6 +50,7 @@ def run_object(obj: dict) -> dict:
         hits += box is not None and iou(box.tolist(), b) >= 0.5
     tracked = max(got.boxes) - min(got.boxes) + 1
     return {"object": obj["name"], "clip": obj["clip"], "split": obj.get("split", "report"),
+            "kind": obj.get("kind", ""),
             "annotated": len(scored),
             "hits": int(hits), "share": hits / max(1, len(scored)),
             "tracked": f"{min(got.boxes)}–{max(got.boxes)}",
@@ -80,9 +82,10 @@ def main() -> None:
                      f"({100 * r['share']:.0f} %) | {r['ms_per_frame']:.1f} |")
     total = sum(r["annotated"] for r in rows)
     hits = sum(r["hits"] for r in rows)
-    met = sorted({r["clip"] for r in rows if r["share"] >= 0.9})
+    met = sorted({r["clip"] for r in rows if r["share"] >= 0.9 and r["kind"] in KINDS})
     lines += ["", f"All objects: {hits}/{total} annotated frames ({100 * hits / total:.0f} %) "
-              f"with IoU ≥ 0.5. Target (≥ 90 % of an object's frames, on at least 3 clips): "
+              f"with IoU ≥ 0.5. Target (≥ 90 % of the frames of an object of the kinds "
+              f"{', '.join(KINDS)}, on at least 3 clips): "
               f"met on {len(met)} clip(s): {', '.join(met) or 'none'}.", "",
               f"Measured on {machine()}, OpenCV {_cv2_version()} (a shared machine).", "",
               "One box (the hand-made one) drawn on the object's first annotated frame; scored "
@@ -90,7 +93,24 @@ def main() -> None:
               "frames). A frame after tracking stopped counts as a miss. Split: the follower's "
               "constants were chosen on the `tune` objects only; `report` objects were not used "
               "to choose them. Time per frame: wall time of the whole run (decode of the video "
-              "up to the last tracked frame included) over the frames tracked."]
+              "up to the last tracked frame included) over the frames tracked.", "",
+              "Follower: median flow (a 10x10 grid of points followed by pyramidal Lucas-Kanade "
+              "forwards and back; the better half by forward-backward error and patch "
+              "correlation votes the shift and the change of size), seeded with the last "
+              "frame's motion; a template search 2 box sizes around the expected place when "
+              "the flow fails; lost after 3 frames of poor flow or poor correlation with the "
+              "drawn and the last good patch. Plain `opencv-python-headless`, no model file.",
+              "",
+              "Where it fails: the two store-aisle heads. The straw hat turns away and its "
+              "box lags the head by about 8 px from frame 36 on (the collar and shoulder in "
+              "the lower part of the drawn box move less than the head), and the hand-made "
+              "box shrinks to the hat once the face is gone while the followed one keeps the "
+              "drawn height; the blonde head is drawn on a motion-blurred frame as it enters "
+              "and its box shrinks to half the head as the hair turns. Tried and dropped (no "
+              "gain on the tune objects): leaving out points that move with the background "
+              "around the box, a grid over the inner 60-80 % of the box, a template "
+              "re-centring after the flow. Earlier: MIL + template check 19/41 on the first "
+              "five objects; CSRT (opencv-contrib) 21/41."]
     publish("assisted-tracking", lines, args.publish)
 
 
