@@ -18,11 +18,12 @@ import json
 import time
 from pathlib import Path
 
-from benchmarks.common import publish
+from benchmarks.common import machine, publish
 from redact.plan.model import ManualItem
 
 HERE = Path(__file__).parent
 VIDEOS = HERE.parent.parent / "shared" / "data" / "videos"
+KINDS = ("face turned away", "plate", "logo", "hand")  # what issue 19's criterion names
 
 
 def iou(a, b) -> float:
@@ -48,7 +49,9 @@ def run_object(obj: dict) -> dict:
         box = item.box_at(f)
         hits += box is not None and iou(box.tolist(), b) >= 0.5
     tracked = max(got.boxes) - min(got.boxes) + 1
-    return {"object": obj["name"], "clip": obj["clip"], "annotated": len(scored),
+    return {"object": obj["name"], "clip": obj["clip"], "split": obj.get("split", "report"),
+            "kind": obj.get("kind", ""),
+            "annotated": len(scored),
             "hits": int(hits), "share": hits / max(1, len(scored)),
             "tracked": f"{min(got.boxes)}–{max(got.boxes)}",
             "stopped": f"{got.forward[1]} after {got.forward[0]}",
@@ -56,34 +59,58 @@ def run_object(obj: dict) -> dict:
             "frames_decoded_per_s": None}
 
 
+def _cv2_version() -> str:
+    import cv2
+
+    return cv2.__version__
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--publish", action="store_true")
+    ap.add_argument("--split", choices=("tune", "report"), help="only the objects of this split")
     args = ap.parse_args()
     objects = json.loads((HERE / "assist_boxes.json").read_text())["objects"]
+    objects = [o for o in objects if args.split in (None, o.get("split", "report"))]
     rows = [run_object(o) for o in objects]
-    lines = ["| object | clip | tracked frames | stopped | keyframes | annotated frames | "
-             "IoU ≥ 0.5 | ms per frame |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| object | clip | split | tracked frames | stopped | keyframes | annotated frames | "
+             "IoU ≥ 0.5 | ms per frame |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['object']} | {r['clip']} | {r['tracked']} | {r['stopped']} | "
+        lines.append(f"| {r['object']} | {r['clip']} | {r['split']} | {r['tracked']} | "
+                     f"{r['stopped']} | "
                      f"{r['keyframes']} | {r['annotated']} | {r['hits']}/{r['annotated']} "
                      f"({100 * r['share']:.0f} %) | {r['ms_per_frame']:.1f} |")
     total = sum(r["annotated"] for r in rows)
     hits = sum(r["hits"] for r in rows)
+    met = sorted({r["clip"] for r in rows if r["share"] >= 0.9 and r["kind"] in KINDS})
     lines += ["", f"All objects: {hits}/{total} annotated frames ({100 * hits / total:.0f} %) "
-              "with IoU ≥ 0.5 (target: ≥ 90 % per object). **Not met.**", "",
+              f"with IoU ≥ 0.5. Target (≥ 90 % of the frames of an object of the kinds "
+              f"{', '.join(KINDS)}, on at least 3 clips): "
+              f"met on {len(met)} clip(s): {', '.join(met) or 'none'}.", "",
+              f"Measured on {machine()}, OpenCV {_cv2_version()} (a shared machine).", "",
               "One box (the hand-made one) drawn on the object's first annotated frame; scored "
               "on the other annotated frames (`benchmarks/assist_boxes.json`: boxes every 4-7 "
-              "frames, from `benchmarks/real_boxes.json`). A frame after tracking stopped "
-              "counts as a miss. Time per frame: wall time of the whole run (decode included) "
-              "over the frames tracked, on a shared 2-core machine under load.", "",
-              "Where it fails: MIL's box never changes size, and the template check that "
-              "resizes it drifts on small, low-texture objects (a 25x11 px plate moving 17 px "
-              "a frame is lost at once; heads shrinking to half their size keep a box too "
-              "large). For comparison, CSRT from `opencv-contrib-python-headless` 5.1 (tried in "
-              "a throwaway venv: it replaces the `cv2` of `opencv-python-headless`, so it is not "
-              "a dependency) in place of MIL in the same follower: 21/41 (51 %), the plate "
-              "6/6 but the hard-hat head 1/10."]
+              "frames). A frame after tracking stopped counts as a miss. Split: the follower's "
+              "constants were chosen on the `tune` objects only; `report` objects were not used "
+              "to choose them. Time per frame: wall time of the whole run (decode of the video "
+              "up to the last tracked frame included) over the frames tracked.", "",
+              "Follower: median flow (a 10x10 grid of points followed by pyramidal Lucas-Kanade "
+              "forwards and back; the better half by forward-backward error and patch "
+              "correlation votes the shift and the change of size), seeded with the last "
+              "frame's motion; a template search 2 box sizes around the expected place when "
+              "the flow fails; lost after 3 frames of poor flow or poor correlation with the "
+              "drawn and the last good patch. Plain `opencv-python-headless`, no model file.",
+              "",
+              "Where it fails: the two store-aisle heads. The straw hat turns away and its "
+              "box lags the head by about 8 px from frame 36 on (the collar and shoulder in "
+              "the lower part of the drawn box move less than the head), and the hand-made "
+              "box shrinks to the hat once the face is gone while the followed one keeps the "
+              "drawn height; the blonde head is drawn on a motion-blurred frame as it enters "
+              "and its box shrinks to half the head as the hair turns. Tried and dropped (no "
+              "gain on the tune objects): leaving out points that move with the background "
+              "around the box, a grid over the inner 60-80 % of the box, a template "
+              "re-centring after the flow. Earlier: MIL + template check 19/41 on the first "
+              "five objects; CSRT (opencv-contrib) 21/41."]
     publish("assisted-tracking", lines, args.publish)
 
 

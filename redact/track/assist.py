@@ -1,11 +1,17 @@
 """Follow one box a reviewer drew, frame after frame, until it is lost or leaves the picture.
 
-OpenCV's MIL tracker (``cv2.TrackerMIL_create``: no model file, nothing downloaded) proposes
-where the object moved; a template check then (1) refines the position and the size among a few
-scales with ``cv2.matchTemplate`` around that proposal and (2) decides whether it is still the
-same object: the normalised correlation of the new patch with the drawn patch and with the last
-accepted one. Below ``lost_score`` for ``patience`` frames in a row the object is lost and the
-frames since the last good one are given back (``BoxFollower.update`` returns None).
+Median flow (Kalal et al. 2010, built here from OpenCV's pyramidal Lucas-Kanade, so no contrib
+module and no model file): a grid of points in the box is followed into the next frame and back
+again; the points that come back close to where they started and whose neighbourhood still looks
+the same vote for the box's shift (median of their motion) and its change of size (median ratio
+of their pairwise distances). The motion of the last frame seeds the search, so a small object
+moving fast is not lost at once.
+
+Whether it is still the same object is judged on each frame: the points' forward-backward error
+and the normalised correlation of the box's patch with the drawn patch and with the last good
+one. ``patience`` poor frames in a row and the object is lost (``BoxFollower.update`` returns
+None): a stop shown to the reviewer, who corrects a keyframe and tracks again, rather than a box
+drifting onto the background.
 
 Works on grey pictures scaled so the box's short side is about ``WORK_SIDE`` pixels (small boxes
 are enlarged, big pictures shrunk): the cost per frame does not grow with the video's size.
@@ -20,8 +26,11 @@ import numpy as np
 
 WORK_SIDE = 48.0  # the box's short side in working pixels
 MAX_WORK = 1280  # the working picture's long side at most
-SCALES = (0.94, 1.0, 1.06)
-SEARCH = 0.6  # the template search reaches this fraction of the box size around MIL's guess
+GRID = 10  # points per side of the grid followed in the box
+WINDOW = 11  # Lucas-Kanade window, working pixels
+PATCH = 9  # side of the patch compared around each point
+SEARCH = 2.0  # box sizes around the expected place searched for the templates when flow fails
+LEVELS = 3  # pyramid levels: motion up to about WINDOW × 2^LEVELS / 2 working pixels a frame
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,9 @@ class FollowSettings:
     patience: int = 3  # this many poor frames in a row: lost
     min_inside: float = 0.5  # less of the box than this inside the picture: left the frame
     refresh: float = 0.7  # a frame matching this well becomes the recent template
+    max_fb: float = 2.0  # median forward-backward error (working pixels) above which: poor
+    min_points: int = 6  # fewer reliable points than this: poor
+    max_zoom: float = 1.1  # the box grows or shrinks by at most this factor a frame
 
 
 def working_scale(box: np.ndarray, shape: tuple[int, ...]) -> float:
@@ -73,12 +85,80 @@ def _ncc(a: np.ndarray | None, b: np.ndarray | None) -> float:
     return float(cv2.matchTemplate(a, b, cv2.TM_CCOEFF_NORMED)[0, 0])
 
 
+@dataclass(frozen=True)
+class Flow:
+    """What median flow made of one frame: the moved box (working pixels), the median
+    forward-backward error of the points and how many points voted."""
+
+    box: np.ndarray
+    fb: float
+    points: int
+
+
+def grid_points(box: np.ndarray, n: int = GRID) -> np.ndarray:
+    """``n`` × ``n`` points spread over the box, away from its edges.
+
+    >>> grid_points(np.array([0.0, 0.0, 10.0, 20.0]), 2).tolist()
+    [[2.5, 5.0], [7.5, 5.0], [2.5, 15.0], [7.5, 15.0]]
+    """
+    xs = box[0] + (np.arange(n) + 0.5) / n * (box[2] - box[0])
+    ys = box[1] + (np.arange(n) + 0.5) / n * (box[3] - box[1])
+    gx, gy = np.meshgrid(xs, ys)
+    return np.stack([gx.ravel(), gy.ravel()], axis=1)
+
+
+def _patch_ncc(a: np.ndarray, b: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> np.ndarray:
+    """Normalised correlation of the ``PATCH`` patches around each pair of points."""
+    import cv2
+
+    out = np.empty(len(pa))
+    for i, (u, v) in enumerate(zip(pa, pb, strict=True)):
+        x = cv2.getRectSubPix(a, (PATCH, PATCH), (float(u[0]), float(u[1]))).astype(np.float32)
+        y = cv2.getRectSubPix(b, (PATCH, PATCH), (float(v[0]), float(v[1]))).astype(np.float32)
+        out[i] = cv2.matchTemplate(x, y, cv2.TM_CCOEFF_NORMED)[0, 0]
+    return out
+
+
+def median_flow(prev: np.ndarray, img: np.ndarray, box: np.ndarray, shift: np.ndarray,
+                max_zoom: float) -> Flow | None:
+    """Move ``box`` from ``prev`` to ``img``; ``shift`` is the expected motion (the last
+    frame's). None when no point could be followed."""
+    import cv2
+
+    p0 = grid_points(box).astype(np.float32)
+    lk = {"winSize": (WINDOW, WINDOW), "maxLevel": LEVELS, "flags": cv2.OPTFLOW_USE_INITIAL_FLOW,
+          "criteria": (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 0.03)}
+    p1, st1, _ = cv2.calcOpticalFlowPyrLK(prev, img, p0, (p0 + shift).astype(np.float32), **lk)
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(img, prev, p1, p0.copy(), **lk)
+    ok = (st1.ravel() == 1) & (st2.ravel() == 1) & np.isfinite(p1).all(axis=1)
+    if ok.sum() < 2:
+        return None
+    p0, p1 = p0[ok].astype(np.float64), p1[ok].astype(np.float64)
+    fb = np.linalg.norm(back[ok] - p0, axis=1)
+    ncc = _patch_ncc(prev, img, p0, p1)
+    # Classic median flow: only the better half by both measures votes.
+    keep = (fb <= np.median(fb)) & (ncc >= np.median(ncc))
+    if keep.sum() < 2:
+        keep = fb <= np.median(fb)
+    a, b = p0[keep], p1[keep]
+    d = np.median(b - a, axis=0)
+    zoom = 1.0
+    if len(a) >= 3:
+        i, j = np.triu_indices(len(a), 1)
+        d0 = np.linalg.norm(a[i] - a[j], axis=1)
+        d1 = np.linalg.norm(b[i] - b[j], axis=1)
+        far = d0 > 1.0
+        if far.any():
+            zoom = float(np.clip(np.median(d1[far] / d0[far]), 1 / max_zoom, max_zoom))
+    c = (box[:2] + box[2:]) / 2 + d
+    half = (box[2:] - box[:2]) / 2 * zoom
+    return Flow(np.concatenate([c - half, c + half]), float(np.median(fb)), int(keep.sum()))
+
+
 class BoxFollower:
     """One object through consecutive frames (forwards or backwards, as they are given)."""
 
     def __init__(self, frame: np.ndarray, box, settings: FollowSettings | None = None) -> None:
-        import cv2
-
         self.settings = settings or FollowSettings()
         b = np.asarray(box, np.float64)
         self.scale = working_scale(b, frame.shape)
@@ -90,15 +170,10 @@ class BoxFollower:
             self.first = img[max(0, int(self.box[1])):int(self.box[3]) + 1,
                              max(0, int(self.box[0])):int(self.box[2]) + 1]
         self.recent = self.first
+        self.prev = img
+        self.shift = np.zeros(2)
         self.poor = 0
         self.score = 1.0
-        self._mil = cv2.TrackerMIL_create()
-        self._mil.init(img, self._rect(self.box))
-
-    @staticmethod
-    def _rect(box: np.ndarray) -> tuple[int, int, int, int]:
-        return (round(float(box[0])), round(float(box[1])), max(2, round(float(box[2] - box[0]))),
-                max(2, round(float(box[3] - box[1]))))
 
     def prepare(self, frame: np.ndarray) -> np.ndarray:
         """The working picture of a frame (grey, scaled): what ``step`` takes. Smaller than
@@ -111,65 +186,66 @@ class BoxFollower:
 
     def step(self, img: np.ndarray) -> np.ndarray | None:
         """``update`` on a picture from ``prepare``."""
-        ok, rect = self._mil.update(img)
-        guess = self.box.copy()
-        if ok:
-            x, y, w, h = rect
-            cx, cy = x + w / 2, y + h / 2
-            bw, bh = self.box[2] - self.box[0], self.box[3] - self.box[1]
-            guess = np.array([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2])
-        box, score = self._search(img, guess, (guess, self._match(img, guess)))
-        if inside_fraction(box, *self.size) < self.settings.min_inside:
+        s = self.settings
+        flow = median_flow(self.prev, img, self.box, self.shift, s.max_zoom)
+        self.prev = img
+        box = self.box + np.tile(self.shift, 2) if flow is None else flow.box
+        if inside_fraction(box, *self.size) < s.min_inside:
+            self.box = box
             return None
+        score = self._match(img, box)
+        good = flow is not None and flow.fb <= s.max_fb and flow.points >= s.min_points
+        if not good or score < s.lost_score:
+            found = self._search(img, self.box + np.tile(self.shift, 2))
+            if found is not None and found[1] >= max(s.refresh, score):
+                box, score, good = found[0], found[1], True
         self.score = score
-        self.poor = self.poor + 1 if score < self.settings.lost_score else 0
-        if self.poor >= self.settings.patience:
+        self.poor = 0 if good and score >= s.lost_score else self.poor + 1
+        if self.poor >= s.patience:
             return None
-        if self.poor == 0 and score >= self.settings.refresh:
+        if self.poor == 0 and score >= s.refresh:
             patch = _patch(img, box)
             if patch is not None:
                 self.recent = patch
-        if abs((box[2] - box[0]) - (self.box[2] - self.box[0])) > 0.5 or np.abs(
-                box - guess).max() > 2:
-            self._reinit(img, box)
+        self.shift = ((box[:2] + box[2:]) - (self.box[:2] + self.box[2:])) / 2
         self.box = box
         return box / self.scale
 
-    def _reinit(self, img: np.ndarray, box: np.ndarray) -> None:
+    def _search(self, img: np.ndarray, guess: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """Where either template matches best within ``SEARCH`` box sizes of ``guess`` (the
+        box moved as it last moved), at the box's size: for motion too large for the flow."""
         import cv2
 
-        self._mil = cv2.TrackerMIL_create()
-        self._mil.init(img, self._rect(box))
+        tw, th = round(float(guess[2] - guess[0])), round(float(guess[3] - guess[1]))
+        reach = SEARCH * max(tw, th)
+        h, w = img.shape[:2]
+        x0, y0 = int(max(0, guess[0] - reach)), int(max(0, guess[1] - reach))
+        x1, y1 = int(min(w, guess[2] + reach)), int(min(h, guess[3] + reach))
+        if x1 - x0 < tw or y1 - y0 < th or tw < 4 or th < 4:
+            return None
+        best: tuple[np.ndarray, float] | None = None
+        for tpl in (self.recent, self.first):
+            t = cv2.resize(tpl, (tw, th), interpolation=cv2.INTER_LINEAR)
+            _, val, _, loc = cv2.minMaxLoc(
+                cv2.matchTemplate(img[y0:y1, x0:x1], t, cv2.TM_CCOEFF_NORMED))
+            if best is None or val > best[1]:
+                best = (np.array([x0 + loc[0], y0 + loc[1], x0 + loc[0] + tw, y0 + loc[1] + th],
+                                 np.float64), float(val))
+        return best
 
     def _match(self, img: np.ndarray, box: np.ndarray) -> float:
-        """How well the patch at ``box`` matches either template (normalised correlation)."""
-        patch = _patch(img, box)
-        return max(_ncc(self.first, patch), _ncc(self.recent, patch))
-
-    def _search(self, img: np.ndarray, guess: np.ndarray,
-                best: tuple[np.ndarray, float]) -> tuple[np.ndarray, float]:
-        """The best (box, correlation) among ``best`` and the positions and scales of either
-        template near ``guess`` (MIL's proposal)."""
+        """How well the patch at ``box`` matches either template (normalised correlation),
+        on the part of the box inside the picture."""
         import cv2
 
-        bw, bh = guess[2] - guess[0], guess[3] - guess[1]
+        x1, y1, x2, y2 = (round(float(v)) for v in box)
         h, w = img.shape[:2]
-        for s in SCALES:
-            tw, th = round(float(bw * s)), round(float(bh * s))
-            if tw < 4 or th < 4:
-                continue
-            cx, cy = (guess[0] + guess[2]) / 2, (guess[1] + guess[3]) / 2
-            rx, ry = SEARCH * bw + tw / 2, SEARCH * bh + th / 2
-            x0, y0 = int(max(0, cx - rx)), int(max(0, cy - ry))
-            x1, y1 = int(min(w, cx + rx)), int(min(h, cy + ry))
-            if x1 - x0 < tw or y1 - y0 < th:
-                continue
-            region = img[y0:y1, x0:x1]
-            for tpl in (self.recent, self.first):
-                t = cv2.resize(tpl, (tw, th), interpolation=cv2.INTER_LINEAR)
-                res = cv2.matchTemplate(region, t, cv2.TM_CCOEFF_NORMED)
-                _, val, _, loc = cv2.minMaxLoc(res)
-                if val > best[1] + 0.02 * (s != 1.0):
-                    best = (np.array([x0 + loc[0], y0 + loc[1], x0 + loc[0] + tw,
-                                      y0 + loc[1] + th], np.float64), float(val))
+        cx1, cy1, cx2, cy2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
+        if cx2 - cx1 < 4 or cy2 - cy1 < 4:
+            return -1.0
+        seen = img[cy1:cy2, cx1:cx2]
+        best = -1.0
+        for tpl in (self.first, self.recent):
+            t = cv2.resize(tpl, (x2 - x1, y2 - y1), interpolation=cv2.INTER_LINEAR)
+            best = max(best, _ncc(seen, t[cy1 - y1:cy2 - y1, cx1 - x1:cx2 - x1]))
         return best
