@@ -65,3 +65,20 @@ def test_add_user_yolo_model(tmp_path):
     assert store.status(spec) == "ok"
     with pytest.raises(ConfigError, match="already exists"):
         store.add_yolo("screens", weights, {"screen": ["tv"]})
+
+
+def test_int8_twins_ship_verified_and_run_on_the_cpu_only():
+    from redact.detect.base import runtime_spec
+
+    store = ModelStore(offline=True)
+    specs = store.specs()
+    twins = {s.int8_of: s for s in specs.values() if s.int8_of}
+    assert set(twins) == {"centerface", "fastanpr-plate", "mb3-centernet-coco"}
+    for name, twin in twins.items():
+        float_spec = specs[name]
+        assert twin.kind == float_spec.kind and twin.categories == float_spec.categories
+        assert sha256_file(store.ensure(twin)) == twin.sha256  # in the repository, pinned
+        assert runtime_spec(specs, float_spec, "cpu", "auto") is twin
+        assert runtime_spec(specs, float_spec, "cpu", "float") is float_spec
+        assert runtime_spec(specs, float_spec, "cuda", "auto") is float_spec
+    assert runtime_spec(specs, specs["yunet"], "cpu", "auto") is specs["yunet"]
