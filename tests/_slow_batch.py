@@ -22,7 +22,7 @@ class Slow(ScriptedDetector):
 def main() -> None:
     settings = load_settings(overrides={"face_model": "centerface"}, override_source="api")
     runner = FileRunner(settings)
-    runner._detectors = scripted_set(Slow({}))
+    runner.use_detectors(scripted_set(Slow({})))
     report = BatchRunner(settings, Path(sys.argv[2]), file_runner=runner).run([Path(sys.argv[1])])
     print("done", report.exit_code, flush=True)
 

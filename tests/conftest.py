@@ -144,7 +144,7 @@ def fake_runner():
         # The second look would load the real models; tests of it script its detector.
         overrides.setdefault("verify_output", "off")
         runner = FileRunner(load_settings(overrides=overrides, override_source="api"))
-        runner._detectors = scripted_set(ScriptedDetector(script, fail_at))
+        runner.use_detectors(scripted_set(ScriptedDetector(script, fail_at)))
         # Settings that lower recall force a second look over every frame: a scripted one
         # that finds nothing, so no real model is loaded.
         runner.second_look_detectors = lambda _config: scripted_set(ScriptedDetector())

@@ -30,7 +30,7 @@ from tests.conftest import ScriptedDetector, make_clip, scripted_set
 def batch(inputs, out, options=None, **overrides):
     settings = load_settings(overrides=overrides, override_source="api")
     runner = FileRunner(settings)
-    runner._detectors = scripted_set(ScriptedDetector({0: [[4, 4, 20, 20]]}))
+    runner.use_detectors(scripted_set(ScriptedDetector({0: [[4, 4, 20, 20]]})))
     return BatchRunner(settings, out, options, file_runner=runner).run(inputs)
 
 

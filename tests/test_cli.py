@@ -43,9 +43,9 @@ def test_run_json_contract_and_exit_codes(tmp_path):
     assert audit["output"]["sha256"] == out_sha
     assert audit["input"]["sha256"] == hashlib.sha256((src / "ok.mp4").read_bytes()).hexdigest()
     # the COCO model is in the set: vehicles for the plate model's closer look, and small
-    # people's heads on stills
-    assert {m["name"] for m in audit["models"]} == {"centerface", "fastanpr-plate", "yunet",
-                                                   "mb3-centernet-coco"}
+    # people's heads on stills; video on the CPU runs the int8 twins (Config.precision)
+    assert {m["name"] for m in audit["models"]} == {"centerface-int8", "fastanpr-plate-int8",
+                                                   "yunet", "mb3-centernet-coco-int8"}
     assert audit["config"]["style"] == {"value": "blur", "source": "default"}
     assert hashlib.sha256((src / "bad.mp4").read_bytes()).hexdigest() == before
 
@@ -89,8 +89,8 @@ def test_user_yolo_model_serves_a_category(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     audit = json.loads(Path(json.loads(proc.stdout)["results"][0]["audit"]).read_text())
-    assert {m["name"] for m in audit["models"]} == {"centerface", "screens", "yunet",
-                                                   "mb3-centernet-coco", "fastanpr-plate"}
+    assert {m["name"] for m in audit["models"]} == {
+        "centerface-int8", "screens", "yunet", "mb3-centernet-coco-int8", "fastanpr-plate-int8"}
 
 
 def test_parallel_workers(tmp_path):

@@ -26,7 +26,7 @@ from tests.conftest import ScriptedDetector, make_clip, scripted_set
 def batch(inputs, out, options=None, *, mode="run", plan_path=None, **overrides):
     settings = load_settings(overrides={"detect_every": 1, **overrides}, override_source="api")
     runner = FileRunner(settings)
-    runner._detectors = scripted_set(ScriptedDetector({0: [[4, 4, 20, 20]]}))
+    runner.use_detectors(scripted_set(ScriptedDetector({0: [[4, 4, 20, 20]]})))
     return BatchRunner(settings, out, options, file_runner=runner, mode=mode,
                        plan_path=plan_path).run(inputs)
 

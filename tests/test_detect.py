@@ -340,7 +340,7 @@ def test_a_lone_candidate_is_never_painted(tmp_path, tracking):
                                                  "tracking": tracking,
                                                  "accept_recall_loss": not tracking},
                                       override_source="api"))
-    runner._detectors = DetectorSet([WithCandidate()], [], "cpu")
+    runner.use_detectors(DetectorSet([WithCandidate()], [], "cpu"))
     # tracking off forces a second look; one that finds nothing (no real model).
     runner.second_look_detectors = lambda _config: DetectorSet([], [], "cpu")
     result = runner.run(src, tmp_path / "out" / "c.mp4")

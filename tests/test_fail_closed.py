@@ -79,7 +79,7 @@ def runner_for(detector, **overrides) -> FileRunner:
     # forces a second look over every frame (here one that finds nothing: no real model).
     overrides.setdefault("accept_recall_loss", True)
     runner = FileRunner(load_settings(overrides=overrides, override_source="api"))
-    runner._detectors = DetectorSet([detector], [], "cpu")
+    runner.use_detectors(DetectorSet([detector], [], "cpu"))
     runner.second_look_detectors = lambda _config: DetectorSet([], [], "cpu")
     return runner
 

@@ -118,7 +118,7 @@ def test_heads_and_persons_go_through_plan_render_and_audit(tmp_path, fake_runne
     src = make_clip(tmp_path / "v.mp4", width=128, height=64, n=6)
     runner = fake_runner(None, style="solid", margin=0.0,
                          categories="face,plate,head,person")
-    runner._detectors = DetectorSet([HeadsAndPersons()], [], "cpu")
+    runner.use_detectors(DetectorSet([HeadsAndPersons()], [], "cpu"))
     plan_path = tmp_path / "v.mp4.plan.json"
     assert plan_file(src, plan_path, runner.settings, runner=runner).status == "ok"
     plan = load_plan(plan_path)

@@ -82,3 +82,17 @@ def test_int8_twins_ship_verified_and_run_on_the_cpu_only():
         assert runtime_spec(specs, float_spec, "cpu", "float") is float_spec
         assert runtime_spec(specs, float_spec, "cuda", "auto") is float_spec
     assert runtime_spec(specs, specs["yunet"], "cpu", "auto") is specs["yunet"]
+
+
+@pytest.mark.models
+def test_video_runs_the_int8_twins_and_stills_the_float_models():
+    import redact
+    from redact.batch.runner import FileRunner
+
+    runner = FileRunner(redact.load_settings(overrides={"device": "cpu"}))
+    assert {m.name for m in runner.detectors.models} == {
+        "centerface-int8", "fastanpr-plate-int8", "yunet", "mb3-centernet-coco-int8"}
+    assert {m.name for m in runner.still_detectors.models} == {
+        "centerface", "fastanpr-plate", "yunet", "mb3-centernet-coco"}
+    floats = FileRunner(redact.load_settings(overrides={"device": "cpu", "precision": "float"}))
+    assert "centerface" in {m.name for m in floats.detectors.models}

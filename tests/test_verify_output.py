@@ -38,7 +38,7 @@ def runner_with(first, second, **overrides) -> FileRunner:
     settings = load_settings(overrides={"verify_output": "all", "verify_every": 1,
                                         "style": "solid", **overrides}, override_source="api")
     runner = FileRunner(settings)
-    runner._detectors = DetectorSet([first], [], "cpu")
+    runner.use_detectors(DetectorSet([first], [], "cpu"))
     runner._second[settings.config.digest()] = DetectorSet([second], [], "cpu")
     return runner
 
@@ -88,7 +88,7 @@ def test_stills_get_the_second_look_by_default(tmp_path):
     settings = load_settings()
     assert settings.config.verify_output == "stills"
     runner = FileRunner(settings)
-    runner._detectors = DetectorSet([MissingDetector({0})], [], "cpu")
+    runner.use_detectors(DetectorSet([MissingDetector({0})], [], "cpu"))
     runner._second[settings.config.digest()] = DetectorSet([BrightDetector()], [], "cpu")
     result = runner.run(tmp_path / "a.png", tmp_path / "out" / "a.png")
     assert result.status == "ok" and result.verdict == "review"

@@ -152,7 +152,7 @@ def _float_nodes(model_path: Path, depth: int, first: int) -> list[str]:
 MODELS: dict[str, tuple[Callable[[Path], Path],
                         Callable[[list[Path]], Iterator[dict[str, np.ndarray]]], int, int]] = {
     "centerface": (_float_centerface, _centerface_inputs, 2, 8),
-    "fastanpr-plate": (_float_plate, _yolo_inputs, 12, 0),
+    "fastanpr-plate": (_float_plate, _yolo_inputs, 12, 8),
     "mb3-centernet-coco": (_float_coco, _coco_inputs, 6, 8),
 }
 

@@ -72,6 +72,7 @@ class FileRunner:
         self.settings = settings
         self.store = store or ModelStore(offline=settings.config.offline or None)
         self._detectors = None
+        self._still_detectors = None
         self._second: dict[str, object] = {}
         self._recogniser = None
 
@@ -86,11 +87,26 @@ class FileRunner:
 
     @property
     def detectors(self):
+        """The detectors of video frames (int8 twins on the CPU, ``Config.precision``)."""
         if self._detectors is None:
             from redact.detect.base import DetectorSet
 
-            self._detectors = DetectorSet.from_config(self.settings.config, self.store)
+            self._detectors = DetectorSet.from_config(self.settings.config, self.store,
+                                                      video=True)
         return self._detectors
+
+    def use_detectors(self, detectors) -> None:
+        """Analyse video and stills alike with ``detectors`` (a test's scripted set)."""
+        self._detectors = self._still_detectors = detectors
+
+    @property
+    def still_detectors(self):
+        """The detectors of stills: the float models."""
+        if self._still_detectors is None:
+            from redact.detect.base import DetectorSet
+
+            self._still_detectors = DetectorSet.from_config(self.settings.config, self.store)
+        return self._still_detectors
 
     def second_look_detectors(self, config: Config):
         """The more sensitive, differently sized detectors of the second look (one set per
@@ -238,7 +254,7 @@ class FileRunner:
         from redact.render.image import render_image
 
         image = read_image(src)
-        detectors = self.detectors
+        detectors = self.still_detectors
         with detectors:  # the detectors work side by side, as on video
             found = detectors.start([image], config.still_scale, still=True).result()[0]
         records = [FramePlan(0, 0, None, found).to_record()] if len(found) else []

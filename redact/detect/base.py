@@ -207,8 +207,10 @@ def check_models(config: Config, store: ModelStore) -> None:
     vehicles = vehicle_model(config)
     if vehicles:
         names.add(vehicle_spec(store.specs(), vehicles).name)
-    for name in names:
-        store.ensure(runtime_spec(specs, known_spec(specs, name), device, config.precision))
+    for name in names:  # the float model (stills) and the one video runs
+        spec = known_spec(specs, name)
+        store.ensure(spec)
+        store.ensure(runtime_spec(specs, spec, device, config.precision))
 
 
 def runtime_spec(specs: dict[str, ModelSpec], spec: ModelSpec, device: str,
@@ -249,8 +251,14 @@ class DetectorSet:
         self._pools: list[ThreadPoolExecutor] | None = None
 
     @classmethod
-    def from_config(cls, config: Config, store: ModelStore) -> DetectorSet:
+    def from_config(cls, config: Config, store: ModelStore, *,
+                    video: bool = False) -> DetectorSet:
+        """``video``: the set that analyses video frames, where a model's int8 twin runs on
+        the CPU (``Config.precision``). Stills and the second look keep the float models:
+        one frame, and on the photo sets the int8 plate model lost a plate the float model
+        covered (models/int8/MODEL_CARD.md)."""
         device = resolve_device(config.device)
+        precision = config.precision if video else "float"
         if device == "cuda" and not _cuda_available():
             raise ConfigError("--device cuda was asked for but no CUDA GPU is usable here; "
                               "use --device auto or cpu")
@@ -264,7 +272,7 @@ class DetectorSet:
         specs = store.specs()
         detectors, models, helpers = [], [], []
         for name, categories in by_model.items():
-            spec = runtime_spec(specs, known_spec(specs, name), device, config.precision)
+            spec = runtime_spec(specs, known_spec(specs, name), device, precision)
             missing = [c for c in categories if c not in spec.categories]
             if missing:
                 raise ConfigError(
@@ -281,7 +289,7 @@ class DetectorSet:
             extra = backend_settings(spec.kind, config, categories)
             if spec.kind == "yolo" and "plate" in categories and vehicle_model(config):
                 vspec = runtime_spec(specs, vehicle_spec(specs, vehicle_model(config)),
-                                     device, config.precision)
+                                     device, precision)
                 extra["vehicle_weights"] = store.ensure(vspec)
                 helpers.append(vspec)  # named in the audit after the detectors' own models
             size = max(s.size for s in sections)
