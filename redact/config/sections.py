@@ -132,6 +132,14 @@ class PlateSettings(_Frozen):
     # enlarged this many times (at most 2 × size): the model is scale-sensitive, and 25 px
     # plates on 768x432 footage are found at 2× that it misses at 1×. 1 turns it off.
     small_frame_scale: float = Field(2.0, ge=1.0, le=4.0, json_schema_extra=LOWER)
+    # ... on video, not the whole frame but square windows (a quarter of the long side)
+    # around the whole-frame pass's boxes scoring at least this, at most 4 a frame: the
+    # enlarged whole frame cost the most of any pass at 640x360 (benchmarks/RESULTS.md,
+    # speed). 0: the whole frame enlarged, as on stills.
+    closer_threshold: float = Field(0.01, ge=0.0, lt=1.0, json_schema_extra=HIGHER)
+    # Video: the whole-frame pass enlarges a frame at most this many times (the closer look
+    # and the vehicle crops enlarge where plates can be). 4: up to ``size``.
+    max_upscale: float = Field(1.0, ge=1.0, le=4.0, json_schema_extra=LOWER)
     # Video and stills: a COCO model finds vehicles (car, motorcycle, bus, truck) on each
     # detected frame, and the plate model looks again at the crop around each, enlarged so
     # that the vehicle is ``vehicle_size`` px long (at most 4x): small and angled plates keep

@@ -143,10 +143,13 @@ def backend_settings(kind: str, config: Config, categories: list[str]) -> dict[s
         if "plate" in categories:
             extra.update(tile_scale=config.plate.tile_scale,
                          small_frame_scale=config.plate.small_frame_scale,
+                         max_upscale=config.plate.max_upscale,
+                         closer_threshold=config.plate.closer_threshold,
                          vehicle_threshold=config.plate.vehicle_threshold,
                          vehicle_size=config.plate.vehicle_size)
     if kind == "yunet" and "face" in categories:
-        extra["candidate_threshold"] = config.face.agree_threshold
+        extra.update(candidate_threshold=config.face.agree_threshold,
+                     max_upscale=config.face.max_upscale)
     if kind == "coco-centernet":
         extra.update(person_max_height=config.face.person_max_height)
     return extra

@@ -15,7 +15,13 @@ from redact.detect.detections import (
     merge_passes,
     split_candidates,
 )
-from redact.detect.tiles import Tile, tile_grid, tiles_for_scale, vehicle_crops
+from redact.detect.tiles import (
+    Tile,
+    candidate_windows,
+    tile_grid,
+    tiles_for_scale,
+    vehicle_crops,
+)
 from redact.detect.ultralytics_env import quiet_ultralytics
 from redact.detect.yolo_onnx import OnnxYolo, export_onnx
 from redact.models import ModelSpec
@@ -29,6 +35,9 @@ class YoloDetector:
     tile_above: float = 0.0
     tile_scale: float = 0.0
     small_frame_scale: float = 1.0  # see _detect_small
+    max_upscale: float = 0.0  # see _video_scale
+    closer_threshold: float = 0.0  # see _detect_closer
+    closer_limit: int = 4  # windows per frame, around the best candidates
     vehicles: VehicleFinder | None = None  # see _detect_vehicles
     vehicle_size: int = 0
     vehicle_limit: int = 8  # crops per frame, the vehicles the COCO model is surest of
@@ -39,6 +48,7 @@ class YoloDetector:
                  tile_scale: float = 0.0, small_frame_scale: float = 1.0,
                  continue_threshold: float = 0.0, vehicle_weights: Path | None = None,
                  vehicle_threshold: float = 0.05, vehicle_size: int = 0,
+                 max_upscale: float = 0.0, closer_threshold: float = 0.0,
                  **_: object) -> None:
         self.categories = categories
         self.thresholds = thresholds
@@ -46,6 +56,7 @@ class YoloDetector:
         self.still_fine_scale = still_fine_scale
         self.tiles, self.tile_above = tiles, tile_above
         self.tile_scale, self.small_frame_scale = tile_scale, small_frame_scale
+        self.max_upscale, self.closer_threshold = max_upscale, closer_threshold
         self.device = "cuda:0" if device == "cuda" else "cpu"
         # A closer look around each vehicle a COCO model finds (see _detect_vehicles).
         if vehicle_weights is not None and vehicle_size > 0:
@@ -87,13 +98,25 @@ class YoloDetector:
 
     def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,
                still: bool = False) -> list[Detections]:
-        passes = [self._detect_at(frames, scale)]
+        closer = (not still and self.small_frame_scale > 1.0 and self.closer_threshold > 0
+                  and bool(frames) and max(frames[0].shape[:2]) < self.size * scale)
+        if closer:
+            first, hints = self._detect_at(frames, self._video_scale(frames[0], scale),
+                                           floor=self.closer_threshold)
+            passes = [first]
+        else:
+            passes = [self._detect_at(frames, scale if still else
+                                      self._video_scale(frames[0], scale))[0]]
         if still and self.still_fine_scale > 1.0:
-            passes.append(self._detect_at(frames, scale * self.still_fine_scale))
-        elif not still and self.small_frame_scale > 1.0:
+            passes.append(self._detect_at(frames, scale * self.still_fine_scale)[0])
+        elif not still and self.small_frame_scale > 1.0 and not closer:
             passes.append(self._detect_small(frames, scale))
         tiled = (self._detect_tiles(frames, scale) if self.tiles > 1 or self.tile_scale > 0
                  else None)
+        if closer:
+            near = self._detect_closer(frames, hints)
+            tiled = near if tiled is None else [Detections.concat([t, v])
+                                                for t, v in zip(tiled, near, strict=True)]
         if self.vehicles is not None:
             near = self._detect_vehicles(frames, scale, still)
             tiled = near if tiled is None else [Detections.concat([t, v])
@@ -115,6 +138,38 @@ class YoloDetector:
             out.append(add_unseen(found, low, 0.3))
         return out
 
+    def _video_scale(self, frame: np.ndarray, scale: float) -> float:
+        """The whole-frame pass on video: the input, but never the frame enlarged more than
+        ``max_upscale`` times (0: no cap); small plates get the closer look instead."""
+        if self.max_upscale <= 0:
+            return scale
+        cap = max(32, round(max(frame.shape[:2]) * self.max_upscale / 32) * 32)
+        return min(scale, cap / self.size)
+
+    def _detect_closer(self, frames: list[np.ndarray],
+                       hints: list[np.ndarray]) -> list[Detections]:
+        """Small frames (long side under the input): the plate model looks again, enlarged
+        ``small_frame_scale`` times, at square windows around the whole-frame pass's
+        candidates (boxes from ``closer_threshold``, best first): what the enlarged whole
+        frame found, at a fraction of its pixels."""
+        out = [Detections.empty() for _ in frames]
+        jobs = []
+        for i, (frame, boxes) in enumerate(zip(frames, hints, strict=True)):
+            height, width = frame.shape[:2]
+            side = max(64, round(max(width, height) / 4))
+            jobs += [(i, tile) for tile in candidate_windows(boxes, width, height, side,
+                                                             self.closer_limit)]
+        by_side: dict[int, list[tuple[int, Tile]]] = {}
+        for i, tile in jobs:
+            by_side.setdefault(tile.x2 - tile.x1, []).append((i, tile))
+        for side, group in by_side.items():
+            target = side * self.small_frame_scale
+            found, _ = self._detect_at([tile.crop(frames[i]) for i, tile in group],
+                                       target / self.size)
+            for (i, tile), dets in zip(group, found, strict=True):
+                out[i] = Detections.concat([out[i], tile.to_frame(dets)])
+        return out
+
     def _detect_small(self, frames: list[np.ndarray], scale: float) -> list[Detections]:
         """Frames smaller than the input, looked at again enlarged ``small_frame_scale``
         times (at most twice the input): small plates on small footage."""
@@ -126,7 +181,7 @@ class YoloDetector:
                 target = min(long_side * self.small_frame_scale, 2 * self.size * scale)
                 by_size.setdefault(round(target), []).append(i)
         for target, idxs in by_size.items():
-            found = self._detect_at([frames[i] for i in idxs], target / self.size)
+            found, _ = self._detect_at([frames[i] for i in idxs], target / self.size)
             for i, dets in zip(idxs, found, strict=True):
                 out[i] = dets
         return out
@@ -150,7 +205,7 @@ class YoloDetector:
         out = [Detections.empty() for _ in frames]
         if not jobs:
             return out
-        found = self._detect_at([tile.crop(frames[i]) for i, tile in jobs], scale)
+        found, _ = self._detect_at([tile.crop(frames[i]) for i, tile in jobs], scale)
         for (i, tile), dets in zip(jobs, found, strict=True):
             out[i] = Detections.concat([out[i], tile.to_frame(dets)])
         return out
@@ -161,9 +216,12 @@ class YoloDetector:
         long_side = max(width, height)
         size = self.size * scale
         seen = size / long_side
+        if not still and self.max_upscale > 0:
+            seen = min(seen, self.max_upscale)
         if still and self.still_fine_scale > 1.0:
             seen *= self.still_fine_scale
-        elif not still and self.small_frame_scale > 1.0 and long_side < size:
+        elif (not still and self.small_frame_scale > 1.0 and long_side < size
+              and self.closer_threshold <= 0):  # the whole frame enlarged (_detect_small)
             seen = max(seen, min(long_side * self.small_frame_scale, 2 * size) / long_side)
         if (self.tiles > 1 or self.tile_scale > 0) and long_side >= self.tile_above * size:
             across = self.tiles_across(width, height, scale)
@@ -191,24 +249,31 @@ class YoloDetector:
         for i, tile, size in jobs:
             by_size.setdefault(size, []).append((i, tile))
         for size, group in by_size.items():
-            found = self._detect_at([tile.crop(frames[i]) for i, tile in group],
-                                    size / self.size)
+            found, _ = self._detect_at([tile.crop(frames[i]) for i, tile in group],
+                                       size / self.size)
             for (i, tile), dets in zip(group, found, strict=True):
                 out[i] = Detections.concat([out[i], tile.to_frame(dets)])
         return out
 
-    def _detect_at(self, frames: list[np.ndarray], scale: float) -> list[Detections]:
+    def _detect_at(self, frames: list[np.ndarray], scale: float, floor: float = 0.0
+                   ) -> tuple[list[Detections], list[np.ndarray]]:
+        """Each frame's detections, and its boxes scoring ``floor`` or more (best first;
+        empty when ``floor`` is 0): where a closer look may find what this one missed."""
         imgsz = max(32, round(self.size * scale / 32) * 32)
+        conf = min(self.min_conf, floor) if floor > 0 else self.min_conf
         if self.onnx is not None:
-            found = self.onnx.predict(frames, imgsz, self.min_conf, sorted(self.class_category))
-            return [self._keep(*parts) for parts in found]
-        assert self.model is not None
-        results = self.model.predict(
-            frames, imgsz=imgsz, conf=self.min_conf, device=self.device, verbose=False,
-            classes=sorted(self.class_category), half=self.device != "cpu",
-        )
-        return [self._keep(r.boxes.xyxy.cpu().numpy(), r.boxes.conf.cpu().numpy(),
-                           r.boxes.cls.cpu().numpy().astype(int)) for r in results]
+            raw = self.onnx.predict(frames, imgsz, conf, sorted(self.class_category))
+        else:
+            assert self.model is not None
+            results = self.model.predict(
+                frames, imgsz=imgsz, conf=conf, device=self.device, verbose=False,
+                classes=sorted(self.class_category), half=self.device != "cpu",
+            )
+            raw = [(r.boxes.xyxy.cpu().numpy(), r.boxes.conf.cpu().numpy(),
+                    r.boxes.cls.cpu().numpy().astype(int)) for r in results]
+        hints = [xyxy[np.argsort(-score, kind="stable")] if floor > 0 else xyxy[:0]
+                 for xyxy, score, _ in raw]
+        return [self._keep(*parts) for parts in raw], hints
 
     def _keep(self, xyxy: np.ndarray, conf: np.ndarray, cls: np.ndarray) -> Detections:
         """The boxes of redacted classes at or above their category's threshold, and those

@@ -16,7 +16,8 @@ from redact.models import ModelSpec
 class YuNetDetector:
     def __init__(self, *, spec: ModelSpec, weights: Path, categories: tuple[str, ...],
                  thresholds: dict[str, float], size: int, device: str,
-                 candidate_threshold: float = 0.0, **_: object) -> None:
+                 candidate_threshold: float = 0.0, max_upscale: float = 0.0,
+                 **_: object) -> None:
         self.categories = categories
         self.threshold = thresholds["face"]
         # Faces scoring from candidate_threshold up to the threshold come back as CANDIDATE:
@@ -24,6 +25,7 @@ class YuNetDetector:
         # (track/tracker.py).
         low = candidate_threshold if 0 < candidate_threshold < self.threshold else None
         self.size = size
+        self.max_upscale = max_upscale  # video frames: enlarged at most this (0: to size)
         self.warnings: list[str] = []
         if device == "cuda":
             self.warnings.append("face detector YuNet ran on the CPU (OpenCV DNN)")
@@ -37,7 +39,13 @@ class YuNetDetector:
 
     def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,
                still: bool = False) -> list[Detections]:
-        return [self._detect_at(frame, round(self.size * scale)) for frame in frames]
+        return [self._detect_at(frame, self._input_size(frame, scale, still)) for frame in frames]
+
+    def _input_size(self, frame: np.ndarray, scale: float, still: bool) -> int:
+        size = round(self.size * scale)
+        if still or self.max_upscale <= 0:
+            return size
+        return min(size, max(32, round(max(frame.shape[:2]) * self.max_upscale / 32) * 32))
 
     def _detect_at(self, frame: np.ndarray, size: int) -> Detections:
         height, width = frame.shape[:2]

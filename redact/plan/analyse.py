@@ -25,7 +25,7 @@ from redact.track import PerFrameStage, Slot, TemporalStage
 if TYPE_CHECKING:
     from redact.plan.model import RedactionPlan
 
-DETECT_AHEAD = 3  # frames decoded ahead of the one being painted
+DETECT_AHEAD = 9  # frames decoded ahead of the one being painted
 _WAIT = object()  # a frame chosen for detection whose batch has not been started yet
 
 
