@@ -164,10 +164,11 @@ def test_yolo_second_pass_runs_on_stills_only():
     det.still_fine_scale = 1.33
     scales = []
 
-    def at(frames, scale):
+    def at(frames, scale, floor=0.0):
         scales.append(scale)
         boxes = [[0, 0, 10, 10]] if len(scales) == 1 else [[0, 0, 10, 10.2], [20, 20, 40, 30]]
-        return [Detections.from_lists(boxes, [0.5] * len(boxes), ["plate"] * len(boxes))]
+        return ([Detections.from_lists(boxes, [0.5] * len(boxes), ["plate"] * len(boxes))],
+                [np.zeros((0, 4), np.float32)])
 
     det._detect_at = at
     assert len(det.detect(FRAMES[:1], 1.0)[0]) == 1 and scales == [1.0]
@@ -203,9 +204,9 @@ def test_plate_tiles_reach_the_asked_scale_on_large_frames_only():
     det.tile_scale = 1.0
     calls = []
 
-    def at(frames, scale):
+    def at(frames, scale, floor=0.0):
         calls.append([f.shape[:2] for f in frames])
-        return [Detections.empty() for _ in frames]
+        return [Detections.empty() for _ in frames], [np.zeros((0, 4)) for _ in frames]
 
     det._detect_at = at
     det.detect([np.zeros((1080, 1920, 3), np.uint8)])
@@ -223,11 +224,11 @@ def test_small_frames_get_a_second_enlarged_plate_pass():
     det.small_frame_scale = 2.0
     scales = []
 
-    def at(frames, scale):
+    def at(frames, scale, floor=0.0):
         scales.append(round(scale * det.size))
         hit = [[0, 0, 10, 10]] if len(scales) == 2 else []  # only the enlarged pass sees it
-        return [Detections.from_lists(hit, [0.5] * len(hit), ["plate"] * len(hit))
-                for _ in frames]
+        return ([Detections.from_lists(hit, [0.5] * len(hit), ["plate"] * len(hit))
+                 for _ in frames], [np.zeros((0, 4)) for _ in frames])
 
     det._detect_at = at
     small = np.zeros((432, 768, 3), np.uint8)
@@ -241,6 +242,54 @@ def test_small_frames_get_a_second_enlarged_plate_pass():
     scales.clear()
     det.detect([small], 1.5, still=True)  # stills have their own second pass
     assert scales == [1200, 1596]
+
+
+def test_small_video_frames_get_the_closer_look_only_around_candidates():
+    from redact.detect.yolo import YoloDetector
+
+    det = object.__new__(YoloDetector)
+    det.size, det.tiles, det.tile_scale, det.still_fine_scale = 800, 0, 0.0, 1.33
+    det.small_frame_scale, det.max_upscale, det.closer_threshold = 2.0, 1.0, 0.01
+    calls = []
+
+    def at(frames, scale, floor=0.0):
+        calls.append(([f.shape[:2] for f in frames], round(scale * det.size), floor))
+        if len(calls) == 1:  # the whole frame: nothing over the threshold, one faint hint
+            return [Detections.empty()], [np.array([[300, 200, 320, 210]], np.float32)]
+        hit = [[70, 75, 90, 85]]  # in window pixels
+        return ([Detections.from_lists(hit, [0.5], ["plate"]) for _ in frames],
+                [np.zeros((0, 4)) for _ in frames])
+
+    det._detect_at = at
+    found = det.detect([np.zeros((360, 640, 3), np.uint8)])[0]
+    # the whole frame at its own size (not enlarged to 800), asked for its faint boxes too;
+    # then one 160 px window around the hint, enlarged twice
+    assert calls == [([(360, 640)], 640, 0.01), ([(160, 160)], 320, 0.0)]
+    assert found.xyxy.tolist() == [[300.0, 200.0, 320.0, 210.0]]  # back in frame pixels
+    calls.clear()
+    det.detect([np.zeros((360, 640, 3), np.uint8)], still=True)  # stills: the whole frame
+    assert [c[1] for c in calls] == [800, 1064]
+
+
+def test_the_vehicle_finder_looks_less_often_while_it_sees_no_vehicle():
+    from redact.detect.yolo import YoloDetector
+
+    det = object.__new__(YoloDetector)
+    looked = []
+    vehicles = iter([[], [], [[0, 0, 50, 30]], [], [], []])
+
+    class Finder:
+        def find(self, frame):
+            looked.append(True)
+            return np.array(next(vehicles), np.float32).reshape(-1, 4)
+
+    det.vehicles = Finder()
+    memory: dict = {}
+    seen = [len(det._find_vehicles(np.zeros((8, 8, 3), np.uint8), memory)) for _ in range(8)]
+    # looks, skips, looks, skips, looks (a vehicle: the next is looked at), looks, skips, looks
+    assert seen == [0, 0, 0, 0, 1, 0, 0, 0] and len(looked) == 5
+    assert len(det._find_vehicles(np.zeros((8, 8, 3), np.uint8), None)) == 0
+    assert len(looked) == 6  # without a video's memory (stills) it always looks
 
 
 def test_plate_pass_settings_are_validated():

@@ -316,13 +316,18 @@ class DetectorSet:
                                     for d in self.detectors], candidates)
 
     def start(self, frames: list[np.ndarray], scale: float = 1.0, *,
-              still: bool = False, candidates: bool = False) -> PendingDetections:
+              still: bool = False, candidates: bool = False,
+              memory: dict[int, dict] | None = None) -> PendingDetections:
         """Like ``detect``, but each detector works in its own thread and this returns at
-        once; ``.result()`` waits. Must be used inside ``with detector_set:``."""
+        once; ``.result()`` waits. Must be used inside ``with detector_set:``.
+        ``memory``: one video's state, kept by the caller from one call to the next, for
+        the detectors that use one (``uses_memory``); each gets its own dict in it."""
         if self._pools is None:
             raise RuntimeError("DetectorSet.start() needs `with detector_set:` around it")
-        futures = [pool.submit(self._run, d, frames, scale, still, candidates)
-                   for pool, d in zip(self._pools, self.detectors, strict=True)]
+        futures = [pool.submit(self._run, d, frames, scale, still, candidates,
+                               None if memory is None else memory.setdefault(i, {}))
+                   for i, (pool, d) in enumerate(zip(self._pools, self.detectors,
+                                                     strict=True))]
         return PendingDetections(lambda: self._merge(frames, [f.result() for f in futures],
                                                      candidates))
 
@@ -341,9 +346,13 @@ class DetectorSet:
 
     @staticmethod
     def _run(detector: Detector, frames: list[np.ndarray], scale: float,
-             still: bool, candidates: bool = False) -> list[Detections]:
+             still: bool, candidates: bool = False,
+             memory: dict | None = None) -> list[Detections]:
         try:
-            out = detector.detect(frames, scale, still=still)
+            if memory is not None and getattr(detector, "uses_memory", False):
+                out = detector.detect(frames, scale, still=still, memory=memory)
+            else:
+                out = detector.detect(frames, scale, still=still)
         except Exception as exc:  # fail closed: a detector error fails the whole file
             raise StageError(f"detector {type(detector).__name__} failed: {exc}") from exc
         if len(out) != len(frames):

@@ -15,12 +15,14 @@ def detect_displayed(detectors: DetectorSet, frame: Frame) -> PendingDetections:
 
 
 def detect_displayed_batch(detectors: DetectorSet, frames: list[Frame], *,
-                           candidates: bool = False) -> list[PendingDetections]:
+                           candidates: bool = False,
+                           memory: dict[int, dict] | None = None) -> list[PendingDetections]:
     """One detector call for several frames; one pending result per frame, in order.
-    ``candidates``: keep the boxes only a tracker may use (``CANDIDATE``)."""
+    ``candidates``: keep the boxes only a tracker may use (``CANDIDATE``); ``memory``: the
+    video's detector state (``DetectorSet.start``)."""
     turns = [quarter_turns(frame.rotation) for frame in frames]
     job = detectors.start([to_display(f.bgr(), t) for f, t in zip(frames, turns, strict=True)],
-                          candidates=candidates)
+                          candidates=candidates, memory=memory)
     done: list[list[Detections]] = []
 
     def one(k: int) -> PendingDetections:

@@ -41,6 +41,12 @@ class YoloDetector:
     vehicles: VehicleFinder | None = None  # see _detect_vehicles
     vehicle_size: int = 0
     vehicle_limit: int = 8  # crops per frame, the vehicles the COCO model is surest of
+    # Video: while the vehicle finder sees no vehicle, it looks at every this-many-th
+    # detected frame only (DetectorSet.start's per-video memory); once it sees one, at every
+    # detected frame again. On footage without vehicles it cost more than the plate model's
+    # own whole-frame pass at 640x360 (benchmarks/RESULTS.md, speed).
+    vehicle_idle_every: int = 2
+    uses_memory = True
 
     def __init__(self, *, spec: ModelSpec, weights: Path, categories: tuple[str, ...],
                  thresholds: dict[str, float], size: int, device: str,
@@ -97,7 +103,7 @@ class YoloDetector:
         self.min_conf = min([*thresholds.values(), continue_threshold or 1.0])
 
     def detect(self, frames: list[np.ndarray], scale: float = 1.0, *,
-               still: bool = False) -> list[Detections]:
+               still: bool = False, memory: dict | None = None) -> list[Detections]:
         closer = (not still and self.small_frame_scale > 1.0 and self.closer_threshold > 0
                   and bool(frames) and max(frames[0].shape[:2]) < self.size * scale)
         if closer:
@@ -118,7 +124,7 @@ class YoloDetector:
             tiled = near if tiled is None else [Detections.concat([t, v])
                                                 for t, v in zip(tiled, near, strict=True)]
         if self.vehicles is not None:
-            near = self._detect_vehicles(frames, scale, still)
+            near = self._detect_vehicles(frames, scale, still, memory)
             tiled = near if tiled is None else [Detections.concat([t, v])
                                                 for t, v in zip(tiled, near, strict=True)]
         out = []
@@ -230,7 +236,7 @@ class YoloDetector:
         return seen
 
     def _detect_vehicles(self, frames: list[np.ndarray], scale: float,
-                         still: bool = False) -> list[Detections]:
+                         still: bool = False, memory: dict | None = None) -> list[Detections]:
         """Plates small or at a steep angle, looked at closer: the crop around each vehicle
         the COCO model finds, enlarged so that the vehicle is ``vehicle_size`` × ``scale``
         px long (plates keep roughly their share of a vehicle's size). A vehicle another
@@ -240,7 +246,7 @@ class YoloDetector:
         for i, frame in enumerate(frames):
             height, width = frame.shape[:2]
             seen = self.seen_scale(width, height, scale, still)
-            found = self.vehicles.find(frame)
+            found = self._find_vehicles(frame, memory)
             jobs += [(i, tile, size) for tile, size in
                      vehicle_crops(found, width, height, self.vehicle_size * scale, seen,
                                    self.vehicle_limit)]
@@ -254,6 +260,20 @@ class YoloDetector:
             for (i, tile), dets in zip(group, found, strict=True):
                 out[i] = Detections.concat([out[i], tile.to_frame(dets)])
         return out
+
+    def _find_vehicles(self, frame: np.ndarray, memory: dict | None) -> np.ndarray:
+        """The vehicle finder's boxes; on video with nothing found at its last look, it
+        skips frames up to ``vehicle_idle_every`` (an empty result)."""
+        assert self.vehicles is not None
+        if memory is not None:
+            idle = memory.get("vehicles_idle", 0)
+            if 0 < idle < self.vehicle_idle_every:
+                memory["vehicles_idle"] = idle + 1
+                return np.zeros((0, 4), np.float32)
+        found = self.vehicles.find(frame)
+        if memory is not None:
+            memory["vehicles_idle"] = 0 if len(found) else 1
+        return found
 
     def _detect_at(self, frames: list[np.ndarray], scale: float, floor: float = 0.0
                    ) -> tuple[list[Detections], list[np.ndarray]]:

@@ -130,11 +130,12 @@ class _Flow:
         self.pending: deque[list[Any]] = deque()  # [frame, PendingDetections | None | _WAIT]
         self.batch: list[list[Any]] = []
         self.buffered = 0
+        self.memory: dict[int, dict] = {}  # this video's detector state (DetectorSet.start)
 
     def start_batch(self) -> None:
         # Candidates go to the stage apart (Slot.candidates): only a tracker uses them.
         jobs = detect_displayed_batch(self.detectors, [entry[0] for entry in self.batch],
-                                      candidates=True)
+                                      candidates=True, memory=self.memory)
         for entry, job in zip(self.batch, jobs, strict=True):
             entry[1] = job
         self.batch.clear()
