@@ -358,17 +358,18 @@ def test_yolo_candidates_never_suppress_a_box_over_the_threshold():
     assert kept.source.tolist() == ["detected", CANDIDATE]  # 0.01: under both, dropped
     calls = []
 
-    def at(frames, scale):
+    def at(frames, scale, floor=0.0):
         # whole frame: a weak, larger twin of the plate a tile finds surely, and a weak box
         # right on the whole-frame plate; tiles: the sure plate
         calls.append(len(frames))
+        none = [np.zeros((0, 4)) for _ in frames]
         if len(calls) == 1:
             return [Detections.concat([
                 Detections.from_lists([[100, 100, 160, 130]], [0.5], ["plate"]),
                 Detections.from_lists([[101, 100, 160, 131], [10, 10, 70, 40]], [0.1, 0.1],
-                                      ["plate", "plate"], source=CANDIDATE)])]
+                                      ["plate", "plate"], source=CANDIDATE)])], none
         return [Detections.from_lists([[12, 10, 70, 40]], [0.9], ["plate"])
-                if i == 0 else Detections.empty() for i in range(len(frames))]
+                if i == 0 else Detections.empty() for i in range(len(frames))], none
 
     det._detect_at = at
     found = det.detect([np.zeros((1920, 2560, 3), np.uint8)])[0]

@@ -36,13 +36,13 @@ def plate_detector(vehicles: list[list[float]] | None, plate_in_crop: list[float
     det.vehicles = None if vehicles is None else ScriptedVehicles(vehicles)
     calls = []
 
-    def at(frames, scale):
+    def at(frames, scale, floor=0.0):
         calls.append((round(scale * det.size), [f.shape[:2] for f in frames]))
         out = []
         for frame in frames:
             boxes = (main or []) if frame.shape[:2] == (1080, 1920) else [plate_in_crop]
             out.append(Detections.from_lists(boxes, [0.5] * len(boxes), ["plate"] * len(boxes)))
-        return out
+        return out, [np.zeros((0, 4)) for _ in frames]
 
     det._detect_at = at
     return det, calls

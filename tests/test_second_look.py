@@ -178,9 +178,9 @@ def test_yolo_tile_pass_maps_tile_boxes_to_frame_and_skips_small_frames():
     det.size, det.tiles, det.tile_above, det.still_fine_scale = 800, 2, 2.5, 1.0
     calls = []
 
-    def fake_detect_at(frames, scale):
+    def fake_detect_at(frames, scale, floor=0.0):
         calls.append([f.shape for f in frames])
-        return [bright_boxes(f) for f in frames]
+        return [bright_boxes(f) for f in frames], [np.zeros((0, 4)) for _ in frames]
 
     det._detect_at = fake_detect_at
     big = np.zeros((1920, 2560, 3), np.uint8)
