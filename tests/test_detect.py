@@ -269,6 +269,12 @@ def test_small_video_frames_get_the_closer_look_only_around_candidates():
     calls.clear()
     det.detect([np.zeros((360, 640, 3), np.uint8)], still=True)  # stills: the whole frame
     assert [c[1] for c in calls] == [800, 1064]
+    # the closer look's hints: the unsure boxes, best first; a box over the threshold is
+    # found already
+    det.class_category, det.thresholds = {0: "plate"}, {"plate": 0.15}
+    boxes = np.array([[0, 0, 9, 9], [10, 10, 19, 19], [20, 20, 29, 29]], np.float32)
+    hints = det._unsure(boxes, np.array([0.5, 0.02, 0.1], np.float32), np.zeros(3, int))
+    assert hints.tolist() == [[20, 20, 29, 29], [10, 10, 19, 19]]
 
 
 def test_the_vehicle_finder_looks_less_often_while_it_sees_no_vehicle():

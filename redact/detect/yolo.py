@@ -156,8 +156,8 @@ class YoloDetector:
                        hints: list[np.ndarray]) -> list[Detections]:
         """Small frames (long side under the input): the plate model looks again, enlarged
         ``small_frame_scale`` times, at square windows around the whole-frame pass's
-        candidates (boxes from ``closer_threshold``, best first): what the enlarged whole
-        frame found, at a fraction of its pixels."""
+        unsure boxes (from ``closer_threshold`` up to the threshold, best first): what the
+        enlarged whole frame found, at a fraction of its pixels."""
         out = [Detections.empty() for _ in frames]
         jobs = []
         for i, (frame, boxes) in enumerate(zip(frames, hints, strict=True)):
@@ -291,9 +291,16 @@ class YoloDetector:
             )
             raw = [(r.boxes.xyxy.cpu().numpy(), r.boxes.conf.cpu().numpy(),
                     r.boxes.cls.cpu().numpy().astype(int)) for r in results]
-        hints = [xyxy[np.argsort(-score, kind="stable")] if floor > 0 else xyxy[:0]
-                 for xyxy, score, _ in raw]
+        hints = [self._unsure(xyxy, score, cls) if floor > 0 else xyxy[:0]
+                 for xyxy, score, cls in raw]
         return [self._keep(*parts) for parts in raw], hints
+
+    def _unsure(self, xyxy: np.ndarray, score: np.ndarray, cls: np.ndarray) -> np.ndarray:
+        """Boxes under their category's threshold, best first: a box over it is found
+        already and needs no closer look."""
+        _, sure = over_threshold(cls, score, self.class_category, self.thresholds)
+        order = np.argsort(-score, kind="stable")
+        return xyxy[order][~sure[order]]
 
     def _keep(self, xyxy: np.ndarray, conf: np.ndarray, cls: np.ndarray) -> Detections:
         """The boxes of redacted classes at or above their category's threshold, and those
