@@ -73,7 +73,7 @@ def test_int8_twins_ship_verified_and_run_on_the_cpu_only():
     store = ModelStore(offline=True)
     specs = store.specs()
     twins = {s.int8_of: s for s in specs.values() if s.int8_of}
-    assert set(twins) == {"centerface", "fastanpr-plate", "mb3-centernet-coco"}
+    assert set(twins) == {"centerface", "fastanpr-plate"}
     for name, twin in twins.items():
         float_spec = specs[name]
         assert twin.kind == float_spec.kind and twin.categories == float_spec.categories
@@ -91,7 +91,7 @@ def test_video_runs_the_int8_twins_and_stills_the_float_models():
 
     runner = FileRunner(redact.load_settings(overrides={"device": "cpu"}))
     assert {m.name for m in runner.detectors.models} == {
-        "centerface-int8", "fastanpr-plate-int8", "yunet", "mb3-centernet-coco-int8"}
+        "centerface-int8", "fastanpr-plate-int8", "yunet", "mb3-centernet-coco"}
     assert {m.name for m in runner.still_detectors.models} == {
         "centerface", "fastanpr-plate", "yunet", "mb3-centernet-coco"}
     floats = FileRunner(redact.load_settings(overrides={"device": "cpu", "precision": "float"}))

@@ -12,7 +12,7 @@ from tests.conftest import SHARED, shared_data
 pytestmark = pytest.mark.models
 
 
-@pytest.mark.parametrize("name", ["centerface", "mb3-centernet-coco"])
+@pytest.mark.parametrize("name", ["centerface"])
 def test_int8_model_is_reproduced_from_the_repository(name, tmp_path):
     from redact.models import ModelStore
     from training.quantize import calibration_images, quantize
