@@ -45,7 +45,8 @@ def test_run_json_contract_and_exit_codes(tmp_path):
     # the COCO model is in the set: vehicles for the plate model's closer look, and small
     # people's heads on stills; video on the CPU runs the int8 twins (Config.precision)
     assert {m["name"] for m in audit["models"]} == {"centerface-int8", "fastanpr-plate-int8",
-                                                   "yunet", "mb3-centernet-coco"}
+                                                   "fastanpr-plate", "yunet",
+                                                   "mb3-centernet-coco"}
     assert audit["config"]["style"] == {"value": "blur", "source": "default"}
     assert hashlib.sha256((src / "bad.mp4").read_bytes()).hexdigest() == before
 
@@ -90,7 +91,8 @@ def test_user_yolo_model_serves_a_category(tmp_path):
     assert proc.returncode == 0, proc.stderr
     audit = json.loads(Path(json.loads(proc.stdout)["results"][0]["audit"]).read_text())
     assert {m["name"] for m in audit["models"]} == {
-        "centerface-int8", "screens", "yunet", "mb3-centernet-coco", "fastanpr-plate-int8"}
+        "centerface-int8", "screens", "yunet", "mb3-centernet-coco", "fastanpr-plate-int8",
+        "fastanpr-plate"}
 
 
 def test_parallel_workers(tmp_path):

@@ -164,7 +164,7 @@ def test_yolo_second_pass_runs_on_stills_only():
     det.still_fine_scale = 1.33
     scales = []
 
-    def at(frames, scale, floor=0.0):
+    def at(frames, scale, floor=0.0, close=False):
         scales.append(scale)
         boxes = [[0, 0, 10, 10]] if len(scales) == 1 else [[0, 0, 10, 10.2], [20, 20, 40, 30]]
         return ([Detections.from_lists(boxes, [0.5] * len(boxes), ["plate"] * len(boxes))],
@@ -204,7 +204,7 @@ def test_plate_tiles_reach_the_asked_scale_on_large_frames_only():
     det.tile_scale = 1.0
     calls = []
 
-    def at(frames, scale, floor=0.0):
+    def at(frames, scale, floor=0.0, close=False):
         calls.append([f.shape[:2] for f in frames])
         return [Detections.empty() for _ in frames], [np.zeros((0, 4)) for _ in frames]
 
@@ -224,7 +224,7 @@ def test_small_frames_get_a_second_enlarged_plate_pass():
     det.small_frame_scale = 2.0
     scales = []
 
-    def at(frames, scale, floor=0.0):
+    def at(frames, scale, floor=0.0, close=False):
         scales.append(round(scale * det.size))
         hit = [[0, 0, 10, 10]] if len(scales) == 2 else []  # only the enlarged pass sees it
         return ([Detections.from_lists(hit, [0.5] * len(hit), ["plate"] * len(hit))
@@ -252,8 +252,8 @@ def test_small_video_frames_get_the_closer_look_only_around_candidates():
     det.small_frame_scale, det.max_upscale, det.closer_threshold = 2.0, 1.0, 0.01
     calls = []
 
-    def at(frames, scale, floor=0.0):
-        calls.append(([f.shape[:2] for f in frames], round(scale * det.size), floor))
+    def at(frames, scale, floor=0.0, close=False):
+        calls.append(([f.shape[:2] for f in frames], round(scale * det.size), floor, close))
         if len(calls) == 1:  # the whole frame: nothing over the threshold, one faint hint
             return [Detections.empty()], [np.array([[300, 200, 320, 210]], np.float32)]
         hit = [[70, 75, 90, 85]]  # in window pixels
@@ -263,8 +263,8 @@ def test_small_video_frames_get_the_closer_look_only_around_candidates():
     det._detect_at = at
     found = det.detect([np.zeros((360, 640, 3), np.uint8)])[0]
     # the whole frame at its own size (not enlarged to 800), asked for its faint boxes too;
-    # then one 160 px window around the hint, enlarged twice
-    assert calls == [([(360, 640)], 640, 0.01), ([(160, 160)], 320, 0.0)]
+    # then one 160 px window around the hint, enlarged twice, by the close-up (float) model
+    assert calls == [([(360, 640)], 640, 0.01, False), ([(160, 160)], 320, 0.0, True)]
     assert found.xyxy.tolist() == [[300.0, 200.0, 320.0, 210.0]]  # back in frame pixels
     calls.clear()
     det.detect([np.zeros((360, 640, 3), np.uint8)], still=True)  # stills: the whole frame
@@ -364,7 +364,7 @@ def test_yolo_candidates_never_suppress_a_box_over_the_threshold():
     assert kept.source.tolist() == ["detected", CANDIDATE]  # 0.01: under both, dropped
     calls = []
 
-    def at(frames, scale, floor=0.0):
+    def at(frames, scale, floor=0.0, close=False):
         # whole frame: a weak, larger twin of the plate a tile finds surely, and a weak box
         # right on the whole-frame plate; tiles: the sure plate
         calls.append(len(frames))

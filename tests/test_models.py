@@ -90,8 +90,12 @@ def test_video_runs_the_int8_twins_and_stills_the_float_models():
     from redact.batch.runner import FileRunner
 
     runner = FileRunner(redact.load_settings(overrides={"device": "cpu"}))
+    # the float plate model too: vehicle crops and the closer look keep it
     assert {m.name for m in runner.detectors.models} == {
-        "centerface-int8", "fastanpr-plate-int8", "yunet", "mb3-centernet-coco"}
+        "centerface-int8", "fastanpr-plate-int8", "fastanpr-plate", "yunet",
+        "mb3-centernet-coco"}
+    plates = [d for d in runner.detectors.detectors if type(d).__name__ == "YoloDetector"][0]
+    assert plates.close_onnx is not None and plates.close_onnx is not plates.onnx
     assert {m.name for m in runner.still_detectors.models} == {
         "centerface", "fastanpr-plate", "yunet", "mb3-centernet-coco"}
     floats = FileRunner(redact.load_settings(overrides={"device": "cpu", "precision": "float"}))

@@ -36,7 +36,7 @@ def plate_detector(vehicles: list[list[float]] | None, plate_in_crop: list[float
     det.vehicles = None if vehicles is None else ScriptedVehicles(vehicles)
     calls = []
 
-    def at(frames, scale, floor=0.0):
+    def at(frames, scale, floor=0.0, close=False):
         calls.append((round(scale * det.size), [f.shape[:2] for f in frames]))
         out = []
         for frame in frames:

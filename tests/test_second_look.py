@@ -178,7 +178,7 @@ def test_yolo_tile_pass_maps_tile_boxes_to_frame_and_skips_small_frames():
     det.size, det.tiles, det.tile_above, det.still_fine_scale = 800, 2, 2.5, 1.0
     calls = []
 
-    def fake_detect_at(frames, scale, floor=0.0):
+    def fake_detect_at(frames, scale, floor=0.0, close=False):
         calls.append([f.shape for f in frames])
         return [bright_boxes(f) for f in frames], [np.zeros((0, 4)) for _ in frames]
 

@@ -290,6 +290,10 @@ class DetectorSet:
                     thresholds[category] = threshold
             backend = load_backend(spec.kind)
             extra = backend_settings(spec.kind, config, categories)
+            if spec.kind == "yolo" and spec.int8_of:
+                close = known_spec(specs, spec.int8_of)  # close-ups keep the float model
+                extra.update(close_weights=store.ensure(close), close_sha256=close.sha256)
+                helpers.append(close)
             if spec.kind == "yolo" and "plate" in categories and vehicle_model(config):
                 vspec = runtime_spec(specs, vehicle_spec(specs, vehicle_model(config)),
                                      device, precision)

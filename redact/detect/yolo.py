@@ -47,6 +47,7 @@ class YoloDetector:
     # own whole-frame pass at 640x360 (benchmarks/RESULTS.md, speed).
     vehicle_idle_every: int = 2
     uses_memory = True
+    close_onnx: OnnxYolo | None = None  # the float model for close-ups, beside an int8 one
 
     def __init__(self, *, spec: ModelSpec, weights: Path, categories: tuple[str, ...],
                  thresholds: dict[str, float], size: int, device: str,
@@ -55,6 +56,7 @@ class YoloDetector:
                  continue_threshold: float = 0.0, vehicle_weights: Path | None = None,
                  vehicle_threshold: float = 0.05, vehicle_size: int = 0,
                  max_upscale: float = 0.0, closer_threshold: float = 0.0,
+                 close_weights: Path | None = None, close_sha256: str = "",
                  **_: object) -> None:
         self.categories = categories
         self.thresholds = thresholds
@@ -80,6 +82,12 @@ class YoloDetector:
                      else export_onnx(Path(weights), spec.sha256))
             self.onnx = OnnxYolo(graph, threads=cpu_threads())
             names = self.onnx.names
+            # ``weights`` an int8 twin: the close-ups (vehicle crops, the closer look) keep
+            # the float model. There the plates are smallest and score lowest, and the int8
+            # model lost 4 of 105 held-out small plates there (models/int8/MODEL_CARD.md).
+            if close_weights is not None:
+                self.close_onnx = OnnxYolo(export_onnx(Path(close_weights), close_sha256),
+                                           threads=cpu_threads())
         else:
             quiet_ultralytics()
             from ultralytics import YOLO
@@ -171,7 +179,7 @@ class YoloDetector:
         for side, group in by_side.items():
             target = side * self.small_frame_scale
             found, _ = self._detect_at([tile.crop(frames[i]) for i, tile in group],
-                                       target / self.size)
+                                       target / self.size, close=True)
             for (i, tile), dets in zip(group, found, strict=True):
                 out[i] = Detections.concat([out[i], tile.to_frame(dets)])
         return out
@@ -256,7 +264,7 @@ class YoloDetector:
             by_size.setdefault(size, []).append((i, tile))
         for size, group in by_size.items():
             found, _ = self._detect_at([tile.crop(frames[i]) for i, tile in group],
-                                       size / self.size)
+                                       size / self.size, close=True)
             for (i, tile), dets in zip(group, found, strict=True):
                 out[i] = Detections.concat([out[i], tile.to_frame(dets)])
         return out
@@ -275,14 +283,16 @@ class YoloDetector:
             memory["vehicles_idle"] = 0 if len(found) else 1
         return found
 
-    def _detect_at(self, frames: list[np.ndarray], scale: float, floor: float = 0.0
-                   ) -> tuple[list[Detections], list[np.ndarray]]:
+    def _detect_at(self, frames: list[np.ndarray], scale: float, floor: float = 0.0,
+                   close: bool = False) -> tuple[list[Detections], list[np.ndarray]]:
         """Each frame's detections, and its boxes scoring ``floor`` or more (best first;
-        empty when ``floor`` is 0): where a closer look may find what this one missed."""
+        empty when ``floor`` is 0): where a closer look may find what this one missed.
+        ``close``: a close-up (vehicle crop, closer-look window), run by ``close_onnx``."""
         imgsz = max(32, round(self.size * scale / 32) * 32)
         conf = min(self.min_conf, floor) if floor > 0 else self.min_conf
-        if self.onnx is not None:
-            raw = self.onnx.predict(frames, imgsz, conf, sorted(self.class_category))
+        onnx = self.close_onnx if close and self.close_onnx is not None else self.onnx
+        if onnx is not None:
+            raw = onnx.predict(frames, imgsz, conf, sorted(self.class_category))
         else:
             assert self.model is not None
             results = self.model.predict(
