@@ -94,7 +94,7 @@ def test_video_runs_the_int8_twins_and_stills_the_float_models():
     assert {m.name for m in runner.detectors.models} == {
         "centerface-int8", "fastanpr-plate-int8", "fastanpr-plate", "yunet",
         "mb3-centernet-coco"}
-    plates = [d for d in runner.detectors.detectors if type(d).__name__ == "YoloDetector"][0]
+    plates = next(d for d in runner.detectors.detectors if type(d).__name__ == "YoloDetector")
     assert plates.close_onnx is not None and plates.close_onnx is not plates.onnx
     assert {m.name for m in runner.still_detectors.models} == {
         "centerface", "fastanpr-plate", "yunet", "mb3-centernet-coco"}
