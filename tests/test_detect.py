@@ -554,3 +554,11 @@ def test_video_frames_are_not_enlarged_beyond_max_upscale():
     assert det._fine_size(small, 1.5, still=True) == 1440  # stills keep their enlargement
     det.max_upscale = 4.0
     assert det._fine_size(small, 1.0, still=False) == 960
+
+
+def test_a_subset_of_detections_is_the_same_boxes_read_only():
+    d = Detections.from_lists([[0, 0, 10, 10], [5, 5, 20, 30]], [0.9, 0.3], ["face", "plate"])
+    sub = d[np.array([False, True])]
+    assert sub.xyxy.tolist() == [[5, 5, 20, 30]] and sub.category.tolist() == ["plate"]
+    assert not sub.xyxy.flags.writeable and not sub.score.flags.writeable
+    assert d[1].xyxy.shape == (1, 4) and len(d[0:1]) == 1 and len(d[[1, 0]]) == 2
