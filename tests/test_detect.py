@@ -256,15 +256,15 @@ def test_small_video_frames_get_the_closer_look_only_around_candidates():
         calls.append(([f.shape[:2] for f in frames], round(scale * det.size), floor, close))
         if len(calls) == 1:  # the whole frame: nothing over the threshold, one faint hint
             return [Detections.empty()], [np.array([[300, 200, 320, 210]], np.float32)]
-        hit = [[70, 75, 90, 85]]  # in window pixels
+        hit = [[54, 59, 74, 69]]  # in window pixels
         return ([Detections.from_lists(hit, [0.5], ["plate"]) for _ in frames],
                 [np.zeros((0, 4)) for _ in frames])
 
     det._detect_at = at
     found = det.detect([np.zeros((360, 640, 3), np.uint8)])[0]
     # the whole frame at its own size (not enlarged to 800), asked for its faint boxes too;
-    # then one 160 px window around the hint, enlarged twice, by the close-up (float) model
-    assert calls == [([(360, 640)], 640, 0.01, False), ([(160, 160)], 320, 0.0, True)]
+    # then one 128 px window around the hint, enlarged twice, by the close-up (float) model
+    assert calls == [([(360, 640)], 640, 0.01, False), ([(128, 128)], 256, 0.0, True)]
     assert found.xyxy.tolist() == [[300.0, 200.0, 320.0, 210.0]]  # back in frame pixels
     calls.clear()
     det.detect([np.zeros((360, 640, 3), np.uint8)], still=True)  # stills: the whole frame
@@ -291,11 +291,11 @@ def test_the_vehicle_finder_looks_less_often_while_it_sees_no_vehicle():
 
     det.vehicles = Finder()
     memory: dict = {}
-    seen = [len(det._find_vehicles(np.zeros((8, 8, 3), np.uint8), memory)) for _ in range(8)]
-    # looks, skips, looks, skips, looks (a vehicle: the next is looked at), looks, skips, looks
-    assert seen == [0, 0, 0, 0, 1, 0, 0, 0] and len(looked) == 5
+    seen = [len(det._find_vehicles(np.zeros((8, 8, 3), np.uint8), memory)) for _ in range(9)]
+    # looks, skips twice, looks, skips twice, looks (a vehicle: the next is looked at), looks
+    assert seen == [0, 0, 0, 0, 0, 0, 1, 0, 0] and len(looked) == 4
     assert len(det._find_vehicles(np.zeros((8, 8, 3), np.uint8), None)) == 0
-    assert len(looked) == 6  # without a video's memory (stills) it always looks
+    assert len(looked) == 5  # without a video's memory (stills) it always looks
 
 
 def test_plate_pass_settings_are_validated():

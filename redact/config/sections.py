@@ -132,7 +132,7 @@ class PlateSettings(_Frozen):
     # enlarged this many times (at most 2 × size): the model is scale-sensitive, and 25 px
     # plates on 768x432 footage are found at 2× that it misses at 1×. 1 turns it off.
     small_frame_scale: float = Field(2.0, ge=1.0, le=4.0, json_schema_extra=LOWER)
-    # ... on video, not the whole frame but square windows (a quarter of the long side)
+    # ... on video, not the whole frame but square windows (a fifth of the long side)
     # around the whole-frame pass's boxes scoring at least this, at most 4 a frame: the
     # enlarged whole frame cost the most of any pass at 640x360 (benchmarks/RESULTS.md,
     # speed). 0: the whole frame enlarged, as on stills.

@@ -42,10 +42,11 @@ class YoloDetector:
     vehicle_size: int = 0
     vehicle_limit: int = 8  # crops per frame, the vehicles the COCO model is surest of
     # Video: while the vehicle finder sees no vehicle, it looks at every this-many-th
-    # detected frame only (DetectorSet.start's per-video memory); once it sees one, at every
-    # detected frame again. On footage without vehicles it cost more than the plate model's
-    # own whole-frame pass at 640x360 (benchmarks/RESULTS.md, speed).
-    vehicle_idle_every: int = 2
+    # detected frame only (DetectorSet.start's per-video memory: at 30 fps and the default
+    # stride, a car coming into view is looked for within 0.27 s); once it sees one, at
+    # every detected frame again. On footage without vehicles it cost more than the plate
+    # model's own whole-frame pass at 640x360 (benchmarks/RESULTS.md, speed).
+    vehicle_idle_every: int = 3
     uses_memory = True
     close_onnx: OnnxYolo | None = None  # the float model for close-ups, beside an int8 one
 
@@ -170,7 +171,7 @@ class YoloDetector:
         jobs = []
         for i, (frame, boxes) in enumerate(zip(frames, hints, strict=True)):
             height, width = frame.shape[:2]
-            side = max(64, round(max(width, height) / 4))
+            side = max(64, round(max(width, height) / 5))
             jobs += [(i, tile) for tile in candidate_windows(boxes, width, height, side,
                                                              self.closer_limit)]
         by_side: dict[int, list[tuple[int, Tile]]] = {}
