@@ -407,6 +407,12 @@ class PendingDetections:
         return self._collect()
 
 
+def upscale_cap(frame: np.ndarray, max_upscale: float) -> int:
+    """The largest detector input (long side, a multiple of 32) that enlarges ``frame`` at
+    most ``max_upscale`` times: video frames are not blown up beyond what recall needs."""
+    return max(32, round(max(frame.shape[:2]) * max_upscale / 32) * 32)
+
+
 def letterbox_size(width: int, height: int, long_side: int, multiple: int = 32) -> tuple[int, int]:
     """Detector input size: scale so the long side is ``long_side``, round to ``multiple``."""
     scale = long_side / max(width, height)

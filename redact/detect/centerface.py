@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from redact.detect.base import letterbox_size
+from redact.detect.base import letterbox_size, upscale_cap
 from redact.detect.detections import Detections, add_unseen, merge_passes, nms
 from redact.detect.onnx_session import make_session, ort_has_cuda
 from redact.detect.tiles import Tile, tile_grid
@@ -123,7 +123,7 @@ class CenterFaceDetector:
         fine = round(self.size * scale)
         if still or not self.max_upscale:
             return fine
-        cap = round(max(frame.shape[:2]) * self.max_upscale / 32) * 32
+        cap = upscale_cap(frame, self.max_upscale)
         return min(fine, max(cap, self.coarse_size, 32))
 
     def _detect_at(self, frame: np.ndarray, size: int) -> Detections:

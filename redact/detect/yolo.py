@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from redact.detect.base import cpu_threads, over_threshold
+from redact.detect.base import cpu_threads, over_threshold, upscale_cap
 from redact.detect.detections import (
     CANDIDATE,
     Detections,
@@ -158,8 +158,7 @@ class YoloDetector:
         ``max_upscale`` times (0: no cap); small plates get the closer look instead."""
         if self.max_upscale <= 0:
             return scale
-        cap = max(32, round(max(frame.shape[:2]) * self.max_upscale / 32) * 32)
-        return min(scale, cap / self.size)
+        return min(scale, upscale_cap(frame, self.max_upscale) / self.size)
 
     def _detect_closer(self, frames: list[np.ndarray],
                        hints: list[np.ndarray]) -> list[Detections]:

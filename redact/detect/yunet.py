@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from redact.detect.base import cpu_threads, letterbox_size
+from redact.detect.base import cpu_threads, letterbox_size, upscale_cap
 from redact.detect.detections import CANDIDATE, Detections
 from redact.models import ModelSpec
 
@@ -45,7 +45,7 @@ class YuNetDetector:
         size = round(self.size * scale)
         if still or self.max_upscale <= 0:
             return size
-        return min(size, max(32, round(max(frame.shape[:2]) * self.max_upscale / 32) * 32))
+        return min(size, upscale_cap(frame, self.max_upscale))
 
     def _detect_at(self, frame: np.ndarray, size: int) -> Detections:
         height, width = frame.shape[:2]
