@@ -115,27 +115,24 @@ class YoloDetector:
                still: bool = False, memory: dict | None = None) -> list[Detections]:
         closer = (not still and self.small_frame_scale > 1.0 and self.closer_threshold > 0
                   and bool(frames) and max(frames[0].shape[:2]) < self.size * scale)
-        if closer:
-            first, hints = self._detect_at(frames, self._video_scale(frames[0], scale),
-                                           floor=self.closer_threshold)
-            passes = [first]
-        else:
-            passes = [self._detect_at(frames, scale if still else
-                                      self._video_scale(frames[0], scale))[0]]
+        whole = scale if still or not frames else self._video_scale(frames[0], scale)
+        first, hints = self._detect_at(frames, whole,
+                                       floor=self.closer_threshold if closer else 0.0)
+        passes = [first]
         if still and self.still_fine_scale > 1.0:
             passes.append(self._detect_at(frames, scale * self.still_fine_scale)[0])
         elif not still and self.small_frame_scale > 1.0 and not closer:
             passes.append(self._detect_small(frames, scale))
-        tiled = (self._detect_tiles(frames, scale) if self.tiles > 1 or self.tile_scale > 0
-                 else None)
+        # Parts of the frame looked at apart: tiles, the closer look, the vehicle crops.
+        parts = []
+        if self.tiles > 1 or self.tile_scale > 0:
+            parts.append(self._detect_tiles(frames, scale))
         if closer:
-            near = self._detect_closer(frames, hints)
-            tiled = near if tiled is None else [Detections.concat([t, v])
-                                                for t, v in zip(tiled, near, strict=True)]
+            parts.append(self._detect_closer(frames, hints))
         if self.vehicles is not None:
-            near = self._detect_vehicles(frames, scale, still, memory)
-            tiled = near if tiled is None else [Detections.concat([t, v])
-                                                for t, v in zip(tiled, near, strict=True)]
+            parts.append(self._detect_vehicles(frames, scale, still, memory))
+        tiled = ([Detections.concat(list(found)) for found in zip(*parts, strict=True)]
+                 if parts else None)
         out = []
         for k in range(len(frames)):
             # Boxes over the threshold and candidates are merged apart, so that a candidate
@@ -166,20 +163,26 @@ class YoloDetector:
         ``small_frame_scale`` times, at square windows around the whole-frame pass's
         unsure boxes (from ``closer_threshold`` up to the threshold, best first): what the
         enlarged whole frame found, at a fraction of its pixels."""
-        out = [Detections.empty() for _ in frames]
         jobs = []
         for i, (frame, boxes) in enumerate(zip(frames, hints, strict=True)):
             height, width = frame.shape[:2]
             side = max(64, round(max(width, height) / 5))
-            jobs += [(i, tile) for tile in candidate_windows(boxes, width, height, side,
-                                                             self.closer_limit)]
-        by_side: dict[int, list[tuple[int, Tile]]] = {}
-        for i, tile in jobs:
-            by_side.setdefault(tile.x2 - tile.x1, []).append((i, tile))
-        for side, group in by_side.items():
-            target = side * self.small_frame_scale
+            jobs += [(i, tile, (tile.x2 - tile.x1) * self.small_frame_scale)
+                     for tile in candidate_windows(boxes, width, height, side,
+                                                   self.closer_limit)]
+        return self._detect_close_ups(frames, jobs)
+
+    def _detect_close_ups(self, frames: list[np.ndarray],
+                          jobs: list[tuple[int, Tile, float]]) -> list[Detections]:
+        """Each job (frame index, crop, input long side) looked at by the close-up model,
+        one call per input size; boxes back in frame pixels, per frame."""
+        out = [Detections.empty() for _ in frames]
+        by_size: dict[float, list[tuple[int, Tile]]] = {}
+        for i, tile, size in jobs:
+            by_size.setdefault(size, []).append((i, tile))
+        for size, group in by_size.items():
             found, _ = self._detect_at([tile.crop(frames[i]) for i, tile in group],
-                                       target / self.size, close=True)
+                                       size / self.size, close=True)
             for (i, tile), dets in zip(group, found, strict=True):
                 out[i] = Detections.concat([out[i], tile.to_frame(dets)])
         return out
@@ -258,16 +261,7 @@ class YoloDetector:
             jobs += [(i, tile, size) for tile, size in
                      vehicle_crops(found, width, height, self.vehicle_size * scale, seen,
                                    self.vehicle_limit)]
-        out = [Detections.empty() for _ in frames]
-        by_size: dict[int, list[tuple[int, Tile]]] = {}
-        for i, tile, size in jobs:
-            by_size.setdefault(size, []).append((i, tile))
-        for size, group in by_size.items():
-            found, _ = self._detect_at([tile.crop(frames[i]) for i, tile in group],
-                                       size / self.size, close=True)
-            for (i, tile), dets in zip(group, found, strict=True):
-                out[i] = Detections.concat([out[i], tile.to_frame(dets)])
-        return out
+        return self._detect_close_ups(frames, jobs)
 
     def _find_vehicles(self, frame: np.ndarray, memory: dict | None) -> np.ndarray:
         """The vehicle finder's boxes; on video with nothing found at its last look, it
