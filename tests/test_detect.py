@@ -263,8 +263,9 @@ def test_small_video_frames_get_the_closer_look_only_around_candidates():
     det._detect_at = at
     found = det.detect([np.zeros((360, 640, 3), np.uint8)])[0]
     # the whole frame at its own size (not enlarged to 800), asked for its faint boxes too;
-    # then one 128 px window around the hint, enlarged twice, by the close-up (float) model
-    assert calls == [([(360, 640)], 640, 0.01, False), ([(128, 128)], 256, 0.0, True)]
+    # then one 128 px window around the hint, enlarged twice, by the whole-frame pass's
+    # model (the int8 twin on video), not the vehicle crops' float one
+    assert calls == [([(360, 640)], 640, 0.01, False), ([(128, 128)], 256, 0.0, False)]
     assert found.xyxy.tolist() == [[300.0, 200.0, 320.0, 210.0]]  # back in frame pixels
     calls.clear()
     det.detect([np.zeros((360, 640, 3), np.uint8)], still=True)  # stills: the whole frame
@@ -562,3 +563,33 @@ def test_a_subset_of_detections_is_the_same_boxes_read_only():
     assert sub.xyxy.tolist() == [[5, 5, 20, 30]] and sub.category.tolist() == ["plate"]
     assert not sub.xyxy.flags.writeable and not sub.score.flags.writeable
     assert d[1].xyxy.shape == (1, 4) and len(d[0:1]) == 1 and len(d[[1, 0]]) == 2
+
+
+def test_a_batch_is_split_across_the_cores_and_joined_in_order(monkeypatch):
+    import redact.detect.onnx_session as onnx_session
+    from redact.detect import base
+
+    class Session:  # records each call's batch; outputs keyed by the inputs
+        def __init__(self):
+            self.calls = []
+
+        def run(self, _names, feeds):
+            (batch,) = feeds.values()
+            self.calls.append(len(batch))
+            return [batch * 2, batch[:, :1] + 1]
+
+    batch = np.arange(5 * 3, dtype=np.float32).reshape(5, 3)
+    monkeypatch.setattr(base, "_cpu_threads", 0)
+    monkeypatch.setattr(base.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    session = Session()
+    doubled, first = onnx_session.run_batch(session, "x", batch)
+    assert sorted(session.calls) == [2, 3]  # two calls side by side, one per core
+    assert doubled.tolist() == (batch * 2).tolist()
+    assert first.tolist() == (batch[:, :1] + 1).tolist()
+    # one thread per model call by default; under a cap (batch worker processes) the cap,
+    # and the batch in one call
+    assert base.op_threads() == 1
+    monkeypatch.setattr(base, "_cpu_threads", 3)
+    session = Session()
+    onnx_session.run_batch(session, "x", batch)
+    assert session.calls == [5] and base.op_threads() == 3

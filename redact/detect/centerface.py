@@ -9,7 +9,7 @@ import numpy as np
 
 from redact.detect.base import letterbox_size, upscale_cap
 from redact.detect.detections import Detections, add_unseen, merge_passes, nms
-from redact.detect.onnx_session import make_session, ort_has_cuda
+from redact.detect.onnx_session import make_session, ort_has_cuda, run_batch
 from redact.detect.tiles import Tile, tile_grid
 from redact.models import ModelSpec
 
@@ -141,8 +141,8 @@ class CenterFaceDetector:
             per_call = max(1, min(step, MAX_BATCH_PIXELS // (shape[1] * shape[2])))
             for start in range(0, len(ks), per_call):
                 chunk = ks[start:start + per_call]
-                heatmap, scale, offset, _landmarks = self.session.run(
-                    None, {self.input_name: np.stack([blobs[k] for k in chunk])})
+                heatmap, scale, offset, _landmarks = run_batch(
+                    self.session, self.input_name, np.stack([blobs[k] for k in chunk]))
                 for j, k in enumerate(chunk):
                     height, width = images[k][0].shape[:2]
                     out[k] = self._boxes(heatmap[j, 0], scale[j], offset[j], width, height,

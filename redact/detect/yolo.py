@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from redact.detect.base import cpu_threads, over_threshold, upscale_cap
+from redact.detect.base import over_threshold, upscale_cap
 from redact.detect.detections import (
     CANDIDATE,
     Detections,
@@ -81,14 +81,13 @@ class YoloDetector:
             # An int8 twin (models/int8/) is already an ONNX graph; a .pt is exported once.
             graph = (Path(weights) if Path(weights).suffix == ".onnx"
                      else export_onnx(Path(weights), spec.sha256))
-            self.onnx = OnnxYolo(graph, threads=cpu_threads())
+            self.onnx = OnnxYolo(graph)
             names = self.onnx.names
-            # ``weights`` an int8 twin: the close-ups (vehicle crops, the closer look) keep
-            # the float model. There the plates are smallest and score lowest, and the int8
-            # model lost 4 of 105 held-out small plates there (models/int8/MODEL_CARD.md).
+            # ``weights`` an int8 twin: the vehicle crops keep the float model. There the
+            # plates are smallest and score lowest, and the int8 model on every close-up lost
+            # 4 of 105 held-out small plates (models/int8/MODEL_CARD.md).
             if close_weights is not None:
-                self.close_onnx = OnnxYolo(export_onnx(Path(close_weights), close_sha256),
-                                           threads=cpu_threads())
+                self.close_onnx = OnnxYolo(export_onnx(Path(close_weights), close_sha256))
         else:
             quiet_ultralytics()
             from ultralytics import YOLO
@@ -162,7 +161,10 @@ class YoloDetector:
         """Small frames (long side under the input): the plate model looks again, enlarged
         ``small_frame_scale`` times, at square windows around the whole-frame pass's
         unsure boxes (from ``closer_threshold`` up to the threshold, best first): what the
-        enlarged whole frame found, at a fraction of its pixels."""
+        enlarged whole frame found, at a fraction of its pixels. The windows go to the
+        whole-frame pass's model (the int8 twin on video): unlike the vehicle crops they
+        show a plate that pass already scored, and on the tune half they lost none with it
+        (RESULTS.md, *speed-21-final*)."""
         jobs = []
         for i, (frame, boxes) in enumerate(zip(frames, hints, strict=True)):
             height, width = frame.shape[:2]
@@ -170,19 +172,20 @@ class YoloDetector:
             jobs += [(i, tile, (tile.x2 - tile.x1) * self.small_frame_scale)
                      for tile in candidate_windows(boxes, width, height, side,
                                                    self.closer_limit)]
-        return self._detect_close_ups(frames, jobs)
+        return self._detect_close_ups(frames, jobs, close=False)
 
-    def _detect_close_ups(self, frames: list[np.ndarray],
-                          jobs: list[tuple[int, Tile, float]]) -> list[Detections]:
-        """Each job (frame index, crop, input long side) looked at by the close-up model,
-        one call per input size; boxes back in frame pixels, per frame."""
+    def _detect_close_ups(self, frames: list[np.ndarray], jobs: list[tuple[int, Tile, float]],
+                          close: bool = True) -> list[Detections]:
+        """Each job (frame index, crop, input long side) looked at by the close-up model
+        (``close``; else the whole-frame pass's), one call per input size; boxes back in
+        frame pixels, per frame."""
         out = [Detections.empty() for _ in frames]
         by_size: dict[float, list[tuple[int, Tile]]] = {}
         for i, tile, size in jobs:
             by_size.setdefault(size, []).append((i, tile))
         for size, group in by_size.items():
             found, _ = self._detect_at([tile.crop(frames[i]) for i, tile in group],
-                                       size / self.size, close=True)
+                                       size / self.size, close=close)
             for (i, tile), dets in zip(group, found, strict=True):
                 out[i] = Detections.concat([out[i], tile.to_frame(dets)])
         return out
@@ -281,7 +284,7 @@ class YoloDetector:
                    close: bool = False) -> tuple[list[Detections], list[np.ndarray]]:
         """Each frame's detections, and its boxes scoring ``floor`` or more (best first;
         empty when ``floor`` is 0): where a closer look may find what this one missed.
-        ``close``: a close-up (vehicle crop, closer-look window), run by ``close_onnx``."""
+        ``close``: a vehicle crop, run by ``close_onnx``."""
         imgsz = max(32, round(self.size * scale / 32) * 32)
         conf = min(self.min_conf, floor) if floor > 0 else self.min_conf
         onnx = self.close_onnx if close and self.close_onnx is not None else self.onnx

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from redact.detect.detections import nms
-from redact.detect.onnx_session import make_session
+from redact.detect.onnx_session import make_session, run_batch
 from redact.io.atomic import copy_atomic
 
 STRIDE = 32
@@ -92,7 +92,7 @@ def letterbox(frame: np.ndarray, imgsz: int) -> tuple[np.ndarray, float, tuple[i
 class OnnxYolo:
     """A dynamic-shape YOLOv8 ONNX graph: frames in, (xyxy, conf, class) per frame out."""
 
-    def __init__(self, path: Path, *, threads: int = 0) -> None:
+    def __init__(self, path: Path, *, threads: int | None = None) -> None:
         self.session = make_session(path, threads=threads)
         self.input_name = self.session.get_inputs()[0].name
         # ultralytics' exporter writes the class names into the graph's metadata
@@ -111,7 +111,7 @@ class OnnxYolo:
         for idxs in shapes.values():
             batch = np.stack([boxed[i][0] for i in idxs])[..., ::-1].transpose(0, 3, 1, 2)
             batch = np.ascontiguousarray(batch, dtype=np.float32) / 255.0
-            out = self.session.run(None, {self.input_name: batch})[0]
+            out = run_batch(self.session, self.input_name, batch)[0]
             for j, i in enumerate(idxs):
                 raw[i] = out[j]
         results = []

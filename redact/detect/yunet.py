@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from redact.detect.base import cpu_threads, letterbox_size, upscale_cap
+from redact.detect.base import letterbox_size, op_threads, upscale_cap
 from redact.detect.detections import CANDIDATE, Detections
 from redact.models import ModelSpec
 
@@ -29,8 +29,8 @@ class YuNetDetector:
         self.warnings: list[str] = []
         if device == "cuda":
             self.warnings.append("face detector YuNet ran on the CPU (OpenCV DNN)")
-        if cpu_threads():
-            cv2.setNumThreads(cpu_threads())  # process-wide, like the other libraries' pools
+        # Process-wide, like the other libraries' pools; one unless capped (op_threads).
+        cv2.setNumThreads(op_threads())
         model = np.frombuffer(Path(weights).read_bytes(), dtype=np.uint8)
         # The shipped graph is fixed at 640x640; OpenCV reshapes it per setInputSize.
         self.net = cv2.FaceDetectorYN.create("onnx", model, np.empty(0, np.uint8), (640, 640),
