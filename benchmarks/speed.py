@@ -6,7 +6,14 @@ anything), with each run's peak memory and where its time goes.
 The clips are made from real footage: the egocentric EgoBlur clip in ../shared/data (two
 people at a table), resized and played forward/backward to 90 frames.
 
-    python benchmarks/speed.py [--frames 90] [--sizes 640x360,...] [--variants JSON-LIST]
+Each row is ``--repeats`` rounds of bare, redact, bare; the row gives the round with the
+median ratio and the range over the rounds. On a shared machine a single round at 640x360
+(under three seconds) moved by as much as a tenth of the ratio; the CPU-seconds ratio (the
+bare run's CPU time over redact's, both processes' user + system time) moves less with the
+load and is given beside it.
+
+    python benchmarks/speed.py [--frames 90] [--repeats 3] [--sizes 640x360,...]
+                               [--variants JSON-LIST]
 """
 
 from __future__ import annotations
@@ -46,6 +53,14 @@ def make_clip(path: Path, frames: int, size: tuple[int, int] = (1920, 1080)) -> 
             out.mux(p)
 
 
+def cpu_seconds() -> float:
+    """This process's CPU time so far, every thread's, user + system."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def bare(src: Path, dst: Path, crf: int, preset: str) -> float:
     """Decode → encode with PyAV alone: the floor any redaction tool pays."""
     import av
@@ -81,9 +96,10 @@ def _pipeline(src: Path, dst: Path, overrides: dict, *, timed: bool):
     runner = FileRunner(settings)
     runner.detectors  # load models outside the timed region  # noqa: B018
     stages = _time_stages(runner) if timed else {}
-    t0 = time.monotonic()
+    cpu0, t0 = cpu_seconds(), time.monotonic()
     result = runner.run(src, dst)
     seconds = time.monotonic() - t0
+    stages["cpu"] = cpu_seconds() - cpu0
     if result.status != "ok":
         raise SystemExit(f"pipeline failed: {result.error}")
     stages["wall"] = seconds
@@ -149,6 +165,7 @@ def measure(src: Path, dst: Path, overrides: dict) -> tuple[float, dict, float, 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, default=90)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sizes", default="640x360,1280x720,1920x1080,2560x1920")
     parser.add_argument("--variants", default='[{"detect_every": 3}, '
                         '{"categories": ["face", "plate", "screen"]}]',
@@ -167,22 +184,36 @@ def main() -> None:
             make_clip(clip, args.frames, size)
             extra = json.loads(args.variants) if size == (1920, 1080) else []
             for overrides in [{}, *extra]:
-                rows.append((size, overrides, *_row(clip, Path(tmp), overrides)))
+                rows.append((size, overrides,
+                             *_row(clip, Path(tmp), overrides, args.repeats)))
     lines = _lines(args, defaults, rows)
     publish(args.section, lines, write=not args.no_write)
 
 
-def _row(clip: Path, tmp: Path, overrides: dict) -> tuple:
+def _row(clip: Path, tmp: Path, overrides: dict, repeats: int) -> tuple:
     import redact
 
     cfg = redact.load_settings(overrides=overrides).config
-    before = bare(clip, tmp / "bare.mp4", cfg.crf, cfg.encoder_preset)
-    fps, counts, rss, stages = measure(clip, tmp / "out.mp4", overrides)
-    after = bare(clip, tmp / "bare.mp4", cfg.crf, cfg.encoder_preset)
-    base = (before + after) / 2
-    print(clip.name, overrides, f"{fps:.2f} fps vs bare {base:.2f} fps → {fps / base:.2f}x",
-          f"{rss:.0f} MB", counts, {k: round(v, 1) for k, v in stages.items()}, flush=True)
-    return fps, base, rss, counts, stages
+    rounds = []
+    for _ in range(max(1, repeats)):
+        cpu0 = cpu_seconds()
+        before = bare(clip, tmp / "bare.mp4", cfg.crf, cfg.encoder_preset)
+        cpu1 = cpu_seconds()
+        fps, counts, rss, stages = measure(clip, tmp / "out.mp4", overrides)
+        cpu2 = cpu_seconds()
+        after = bare(clip, tmp / "bare.mp4", cfg.crf, cfg.encoder_preset)
+        bare_cpu = (cpu1 - cpu0 + cpu_seconds() - cpu2) / 2
+        base = (before + after) / 2
+        print(clip.name, overrides, f"{fps:.2f} fps vs bare {base:.2f} fps → {fps / base:.2f}x",
+              f"cpu {bare_cpu:.2f}/{stages['cpu']:.2f} s → {bare_cpu / stages['cpu']:.2f}x",
+              f"{rss:.0f} MB", counts, {k: round(v, 1) for k, v in stages.items()}, flush=True)
+        rounds.append((fps / base, fps, base, rss, counts, stages, bare_cpu / stages["cpu"]))
+    ordered = sorted(rounds, key=lambda r: r[0])
+    _, fps, base, _, counts, stages, _ = ordered[len(ordered) // 2]
+    spread = (ordered[0][0], ordered[-1][0])
+    cpu_ratios = sorted(r[6] for r in rounds)
+    return fps, base, max(r[3] for r in rounds), counts, stages, spread, \
+        cpu_ratios[len(cpu_ratios) // 2]
 
 
 def _lines(args, defaults, rows) -> list[str]:
@@ -193,26 +224,31 @@ def _lines(args, defaults, rows) -> list[str]:
         f"`{SOURCE}` (two people at a table, resized); encoder libx264 crf {defaults.crf} "
         f"preset {defaults.encoder_preset} mbtree=0 in both runs. Bare = PyAV decode→encode "
         "of the same clip, measured just before and after each redact run (mean). Each redact "
-        "run is a fresh process (models loaded outside the timing); peak RSS is that "
-        "process's.",
+        "run is a fresh process (models loaded outside the timing); peak RSS is the largest "
+        f"of those processes'. {args.repeats} round(s) per row: the row is the round with "
+        "the median ratio, the range is over the rounds; CPU ratio = the bare run's CPU "
+        "seconds over redact's (median of the rounds).",
         "",
-        "| resolution | settings (over defaults) | redact fps | bare fps | ratio | peak RSS | "
-        "regions |",
-        "|---|---|---|---|---|---|---|",
+        "| resolution | settings (over defaults) | redact fps | bare fps | ratio | range | "
+        "CPU ratio | peak RSS | regions |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for size, overrides, fps, base, rss, counts, _stages in rows:
+    for size, overrides, fps, base, rss, counts, _stages, spread, cpu_ratio in rows:
         label = json.dumps(overrides) if overrides else "defaults"
         lines.append(f"| {size[0]}×{size[1]} | `{label}` | {fps:.2f} | {base:.2f} | "
-                     f"**{fps / base:.2f}×** | {rss:.0f} MB | "
+                     f"**{fps / base:.2f}×** | {spread[0]:.2f}–{spread[1]:.2f} | "
+                     f"{cpu_ratio:.2f}× | {rss:.0f} MB | "
                      f"{', '.join(f'{k} {v}' for k, v in sorted(counts.items()))} |")
-    keys = sorted({k for *_, stages in rows for k in stages} - {"wall"})
-    lines += ["", "Where the time goes at the defaults: busy seconds per stage (detectors run "
-              "in threads beside decode, paint and encode, so stages overlap):", "",
-              "| resolution | wall | " + " | ".join(keys) + " |",
-              "|---|---|" + "---|" * len(keys)]
-    for size, overrides, *_rest, stages in rows:
+    keys = sorted({k for *_, stages, _s, _c in rows for k in stages} - {"wall", "cpu"})
+    lines += ["", "Where the time goes at the defaults (the median round): busy seconds per "
+              "stage (detectors run in threads beside decode, paint and encode, so stages "
+              "overlap), and the run's CPU seconds:", "",
+              "| resolution | wall | CPU | " + " | ".join(keys) + " |",
+              "|---|---|---|" + "---|" * len(keys)]
+    for size, overrides, *_rest, stages, _spread, _cpu in rows:
         if not overrides:
             lines.append(f"| {size[0]}×{size[1]} | {stages['wall']:.1f} s | "
+                         f"{stages['cpu']:.1f} s | "
                          + " | ".join(f"{stages.get(k, 0.0):.1f} s" for k in keys) + " |")
     return lines
 
