@@ -44,15 +44,17 @@ def run_object(obj: dict) -> dict:
     seconds = time.perf_counter() - t
     item = ManualItem.model_validate_json(json.dumps({"keyframes": got.keyframes()}))
     scored = {f: b for f, b in truth.items() if f != first}
-    hits = 0
+    ious = {}
     for f, b in scored.items():
         box = item.box_at(f)
-        hits += box is not None and iou(box.tolist(), b) >= 0.5
+        ious[f] = 0.0 if box is None else iou(box.tolist(), b)
+    hits = sum(v >= 0.5 for v in ious.values())
     tracked = max(got.boxes) - min(got.boxes) + 1
     return {"object": obj["name"], "clip": obj["clip"], "split": obj.get("split", "report"),
             "kind": obj.get("kind", ""),
             "annotated": len(scored),
-            "hits": int(hits), "share": hits / max(1, len(scored)),
+            "hits": int(hits), "share": hits / max(1, len(scored)), "ious": ious,
+            "mean_iou": sum(ious.values()) / max(1, len(ious)),
             "tracked": f"{min(got.boxes)}–{max(got.boxes)}",
             "stopped": f"{got.forward[1]} after {got.forward[0]}",
             "keyframes": len(item.keyframes or ()), "ms_per_frame": 1000 * seconds / tracked,
