@@ -24,6 +24,7 @@ from redact.plan.model import ManualItem
 HERE = Path(__file__).parent
 VIDEOS = HERE.parent.parent / "shared" / "data" / "videos"
 KINDS = ("face turned away", "plate", "logo", "hand")  # what issue 19's criterion names
+PLANS = HERE.parent / "bench-out" / "assist-plans"
 
 
 def iou(a, b) -> float:
@@ -33,14 +34,32 @@ def iou(a, b) -> float:
     return w * h / u if u > 0 else 0.0
 
 
-def run_object(obj: dict) -> dict:
-    from redact.review.assist import follow_in_video
+def plan_for(clip: str, plans: Path) -> dict:
+    """The clip's plan as `redact plan` makes it with the default settings (what a reviewer
+    has open in `redact review`), made once into ``plans`` and read from there after."""
+    path = plans / f"{clip}.plan.json"
+    if not path.exists():
+        import redact
+        from redact.batch.runner import plan_file
+
+        plans.mkdir(parents=True, exist_ok=True)
+        result = plan_file(VIDEOS / clip, path, redact.load_settings())
+        if result.status != "ok":
+            raise SystemExit(f"redact plan failed on {clip}: {result.error}")
+    return json.loads(path.read_text())
+
+
+def run_object(obj: dict, plans: Path | None = PLANS) -> dict:
+    """``plans``: where the clips' plans are kept, whose detections anchor the box (None:
+    no anchors)."""
+    from redact.review.assist import follow_in_video, plan_anchors
 
     truth = {int(f): b for f, b in obj["boxes"].items()}
     first = min(truth)
     path = VIDEOS / obj["clip"]
+    anchors = None if plans is None else plan_anchors(plan_for(obj["clip"], plans))
     t = time.perf_counter()
-    got = follow_in_video(path, first, truth[first], direction="both")
+    got = follow_in_video(path, first, truth[first], direction="both", anchors=anchors)
     seconds = time.perf_counter() - t
     item = ManualItem.model_validate_json(json.dumps({"keyframes": got.keyframes()}))
     scored = {f: b for f, b in truth.items() if f != first}
