@@ -34,11 +34,14 @@ class Cancelled(Exception):
 @dataclass
 class Followed:
     """Boxes by frame and where each direction stopped: (frame, why) with ``why`` one of
-    ``lost``, ``left the picture``, ``start of video``, ``end of video``."""
+    ``lost``, ``left the picture``, ``start of video``, ``end of video``; the category of
+    the detection the box was tied to (``""``: none) and on how many frames one pulled it."""
 
     boxes: dict[int, list[float]]
     forward: tuple[int, str] = (0, "")
     backward: tuple[int, str] = (0, "")
+    tied: str = ""
+    pulled: int = 0
 
     def keyframes(self, tolerance: float = KEY_TOLERANCE) -> list[dict[str, Any]]:
         frames = sorted(self.boxes)
@@ -143,11 +146,14 @@ def follow_in_video(path: Path, start: int, box, *, direction: str = "both", tot
         if ahead is None:
             raise ValueError(f"frame {start} is not in the video ({path.name})")
         out.forward = (max(out.boxes), "end of video")
+    assert ahead is not None and back is not None
+    out.tied = ahead.tie.category if ahead.tie is not None else ""
     if direction == "forward":
         out.backward = (start, "not tracked")
+        out.pulled = ahead.pulled
         return out
-    assert back is not None
     out.backward = _backward(path, back, buffer, out.boxes, tick, anchors)
+    out.pulled = ahead.pulled + back.pulled
     return out
 
 

@@ -239,6 +239,7 @@ class BoxFollower:
         self.poor = 0
         self.score = 1.0
         self.tie = Tie.find(b, anchors, self.settings.tie_iou)
+        self.pulled = 0  # frames on which a detection moved the box
 
     def prepare(self, frame: np.ndarray) -> np.ndarray:
         """The working picture of a frame (grey, scaled): what ``step`` takes. Smaller than
@@ -277,6 +278,7 @@ class BoxFollower:
             seen = self.tie.seen(box / self.scale, anchors, s.anchor_iou)
             if seen is not None:
                 box = (1 - s.anchor) * box + s.anchor * seen * self.scale
+                self.pulled += 1
         self.shift = ((box[:2] + box[2:]) - (self.box[:2] + self.box[2:])) / 2
         self.box = box
         # Given back cut to the picture (the part outside is nowhere to paint, and a head cut
