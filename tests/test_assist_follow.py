@@ -156,6 +156,17 @@ def test_a_detection_tied_to_the_drawn_box_pulls_it_in_place_and_size():
     assert iou(got[-1].tolist(), expected) >= 0.9
 
 
+def test_drawn_between_detections_the_box_is_tied_on_the_next_frame_with_one():
+    """A plan detects on every 4th frame: drawn on a frame without detections, the box is tied
+    on the next frame that has one, and pulled from then on."""
+    def every_fourth(i: int):
+        return [(_grown(FACE, 1 + 0.2 * min(i, 12) / 12), "face")] if i % 4 == 2 else []
+
+    got = _followed_with(every_fourth, frames=30)
+    # Tied at frame 2 (grown by 1/30), so it ends a little under 1.2 times the drawn size.
+    assert got[-1][2] - got[-1][0] >= 60 * 1.12, got[-1]
+
+
 def test_detections_that_do_not_match_leave_the_box_alone():
     """Another category, or a detection elsewhere (another person's face), is no anchor; nor is
     any detection when the drawn box overlapped none on its own frame."""
@@ -165,8 +176,8 @@ def test_detections_that_do_not_match_leave_the_box_alone():
     def elsewhere(i: int):
         return [(FACE, "face")] if i == 0 else [([200.0, 90.0, 250.0, 145.0], "face")]
 
-    def untied(i: int):
-        return [] if i == 0 else [(_grown(FACE, 1.2), "face")]
+    def untied(i: int):  # nothing on the drawn frame nor on the next ``tie_within``
+        return [] if i <= FollowSettings().tie_within else [(_grown(FACE, 1.2), "face")]
 
     for anchors_at in (other_kind, elsewhere, untied):
         got = _followed_with(anchors_at)

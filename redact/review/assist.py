@@ -147,7 +147,7 @@ def follow_in_video(path: Path, start: int, box, *, direction: str = "both", tot
             raise ValueError(f"frame {start} is not in the video ({path.name})")
         out.forward = (max(out.boxes), "end of video")
     assert ahead is not None and back is not None
-    out.tied = ahead.tie.category if ahead.tie is not None else ""
+    out.tied = next((f.tie.category for f in (ahead, back) if f.tie is not None), "")
     if direction == "forward":
         out.backward = (start, "not tracked")
         out.pulled = ahead.pulled

@@ -52,13 +52,17 @@ class FollowSettings:
     min_points: int = 6  # fewer reliable points than this: poor
     max_zoom: float = 1.1  # the box grows or shrinks by at most this factor a frame
     # Detections as anchors (``Tie``): the drawn box is tied to a detection of its first
-    # frame overlapping it by IoU ``tie_iou``; on later frames, a detection of that category
+    # frame overlapping it by IoU ``tie_iou`` (see ``tie_within``); on later frames, a detection of that category
     # that, placed as the tie says, overlaps the followed box by ``anchor_iou`` pulls the box
     # ``anchor`` of the way to it (position and size). Chosen on the tune objects: a looser tie
     # (0.3) tied heads seen from behind to faces found in them and lost them as they turned.
     anchor: float = 0.3
     anchor_iou: float = 0.5
     tie_iou: float = 0.5
+    # A plan detects on every few frames only (``detect_every``): drawn on a frame without
+    # detections, the box is tied on the first of the next ``tie_within`` frames that has one
+    # (in the direction followed), by where the flow has carried it.
+    tie_within: int = 8
 
 
 def working_scale(box: np.ndarray, shape: tuple[int, ...]) -> float:
@@ -240,6 +244,7 @@ class BoxFollower:
         self.score = 1.0
         self.tie = Tie.find(b, anchors, self.settings.tie_iou)
         self.pulled = 0  # frames on which a detection moved the box
+        self.steps = 0
 
     def prepare(self, frame: np.ndarray) -> np.ndarray:
         """The working picture of a frame (grey, scaled): what ``step`` takes. Smaller than
@@ -274,7 +279,10 @@ class BoxFollower:
             patch = _patch(img, box)
             if patch is not None:
                 self.recent = patch
-        if self.tie is not None and anchors and self.poor == 0:
+        self.steps += 1
+        if self.tie is None and anchors and self.poor == 0 and self.steps <= s.tie_within:
+            self.tie = Tie.find(box / self.scale, anchors, s.tie_iou)
+        elif self.tie is not None and anchors and self.poor == 0:
             seen = self.tie.seen(box / self.scale, anchors, s.anchor_iou)
             if seen is not None:
                 box = (1 - s.anchor) * box + s.anchor * seen * self.scale
