@@ -52,10 +52,11 @@ class FollowSettings:
     min_points: int = 6  # fewer reliable points than this: poor
     max_zoom: float = 1.1  # the box grows or shrinks by at most this factor a frame
     # Detections as anchors (``Tie``): the drawn box is tied to a detection of its first
-    # frame overlapping it by IoU ``tie_iou`` (see ``tie_within``); on later frames, a detection of that category
-    # that, placed as the tie says, overlaps the followed box by ``anchor_iou`` pulls the box
-    # ``anchor`` of the way to it (position and size). Chosen on the tune objects: a looser tie
-    # (0.3) tied heads seen from behind to faces found in them and lost them as they turned.
+    # frame (see ``tie_within``) overlapping it by IoU ``tie_iou``; on later frames, a
+    # detection of that category that, placed as the tie says, overlaps the followed box by
+    # ``anchor_iou`` pulls the box ``anchor`` of the way to it (position and size). Chosen on
+    # the tune objects, where a pull of 0.3-0.7 scored alike; a looser tie (0.3) tied heads
+    # seen from behind to faces found in them and lost them as they turned.
     anchor: float = 0.3
     anchor_iou: float = 0.5
     tie_iou: float = 0.5
