@@ -149,7 +149,7 @@ NOTES = [
     "settings (faces and plates, detection on every 4th frame), which is what `redact review` "
     "hands the follower; *tied to*: the category of the detection the drawn box was tied to and "
     "on how many frames one pulled it. Time per frame: wall time of `follow_in_video` (decode "
-    "of the video up to the last tracked frame included, which is most of the 80 ms a frame "
+    "of the video up to the last tracked frame included, which is most of the 80-110 ms a frame "
     "of the 2560x1920 egoblur clip; the plan is made beforehand, as in review) over the frames "
     "tracked.",
     "",
@@ -169,9 +169,10 @@ NOTES = [
     "",
     "Where it fails: the two store-aisle heads, as before (the report run before the 8-frame "
     "tie gave the same rows). No anchor helps them: the faces the plan finds in the straw hat "
-    "overlap its head box by IoU 0.31-0.39 at most (under the tie's 0.5), and the blonde head "
-    "has none. The straw hat turns away and its box lags the head (the collar and shoulder in "
-    "the lower part of the drawn box move less than the head) and keeps the drawn height while "
+    "overlap its head box by IoU 0.31-0.39 on its first frames (under the tie's 0.5), and the "
+    "blonde head has none. The straw hat turns away and its box lags the head (the collar and "
+    "shoulder in the lower part of the drawn box move less than the head) and keeps the drawn "
+    "height while "
     "the hand-made box shrinks to the hat; the blonde head is drawn on a motion-blurred frame "
     "as it enters and its box shrinks to half the head as the hair turns. The rear plate is not "
     "tied either: the plan's plate boxes are looser than the hand-made ones (IoU about 0.35).",
