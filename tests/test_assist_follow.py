@@ -106,7 +106,10 @@ def test_an_object_leaving_the_picture_stops_it():
     stop = next(i for i, g in enumerate(got) if g is None) + 1  # frame index
     # Followed while half of it or more is inside (x <= 296: frame 16), stopped just after.
     assert stop in (17, 18), stop
-    assert all(iou(g, t) >= 0.5 for g, t in zip(got[:stop - 1], truth[1:], strict=False))
+    # The boxes given back are cut to the picture, as a hand-made box of what shows would be.
+    shown = [[t[0], t[1], min(t[2], W), t[3]] for t in truth]
+    assert all(iou(g, t) >= 0.5 for g, t in zip(got[:stop - 1], shown[1:], strict=False))
+    assert all(g[2] <= W for g in got[:stop - 1])
 
 
 def test_an_object_that_vanishes_stops_rather_than_drifts():
@@ -118,3 +121,64 @@ def test_an_object_that_vanishes_stops_rather_than_drifts():
     got = follow(frames, box)
     assert all(g is not None for g in got[:7])
     assert got[7 + FollowSettings().patience - 1] is None, got[7:]
+
+
+def _followed_with(anchors_at, frames: int = 20, box=(100.0, 80.0, 160.0, 150.0)):
+    """A still textured object; ``anchors_at(i)`` gives frame i's detections."""
+    bg, obj = background(6), texture(17, 64)
+    still = paste(bg, obj, list(box))
+    f = BoxFollower(still, list(box), anchors=anchors_at(0))
+    return [f.update(still, anchors_at(i)) for i in range(1, frames)]
+
+
+def _grown(box, factor: float) -> list[float]:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    hw, hh = (box[2] - box[0]) / 2 * factor, (box[3] - box[1]) / 2 * factor
+    return [cx - hw, cy - hh, cx + hw, cy + hh]
+
+
+FACE = [105.0, 90.0, 155.0, 145.0]  # inside the drawn box, as a face in a drawn head
+
+
+def test_a_detection_tied_to_the_drawn_box_pulls_it_in_place_and_size():
+    """The detector says the object grows by a fifth over ten frames while the picture (and
+    so the flow) stays still: the box follows the detections, keeping how it sat on the first
+    one (the hair around the face)."""
+    def growing(i: int):
+        return [(_grown(FACE, 1 + 0.2 * min(i, 10) / 10), "face")]
+
+    got = _followed_with(growing)
+    assert all(g is not None for g in got)
+    width = got[-1][2] - got[-1][0]
+    assert width >= 60 * 1.15, got[-1]
+    # Placed as the drawn box sat on the first detection: centred on the grown one.
+    expected = _grown([100.0, 80.0, 160.0, 150.0], 1.2)
+    assert iou(got[-1].tolist(), expected) >= 0.9
+
+
+def test_drawn_between_detections_the_box_is_tied_on_the_next_frame_with_one():
+    """A plan detects on every 4th frame: drawn on a frame without detections, the box is tied
+    on the next frame that has one, and pulled from then on."""
+    def every_fourth(i: int):
+        return [(_grown(FACE, 1 + 0.2 * min(i, 12) / 12), "face")] if i % 4 == 2 else []
+
+    got = _followed_with(every_fourth, frames=30)
+    # Tied at frame 2 (grown by 1/30), so it ends a little under 1.2 times the drawn size.
+    assert got[-1][2] - got[-1][0] >= 60 * 1.12, got[-1]
+
+
+def test_detections_that_do_not_match_leave_the_box_alone():
+    """Another category, or a detection elsewhere (another person's face), is no anchor; nor is
+    any detection when the drawn box overlapped none on its own frame."""
+    def other_kind(i: int):
+        return [(_grown(FACE, 1.2), "plate")] if i else [(FACE, "face")]
+
+    def elsewhere(i: int):
+        return [(FACE, "face")] if i == 0 else [([200.0, 90.0, 250.0, 145.0], "face")]
+
+    def untied(i: int):  # nothing on the drawn frame nor on the next ``tie_within``
+        return [] if i <= FollowSettings().tie_within else [(_grown(FACE, 1.2), "face")]
+
+    for anchors_at in (other_kind, elsewhere, untied):
+        got = _followed_with(anchors_at)
+        assert iou(got[-1].tolist(), [100.0, 80.0, 160.0, 150.0]) >= 0.95, anchors_at.__name__

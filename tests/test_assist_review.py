@@ -123,6 +123,38 @@ def test_tracking_run_becomes_a_manual_item_and_resumes_from_a_correction(clip, 
     assert edits[0]["source"] == "tracked"
 
 
+def grown_face(i: int, growth: float) -> list[float]:
+    """A face box inside the object (the middle 30 of its 40 px), growing by ``growth`` over
+    the clip about its centre although the picture does not: the detector disagrees with the
+    flow."""
+    x1, y1, x2, y2 = truth(i)
+    cx, cy, half = (x1 + x2) / 2, (y1 + y2) / 2, 15 * (1 + growth * i / (N - 1))
+    return [cx - half, cy - half, cx + half, cy + half]
+
+
+def test_the_plans_detections_anchor_a_tracking_run(clip, tmp_path, fake_runner):
+    """The plan's face detections pull the tracked box: it ends the size the detections say
+    (a third larger than the object the picture shows), placed on them as drawn on the first."""
+    faces = {i: [grown_face(i, 1 / 3)] for i in range(N)}
+    plan = make_plan(clip, tmp_path / "plans", fake_runner(faces, style="solid", margin=0.0))
+    app, review = create_app(tmp_path / "plans", out_dir=tmp_path / "out",
+                             cache_dir=tmp_path / "cache")
+    c = TestClient(app, base_url="http://127.0.0.1")
+    url = f"/api/track?plan={plan.name}&token={review.token}"
+    r = c.post(url, json={"frame": 0, "box": truth(0), "category": "head"})
+    assert r.status_code == 202, r.text
+    while c.get(url).json()["state"] == "running":
+        time.sleep(0.05)
+    assert c.get(url).json()["state"] == "ok"
+    (item,) = load_plan(plan).manual
+    last = item.box_at(N - 1).tolist()
+    x1, y1, x2, y2 = truth(N - 1)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    expected = [cx - 20 * 4 / 3, cy - 20 * 4 / 3, cx + 20 * 4 / 3, cy + 20 * 4 / 3]
+    assert iou(last, expected) >= 0.85, (last, expected)
+    assert iou(last, truth(N - 1)) < 0.75  # not where the flow alone would have put it
+
+
 def test_always_redact_groups_a_persons_overlapping_tracks():
     def region(track, box):
         return {"category": "face", "box": box, "track": track}

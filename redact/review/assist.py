@@ -34,11 +34,14 @@ class Cancelled(Exception):
 @dataclass
 class Followed:
     """Boxes by frame and where each direction stopped: (frame, why) with ``why`` one of
-    ``lost``, ``left the picture``, ``start of video``, ``end of video``."""
+    ``lost``, ``left the picture``, ``start of video``, ``end of video``; the category of
+    the detection the box was tied to (``""``: none) and on how many frames one pulled it."""
 
     boxes: dict[int, list[float]]
     forward: tuple[int, str] = (0, "")
     backward: tuple[int, str] = (0, "")
+    tied: str = ""
+    pulled: int = 0
 
     def keyframes(self, tolerance: float = KEY_TOLERANCE) -> list[dict[str, Any]]:
         frames = sorted(self.boxes)
@@ -71,6 +74,28 @@ def _fits(frames: list[int], arr: np.ndarray, a: int, b: int, tol: float) -> boo
 
 
 Progress = Callable[[int, int], None]
+# Per frame, the detections a followed box may be anchored to: (box, category).
+Anchors = dict[int, list[tuple[list[float], str]]]
+# The plan's regions that are detections on their own frame; the others (tracked, interpolated,
+# padded, carried) are the tracker's guesses and would anchor the box to a guess.
+DETECTED = ("detected", "continued")
+
+
+def plan_anchors(doc: dict[str, Any]) -> Anchors:
+    """The detections of a plan document by frame, as anchors for ``follow_in_video``.
+
+    >>> plan_anchors({"frames": [{"frame": 3, "regions": [
+    ...     {"category": "face", "box": [1, 2, 3, 4], "source": "detected"},
+    ...     {"category": "face", "box": [1, 2, 3, 5], "source": "padded"}]}]})
+    {3: [([1.0, 2.0, 3.0, 4.0], 'face')]}
+    """
+    out: Anchors = {}
+    for entry in doc.get("frames", []):
+        found = [([float(v) for v in r["box"]], r["category"]) for r in entry.get("regions", ())
+                 if r.get("source", "detected") in DETECTED]
+        if found:
+            out[int(entry["frame"])] = found
+    return out
 
 
 def _frames(path: Path, stop: int | None = None):
@@ -89,8 +114,10 @@ def _frames(path: Path, stop: int | None = None):
 
 def follow_in_video(path: Path, start: int, box, *, direction: str = "both", total: int = 0,
                     progress: Progress | None = None,
-                    cancel: threading.Event | None = None, settings=None) -> Followed:
-    """Follow ``box`` (drawn on frame ``start``) forwards and/or backwards."""
+                    cancel: threading.Event | None = None, settings=None,
+                    anchors: Anchors | None = None) -> Followed:
+    """Follow ``box`` (drawn on frame ``start``) forwards and/or backwards. ``anchors``: the
+    detections by frame (``plan_anchors``), which keep the box on a detected object."""
     from redact.track.assist import BoxFollower, working_scale
 
     out = Followed({start: [float(v) for v in box]})
@@ -104,12 +131,13 @@ def follow_in_video(path: Path, start: int, box, *, direction: str = "both", tot
                 _keep(buffer, bgr, index, working_scale(np.asarray(box, np.float64), bgr.shape))
             continue
         if index == start:
-            ahead = BoxFollower(bgr, box, settings)
-            back = BoxFollower(bgr, box, settings)
+            first = anchors.get(index, ()) if anchors else ()
+            ahead = BoxFollower(bgr, box, settings, first)
+            back = BoxFollower(bgr, box, settings, first)
             if direction == "backward":
                 break
             continue
-        got = ahead.update(bgr)
+        got = ahead.update(bgr, anchors.get(index, ()) if anchors else ())
         if got is None:
             out.forward = (index - 1, _why(ahead, bgr.shape))
             break
@@ -118,11 +146,14 @@ def follow_in_video(path: Path, start: int, box, *, direction: str = "both", tot
         if ahead is None:
             raise ValueError(f"frame {start} is not in the video ({path.name})")
         out.forward = (max(out.boxes), "end of video")
+    assert ahead is not None and back is not None
+    out.tied = next((f.tie.category for f in (ahead, back) if f.tie is not None), "")
     if direction == "forward":
         out.backward = (start, "not tracked")
+        out.pulled = ahead.pulled
         return out
-    assert back is not None
-    out.backward = _backward(path, back, buffer, out.boxes, tick)
+    out.backward = _backward(path, back, buffer, out.boxes, tick, anchors)
+    out.pulled = ahead.pulled + back.pulled
     return out
 
 
@@ -136,11 +167,12 @@ def _keep(buffer: deque, bgr: np.ndarray, index: int, scale: float) -> None:
         buffer.popleft()
 
 
-def _backward(path: Path, follower, buffer: deque, boxes: dict, tick) -> tuple[int, str]:
+def _backward(path: Path, follower, buffer: deque, boxes: dict, tick,
+              anchors: Anchors | None = None) -> tuple[int, str]:
     while buffer:
         first = buffer[0][0]
         for index, img in reversed(buffer):
-            got = follower.step(img)
+            got = follower.step(img, anchors.get(index, ()) if anchors else ())
             if got is None:
                 return index + 1, _why(follower, None)
             boxes[index] = [float(v) for v in got]

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from redact.review.assist import AssistJob, AssistJobs
+from redact.review.assist import Anchors, AssistJob, AssistJobs, plan_anchors
 from redact.review.media import Media, MediaError
 from redact.review.plans import EditError, PlanFolder
 
@@ -219,8 +219,10 @@ class Review:
         if frame >= total:
             raise EditError(f"track: frame {frame} is past the last frame ({total - 1})", 422)
 
+        anchors = plan_anchors(doc)
+
         def work(job: AssistJob) -> dict[str, Any]:
-            return self._follow(job, path, src, op, (frame, box, direction, total))
+            return self._follow(job, path, src, op, (frame, box, direction, total), anchors)
 
         job = self.assist.start(self.folder.rel(path), work)
         if job is None:
@@ -228,8 +230,9 @@ class Review:
         return JSONResponse(job.to_dict(), 202)
 
     def _follow(self, job: AssistJob, path: Path, src: Path, op: dict[str, Any],
-                request: tuple[int, list[float], str, int]) -> dict[str, Any]:
-        """A tracking run in the background; its result goes into the plan as one edit."""
+                request: tuple[int, list[float], str, int], anchors: Anchors) -> dict[str, Any]:
+        """A tracking run in the background; its result goes into the plan as one edit. The
+        plan's detections are its anchors."""
         from redact.review.assist import follow_in_video
 
         frame, box, direction, total = request
@@ -238,7 +241,7 @@ class Review:
             job.done, job.total = done, total
         job.frame = frame
         got = follow_in_video(src, frame, box, direction=direction, total=total,
-                              progress=progress, cancel=job.cancel)
+                              progress=progress, cancel=job.cancel, anchors=anchors)
         lo, hi = min(got.boxes), max(got.boxes)
         note = (f"tracked {lo}–{hi} from frame {frame}; forwards: {got.forward[1]} "
                 f"(last {got.forward[0]}); backwards: {got.backward[1]} "

@@ -13,6 +13,11 @@ one. ``patience`` poor frames in a row and the object is lost (``BoxFollower.upd
 None): a stop shown to the reviewer, who corrects a keyframe and tracks again, rather than a box
 drifting onto the background.
 
+Detections, where the caller has them (``redact review`` has the plan's), are anchors: a drawn
+box that overlaps a detection on its first frame is tied to it (``Tie``), and each later
+detection of that category that agrees with the followed box pulls it part of the way, position
+and size, so the flow's drift does not add up; between detections the flow carries it.
+
 Works on grey pictures scaled so the box's short side is about ``WORK_SIDE`` pixels (small boxes
 are enlarged, big pictures shrunk): the cost per frame does not grow with the video's size.
 Frames are BGR ``numpy`` arrays; boxes ``[x1, y1, x2, y2]`` in the frame's pixels.
@@ -20,9 +25,13 @@ Frames are BGR ``numpy`` arrays; boxes ``[x1, y1, x2, y2]`` in the frame's pixel
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+# A detection offered as an anchor: its box (frame pixels) and category.
+Anchor = tuple[Sequence[float], str]
 
 WORK_SIDE = 48.0  # the box's short side in working pixels
 MAX_WORK = 1280  # the working picture's long side at most
@@ -42,6 +51,19 @@ class FollowSettings:
     max_fb: float = 2.0  # median forward-backward error (working pixels) above which: poor
     min_points: int = 6  # fewer reliable points than this: poor
     max_zoom: float = 1.1  # the box grows or shrinks by at most this factor a frame
+    # Detections as anchors (``Tie``): the drawn box is tied to a detection of its first
+    # frame (see ``tie_within``) overlapping it by IoU ``tie_iou``; on later frames, a
+    # detection of that category that, placed as the tie says, overlaps the followed box by
+    # ``anchor_iou`` pulls the box ``anchor`` of the way to it (position and size). Chosen on
+    # the tune objects, where a pull of 0.3-0.7 scored alike; a looser tie (0.3) tied heads
+    # seen from behind to faces found in them and lost them as they turned.
+    anchor: float = 0.3
+    anchor_iou: float = 0.5
+    tie_iou: float = 0.5
+    # A plan detects on every few frames only (``detect_every``): drawn on a frame without
+    # detections, the box is tied on the first of the next ``tie_within`` frames that has one
+    # (in the direction followed), by where the flow has carried it.
+    tie_within: int = 8
 
 
 def working_scale(box: np.ndarray, shape: tuple[int, ...]) -> float:
@@ -155,10 +177,57 @@ def median_flow(prev: np.ndarray, img: np.ndarray, box: np.ndarray, shift: np.nd
     return Flow(np.concatenate([c - half, c + half]), float(np.median(fb)), int(keep.sum()))
 
 
+def box_iou(a, b) -> float:
+    """Intersection over union of two ``[x1, y1, x2, y2]`` boxes.
+
+    >>> box_iou([0, 0, 10, 10], [5, 0, 15, 10])
+    0.3333333333333333
+    """
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return float(w * h / u) if u > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Tie:
+    """How the drawn box sits on a detection of its first frame: the detection's category
+    and the box's corners in units of the detection's size from its top-left corner (a head
+    drawn around a face box keeps its hair and its forehead on each later face box)."""
+
+    category: str
+    corners: np.ndarray
+
+    @classmethod
+    def find(cls, box: np.ndarray, anchors: Sequence[Anchor], least: float) -> Tie | None:
+        """The tie to the detection overlapping ``box`` most, if by IoU ``least`` or more."""
+        best = max(anchors, key=lambda a: box_iou(box, a[0]), default=None)
+        if best is None or box_iou(box, best[0]) < least:
+            return None
+        d = np.asarray(best[0], np.float64)
+        size = np.maximum(d[2:] - d[:2], 1e-6)
+        return cls(best[1], np.concatenate([(box[:2] - d[:2]) / size,
+                                            (box[2:] - d[:2]) / size]))
+
+    def place(self, detection: Sequence[float]) -> np.ndarray:
+        """Where the box would be on this detection."""
+        d = np.asarray(detection, np.float64)
+        size = d[2:] - d[:2]
+        return np.concatenate([d[:2] + self.corners[:2] * size, d[:2] + self.corners[2:] * size])
+
+    def seen(self, box: np.ndarray, anchors: Sequence[Anchor], least: float) -> np.ndarray | None:
+        """The box as placed on the detection of the tie's category that agrees with ``box``
+        best, if by IoU ``least`` or more: a detection of another object nearby is no anchor."""
+        placed = [self.place(a[0]) for a in anchors if a[1] == self.category]
+        best = max(placed, key=lambda c: box_iou(box, c), default=None)
+        return best if best is not None and box_iou(box, best) >= least else None
+
+
 class BoxFollower:
     """One object through consecutive frames (forwards or backwards, as they are given)."""
 
-    def __init__(self, frame: np.ndarray, box, settings: FollowSettings | None = None) -> None:
+    def __init__(self, frame: np.ndarray, box, settings: FollowSettings | None = None,
+                 anchors: Sequence[Anchor] = ()) -> None:
         self.settings = settings or FollowSettings()
         b = np.asarray(box, np.float64)
         self.scale = working_scale(b, frame.shape)
@@ -174,17 +243,21 @@ class BoxFollower:
         self.shift = np.zeros(2)
         self.poor = 0
         self.score = 1.0
+        self.tie = Tie.find(b, anchors, self.settings.tie_iou)
+        self.pulled = 0  # frames on which a detection moved the box
+        self.steps = 0
 
     def prepare(self, frame: np.ndarray) -> np.ndarray:
         """The working picture of a frame (grey, scaled): what ``step`` takes. Smaller than
         the frame, so a reader may keep these to go backwards."""
         return working_picture(frame, self.scale)
 
-    def update(self, frame: np.ndarray) -> np.ndarray | None:
-        """The box in this frame (frame pixels), or None once the object is lost or gone."""
-        return self.step(self.prepare(frame))
+    def update(self, frame: np.ndarray, anchors: Sequence[Anchor] = ()) -> np.ndarray | None:
+        """The box in this frame (frame pixels), or None once the object is lost or gone.
+        ``anchors``: the detections of this frame, if any."""
+        return self.step(self.prepare(frame), anchors)
 
-    def step(self, img: np.ndarray) -> np.ndarray | None:
+    def step(self, img: np.ndarray, anchors: Sequence[Anchor] = ()) -> np.ndarray | None:
         """``update`` on a picture from ``prepare``."""
         s = self.settings
         flow = median_flow(self.prev, img, self.box, self.shift, s.max_zoom)
@@ -207,9 +280,20 @@ class BoxFollower:
             patch = _patch(img, box)
             if patch is not None:
                 self.recent = patch
+        self.steps += 1
+        if self.tie is None and anchors and self.poor == 0 and self.steps <= s.tie_within:
+            self.tie = Tie.find(box / self.scale, anchors, s.tie_iou)
+        elif self.tie is not None and anchors and self.poor == 0:
+            seen = self.tie.seen(box / self.scale, anchors, s.anchor_iou)
+            if seen is not None:
+                box = (1 - s.anchor) * box + s.anchor * seen * self.scale
+                self.pulled += 1
         self.shift = ((box[:2] + box[2:]) - (self.box[:2] + self.box[2:])) / 2
         self.box = box
-        return box / self.scale
+        # Given back cut to the picture (the part outside is nowhere to paint, and a head cut
+        # by the frame's edge is boxed where it shows), kept whole for the next frame's flow.
+        w, h = self.size
+        return np.clip(box, 0, [w, h, w, h]) / self.scale
 
     def _search(self, img: np.ndarray, guess: np.ndarray) -> tuple[np.ndarray, float] | None:
         """Where either template matches best within ``SEARCH`` box sizes of ``guess`` (the
