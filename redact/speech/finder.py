@@ -17,6 +17,10 @@ import redact.speech.words as W
 from redact.speech.transcript import Transcript, Word
 
 GAP_S = 0.8  # number words closer than this belong to one sequence
+# Where ordinary speech resumes after a cue: this many words in a row, each heard with at least
+# this confidence and no longer than this (Whisper stretches a word over what it could not
+# make out).
+ORDINARY_RUN, ORDINARY_CONF, ORDINARY_MAX_S = 3, 0.5, 0.8
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ def _numbers(words: Sequence[Word], cfg: FinderSettings) -> list[Hit]:
     def member(i: int) -> bool:
         t = text[i]
         return t in W.NUMBERS or t in W.ORDINALS or t in W.MONTHS or (
-            t in W.LETTERS and any(x in W.NUMBERS for x in text[max(0, i - 2):i + 3]))
+            W.spelled(t) and any(x in W.NUMBERS for x in text[max(0, i - 2):i + 3]))
 
     hits: list[Hit] = []
     for i, j in _runs(words, member):
@@ -77,7 +81,7 @@ def _numbers(words: Sequence[Word], cfg: FinderSettings) -> list[Hit]:
         if any(t in W.MONTHS for t in run) and (numeric or any(t in W.ORDINALS for t in run)):
             hits.append((words[i].start, words[j - 1].end, "date"))
         elif numeric >= cfg.min_run:
-            kind = "plate or id number" if any(t in W.LETTERS for t in run) else "digit sequence"
+            kind = "plate or id number" if any(W.spelled(t) for t in run) else "digit sequence"
             hits.append((words[i].start, words[j - 1].end, kind))
         elif numeric and j < len(words) and text[j] in W.STREET:
             hits.append((words[i].start, words[j].end, "street address"))
@@ -85,16 +89,20 @@ def _numbers(words: Sequence[Word], cfg: FinderSettings) -> list[Hit]:
 
 
 def _addresses_and_mail(words: Sequence[Word]) -> list[Hit]:
-    """Street words with up to three words before them; ``at … dot com`` with the words
-    around it."""
+    """Street words with up to three words before them; an e-mail address: ``at … dot com``,
+    a mail host, or a lone ``com`` (Whisper runs an address together: "jsmithatgmail com"),
+    with up to five words before it, less the lead-in ("e-mail me at")."""
     hits: list[Hit] = []
     text = [w.text for w in words]
     for k, t in enumerate(text):
         if t in W.STREET:
             i = max(0, k - 3)
             hits.append((words[i].start, words[min(k + 1, len(words) - 1)].end, "street address"))
-        if (t in W.TLDS and k and text[k - 1] == "dot") or t in W.MAIL_HOSTS:
+        if (t in W.TLDS and k and text[k - 1] == "dot") or t in W.MAIL_HOSTS or (
+                t in W.BARE_TLDS and k) or any(h in t for h in W.MAIL_HOSTS):
             i = max(0, k - 5)
+            while i < k and text[i] in W.MAIL_LEAD_IN:
+                i += 1
             hits.append((words[i].start, words[k].end, "e-mail address"))
     return hits
 
@@ -112,14 +120,47 @@ def _names(words: Sequence[Word], names: frozenset[str], cfg: FinderSettings) ->
     return hits
 
 
-def _cues(words: Sequence[Word], cfg: FinderSettings) -> list[Hit]:
+def _ordinary(w: Word, names: frozenset[str]) -> bool:
+    """A word the recogniser is sure of that is no personal data on its own: where ordinary
+    speech resumes after a cue."""
+    t = w.text
+    return (w.conf >= ORDINARY_CONF and w.end - w.start <= ORDINARY_MAX_S and t not in W.NUMBERS
+            and t not in W.ORDINALS and t not in W.MONTHS and not W.spelled(t)
+            and t not in W.STREET and t not in W.MAIL_WORDS and W.fold(t) not in names
+            and W.fold(t) not in W.shipped_first_names())
+
+
+def _cues(words: Sequence[Word], names: frozenset[str], cfg: FinderSettings) -> list[Hit]:
+    """``cue_s`` after a cue, cut short where ordinary speech plainly resumes: a run of
+    ``ORDINARY_RUN`` ordinary words (``_ordinary``) that starts after the first two words of
+    what follows the cue (a name). A misheard stretch (unsure, overlong or missing words)
+    stays muted to the end of the window: recall first."""
     hits: list[Hit] = []
+    if cfg.cue_s <= 0:
+        return hits
     text = [w.text for w in words]
     for k in range(len(words)):
         for cue, reason in W.CUES.items():
-            if tuple(text[k:k + len(cue)]) == cue and cfg.cue_s > 0:
-                end = words[k + len(cue) - 1].end
-                hits.append((end, end + cfg.cue_s, reason))
+            if tuple(text[k:k + len(cue)]) != cue:
+                continue
+            j = k + len(cue)
+            end = words[j - 1].end
+            while j < len(words) and text[j] in W.CUE_LINKS:
+                j += 1
+            stop = end + cfg.cue_s
+            # The window opens where what the cue announces begins, after "is", "me at":
+            # those words are no personal data.
+            if j < len(words) and j > k + len(cue):
+                end = min(max(end, words[j].start), stop)
+            for i in range(j + 2, len(words)):
+                if words[i].start >= stop:
+                    break
+                run = words[i:i + ORDINARY_RUN]
+                if len(run) == ORDINARY_RUN and all(_ordinary(w, names) for w in run):
+                    stop = max(words[i - 1].end, words[i].start)
+                    break
+            if stop > end:
+                hits.append((end, stop, reason))
     return hits
 
 
@@ -140,7 +181,7 @@ def find_personal_data(transcript: Transcript, names: frozenset[str] = frozenset
     for stream in sorted({w.stream for w in transcript.words}):
         words = [w for w in transcript.words if w.stream == stream]
         hits += _numbers(words, cfg) + _addresses_and_mail(words) + _names(words, folded, cfg)
-        hits += _cues(words, cfg)
+        hits += _cues(words, folded, cfg)
     return merge(hits, cfg.pad_s)
 
 
