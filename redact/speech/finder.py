@@ -130,6 +130,10 @@ def _ordinary(w: Word, names: frozenset[str]) -> bool:
             and W.fold(t) not in W.shipped_first_names())
 
 
+def _cue_at(text: Sequence[str], i: int) -> bool:
+    return any(tuple(text[i:i + len(cue)]) == cue for cue in W.CUES)
+
+
 def _cues(words: Sequence[Word], names: frozenset[str], cfg: FinderSettings) -> list[Hit]:
     """``cue_s`` after a cue, cut short where ordinary speech plainly resumes: a run of
     ``ORDINARY_RUN`` ordinary words (``_ordinary``) that starts after the first two words of
@@ -152,15 +156,22 @@ def _cues(words: Sequence[Word], names: frozenset[str], cfg: FinderSettings) -> 
             # those words are no personal data.
             if j < len(words) and j > k + len(cue):
                 end = min(max(end, words[j].start), stop)
-            for i in range(j + 2, len(words)):
+            for i in range(j, len(words)):
                 if words[i].start >= stop:
                     break
+                if i > j and _cue_at(text, i):  # the next cue: this one's datum has ended
+                    stop = max(end, words[i].start)
+                    break
                 run = words[i:i + ORDINARY_RUN]
-                if len(run) == ORDINARY_RUN and all(_ordinary(w, names) for w in run):
+                if i >= j + 2 and len(run) == ORDINARY_RUN and all(
+                        _ordinary(w, names) for w in run):
                     stop = max(words[i - 1].end, words[i].start)
                     break
             if stop > end:
-                hits.append((end, stop, reason))
+                # No padding before the window: it opens at the best guess of where the
+                # datum starts, and the datum's own hits carry the padding. (merge subtracts
+                # pad_s from every start.)
+                hits.append((end + cfg.pad_s, stop, reason))
     return hits
 
 

@@ -43,7 +43,7 @@ MAIL_WORDS = TLDS | MAIL_HOSTS | _set("at dot")
 MAIL_LEAD_IN = _set(
     "email e mail me at is it's to my address send write reach contact you can")
 # Between a cue and what it announces ("my name is ...", "date of birth is ...").
-CUE_LINKS = _set("is was are it's its of at on me number the a as like")
+CUE_LINKS = _set("is was are it's its of at on me number the a as like um uh er")
 # Short words that are not letters spelled out; any other token of at most three letters
 # beside a number is read as spelled letters (a plate: "the plate is tvl three zero eight").
 SHORT_WORDS = _set(
