@@ -28,11 +28,14 @@ class FinderSettings:
     pad_s: float = 0.25       # added before and after every range
     cue_s: float = 1.5        # muted after a cue word
     min_run: int = 2          # number words that make a digit sequence
+    bridge_s: float = 0.0     # ranges closer than this are joined
     shipped_names: bool = True
 
     def __post_init__(self) -> None:
-        if not (0 <= self.pad_s <= 5 and 0 <= self.cue_s <= 10 and self.min_run >= 1):
-            raise ValueError("finder settings: pad_s 0..5, cue_s 0..10, min_run >= 1")
+        if not (0 <= self.pad_s <= 5 and 0 <= self.cue_s <= 10 and self.min_run >= 1
+                and 0 <= self.bridge_s <= 5):
+            raise ValueError("finder settings: pad_s 0..5, cue_s 0..10, min_run >= 1, "
+                             "bridge_s 0..5")
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,10 @@ def _numbers(words: Sequence[Word], cfg: FinderSettings) -> list[Hit]:
     def member(i: int) -> bool:
         t = text[i]
         return t in W.NUMBERS or t in W.ORDINALS or t in W.MONTHS or (
-            W.spelled(t) and any(x in W.NUMBERS for x in text[max(0, i - 2):i + 3]))
+            W.spelled(t) and any(x in W.NUMBERS for x in text[max(0, i - 2):i + 3])) or (
+            # "free zero eight", "for one two": a digit misheard as its homophone, between
+            # or beside number words.
+            t in W.DIGIT_SOUNDALIKES and any(x in W.NUMBERS for x in text[max(0, i - 1):i + 2]))
 
     hits: list[Hit] = []
     for i, j in _runs(words, member):
@@ -193,14 +199,17 @@ def find_personal_data(transcript: Transcript, names: frozenset[str] = frozenset
         words = [w for w in transcript.words if w.stream == stream]
         hits += _numbers(words, cfg) + _addresses_and_mail(words) + _names(words, folded, cfg)
         hits += _cues(words, folded, cfg)
-    return merge(hits, cfg.pad_s)
+    return merge(hits, cfg.pad_s, cfg.bridge_s)
 
 
-def merge(hits: Sequence[Hit], pad_s: float) -> list[Suggestion]:
+def merge(hits: Sequence[Hit], pad_s: float, bridge_s: float = 0.0) -> list[Suggestion]:
+    """Padded hits, overlapping ones merged, and so are two closer than ``bridge_s``: a sliver
+    of sound left between two muted ranges is of no use to anyone and often holds the digit
+    the recogniser split a number at."""
     out: list[list] = []
     for start, end, reason in sorted(hits):
         start, end = max(0.0, start - pad_s), end + pad_s
-        if out and start <= out[-1][1]:
+        if out and start <= out[-1][1] + bridge_s:
             out[-1][1] = max(out[-1][1], end)
             if reason not in out[-1][2]:
                 out[-1][2].append(reason)

@@ -19,6 +19,9 @@ DIGITS = _set(
 NUMBERS = DIGITS | _set(
     "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty "
     "thirty forty fifty sixty seventy eighty ninety hundred thousand double triple")
+# Words a recogniser hears for a digit ("free" for three, "for" for four, "or" for oh): read
+# as digits only beside number words (finder.py).
+DIGIT_SOUNDALIKES = _set("to too for fore free tree ate won or sex sick")
 ORDINALS = _set(
     "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
     "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth "
