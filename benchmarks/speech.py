@@ -203,7 +203,8 @@ def covered(a: float, b: float, muted: list[tuple[float, float]]) -> float:
     return sum(max(0.0, min(b, e) - max(a, s)) for s, e in muted)
 
 
-def score(items: list[dict], pad: float, cue: float, bridge: float = 0.0) -> dict:
+def score(items: list[dict], pad: float, cue: float, bridge: float = 0.0,
+          pad_after: float | None = None) -> dict:
     """Caught spans and other speech muted over ``items`` (one per dialogue and noise)."""
     from redact.speech.finder import FinderSettings, find_personal_data
     from redact.speech.transcript import Transcript, Word
@@ -215,7 +216,8 @@ def score(items: list[dict], pad: float, cue: float, bridge: float = 0.0) -> dic
         c0 = time.process_time()
         t = Transcript(tuple(Word(**w) for w in it["words"]))
         muted = [(s.start, s.end) for s in find_personal_data(
-            t, settings=FinderSettings(pad_s=pad, cue_s=cue, bridge_s=bridge))]
+            t, settings=FinderSettings(pad_s=pad, cue_s=cue, bridge_s=bridge,
+                                         pad_after_s=pad_after))]
         find_cpu += time.process_time() - c0
         for a, b, kind in it["spans"]:
             ok = covered(a, b, muted) >= 0.9 * (b - a)

@@ -25,7 +25,8 @@ ORDINARY_RUN, ORDINARY_CONF, ORDINARY_MAX_S = 3, 0.5, 0.8
 
 @dataclass(frozen=True)
 class FinderSettings:
-    pad_s: float = 0.25       # added before and after every range
+    pad_s: float = 0.25       # added before every range (and after, unless pad_after_s)
+    pad_after_s: float | None = None  # added after every range; None: pad_s
     cue_s: float = 1.5        # muted after a cue word
     min_run: int = 2          # number words that make a digit sequence
     bridge_s: float = 0.0     # ranges closer than this are joined
@@ -33,9 +34,9 @@ class FinderSettings:
 
     def __post_init__(self) -> None:
         if not (0 <= self.pad_s <= 5 and 0 <= self.cue_s <= 10 and self.min_run >= 1
-                and 0 <= self.bridge_s <= 5):
+                and 0 <= self.bridge_s <= 5 and 0 <= (self.pad_after_s or 0) <= 5):
             raise ValueError("finder settings: pad_s 0..5, cue_s 0..10, min_run >= 1, "
-                             "bridge_s 0..5")
+                             "bridge_s 0..5, pad_after_s 0..5")
 
 
 @dataclass(frozen=True)
@@ -199,16 +200,17 @@ def find_personal_data(transcript: Transcript, names: frozenset[str] = frozenset
         words = [w for w in transcript.words if w.stream == stream]
         hits += _numbers(words, cfg) + _addresses_and_mail(words) + _names(words, folded, cfg)
         hits += _cues(words, folded, cfg)
-    return merge(hits, cfg.pad_s, cfg.bridge_s)
+    return merge(hits, cfg.pad_s, cfg.bridge_s, cfg.pad_after_s)
 
 
-def merge(hits: Sequence[Hit], pad_s: float, bridge_s: float = 0.0) -> list[Suggestion]:
+def merge(hits: Sequence[Hit], pad_s: float, bridge_s: float = 0.0,
+          pad_after_s: float | None = None) -> list[Suggestion]:
     """Padded hits, overlapping ones merged, and so are two closer than ``bridge_s``: a sliver
     of sound left between two muted ranges is of no use to anyone and often holds the digit
     the recogniser split a number at."""
     out: list[list] = []
     for start, end, reason in sorted(hits):
-        start, end = max(0.0, start - pad_s), end + pad_s
+        start, end = max(0.0, start - pad_s), end + (pad_s if pad_after_s is None else pad_after_s)
         if out and start <= out[-1][1] + bridge_s:
             out[-1][1] = max(out[-1][1], end)
             if reason not in out[-1][2]:
