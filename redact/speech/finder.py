@@ -10,6 +10,7 @@ It never returns the words, only times and reasons.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,9 @@ GAP_S = 0.8  # number words closer than this belong to one sequence
 # this confidence and no longer than this (Whisper stretches a word over what it could not
 # make out).
 ORDINARY_RUN, ORDINARY_CONF, ORDINARY_MAX_S = 3, 0.5, 0.8
+# A word longer than this has taken in a pause (Whisper's word times); a word is about this
+# long (finder ``_unstretch``).
+STRETCH_S, WORD_S = 0.45, 0.25
 
 
 @dataclass(frozen=True)
@@ -175,10 +179,7 @@ def _cues(words: Sequence[Word], names: frozenset[str], cfg: FinderSettings) -> 
                     stop = max(words[i - 1].end, words[i].start)
                     break
             if stop > end:
-                # No padding before the window: it opens at the best guess of where the
-                # datum starts, and the datum's own hits carry the padding. (merge subtracts
-                # pad_s from every start.)
-                hits.append((end + cfg.pad_s, stop, reason))
+                hits.append((end, stop, reason))
     return hits
 
 
@@ -198,9 +199,34 @@ def find_personal_data(transcript: Transcript, names: frozenset[str] = frozenset
     hits: list[Hit] = []
     for stream in sorted({w.stream for w in transcript.words}):
         words = [w for w in transcript.words if w.stream == stream]
-        hits += _numbers(words, cfg) + _addresses_and_mail(words) + _names(words, folded, cfg)
-        hits += _cues(words, folded, cfg)
+        starts = [w.start for w in words]
+        found = _numbers(words, cfg) + _addresses_and_mail(words) + _names(words, folded, cfg)
+        hits += [_unstretch(h, words, starts) for h in found]
+        # No padding before a cue window: it opens at the best guess of where the datum
+        # starts, and the datum's own hits carry the padding (merge subtracts pad_s from
+        # every start).
+        hits += [(a + cfg.pad_s, b, r) for a, b, r in
+                 (_unstretch(h, words, starts) for h in _cues(words, folded, cfg))]
     return merge(hits, cfg.pad_s, cfg.bridge_s, cfg.pad_after_s)
+
+
+def _unstretch(hit: Hit, words: Sequence[Word], starts: Sequence[float]) -> Hit:
+    """Whisper gives a pause to the word before it: "is" stretched over 0.8 s, the first digit
+    after it placed late. A hit right after such a word starts where that word would have
+    ended (``WORD_S`` after its start) when that is earlier.
+
+    >>> from redact.speech.transcript import Word as Wd
+    >>> ws = [Wd("is", 1.0, 1.9), Wd("five", 1.9, 2.2), Wd("six", 2.2, 2.5)]
+    >>> _unstretch((1.9, 2.5, "digit sequence"), ws, [w.start for w in ws])
+    (1.25, 2.5, 'digit sequence')
+    """
+    start, end, reason = hit
+    i = bisect.bisect_left(starts, start - 1e-6) - 1
+    if i >= 0:
+        w = words[i]
+        if w.end - w.start > STRETCH_S and w.end >= start - 0.1:
+            start = min(start, w.start + WORD_S)
+    return start, end, reason
 
 
 def merge(hits: Sequence[Hit], pad_s: float, bridge_s: float = 0.0,
