@@ -219,6 +219,31 @@ def test_utterances_cut_at_the_quietest_moment_and_silence_not_decoded(tmp_path)
     assert rec.calls == [] and any("silent" in n for n in got.notes)
 
 
+class ScriptedRecogniser:
+    """Hears ``text`` at the start of the first utterance, a word every 0.4 s."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def utterance(self, pcm: bytes, t0: float, stream: int) -> list[Word]:
+        heard, self.text = scripted(self.text, stream=stream).words, ""
+        return [Word(w.text, w.start + t0, w.end + t0, w.conf, stream) for w in heard]
+
+
+def test_a_run_pads_after_and_joins_close_ranges(tmp_path):
+    """The run's finder pads after a range by at least PAD_AFTER_S and joins ranges closer
+    than BRIDGE_S (both chosen on the benchmark's tune half): two digit runs with two words
+    between them become one suggestion."""
+    from redact.batch.speech import analyse_speech
+    from redact.config import Config
+
+    noise = 0.1 * np.random.default_rng(1).standard_normal(16000 * 6)
+    src = write_wav(tmp_path / "two_runs.wav", noise)
+    got = analyse_speech(src, Config(audio_pii=True, audio_pii_pad_s=0.25, audio_pii_cue_s=0),
+                         ScriptedRecogniser("five five one two hello there three four four nine"))
+    assert [(a["start"], a["end"]) for a in got.audio] == [(0.0, 3.9 + 0.3)]
+
+
 # --- through the file runner, with the real recogniser ---------------------------------------
 ESPEAK = shutil.which("espeak-ng")
 needs_espeak = pytest.mark.skipif(ESPEAK is None, reason="espeak-ng is not installed "

@@ -25,6 +25,11 @@ ORDINARY_RUN, ORDINARY_CONF, ORDINARY_MAX_S = 3, 0.5, 0.8
 # A word longer than this has taken in a pause (Whisper's word times); a word is about this
 # long (finder ``_unstretch``).
 STRETCH_S, WORD_S = 0.45, 0.25
+# Chosen by benchmarks/speech.py on its tune half (Whisper tiny.en): padding after a range
+# and the gap under which two ranges are joined. The run's settings (``audio_pii_pad_s``,
+# ``audio_pii_cue_s``) set the padding before and the cue window; padding after is never
+# less than this (redact/batch/speech.py).
+PAD_AFTER_S, BRIDGE_S = 0.3, 0.6
 
 
 @dataclass(frozen=True)
