@@ -330,6 +330,59 @@ def report(items: list[dict], cfg: dict, minutes: float, model: str) -> list[str
     return lines
 
 
+TESTDATA = Path("/usr/share/pocketsphinx/test/data")  # Debian: pocketsphinx-testdata (BSD)
+
+
+def real_speech(work: Path) -> list[tuple[str, list[str], Path]]:
+    """Real recorded speech with its transcription from Debian's pocketsphinx-testdata: five
+    LibriVox clips (public domain), five spoken card names, "go forward ten meters" and a
+    TIDIGITS-style digit string; [] when the package is not installed."""
+    out: list[tuple[str, list[str], Path]] = []
+    for folder in ("librivox", "cards"):
+        trans = TESTDATA / folder / ("transcription" if folder == "librivox"
+                                     else "cards.transcription")
+        if not trans.is_file():
+            return []
+        for line in trans.read_text().splitlines():
+            text, _, ident = line.rpartition("(")
+            words = [w for w in text.split() if w not in ("<s>", "</s>")]
+            out.append((f"{folder}/{ident.strip(' )')}", words,
+                        TESTDATA / folder / f"{ident.strip(' )')}.wav"))
+    for name, words in (("goforward", "go forward ten meters"),
+                        ("tidigits/dhd.2934z", "two nine three four zero")):
+        raw = TESTDATA / f"{name}.raw"
+        wav = work / f"real-{Path(name).name}.wav"
+        write_wav(wav, np.frombuffer(raw.read_bytes(), np.int16).astype(np.float32) / 32768)
+        out.append((name, words.split(), wav))
+    return out
+
+
+def wav_seconds(path: Path) -> float:
+    with wave.open(str(path)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+def real_wer(work: Path, models: tuple[str, ...]) -> list[str]:
+    """One line per recogniser: WER and CPU time on the real recordings."""
+    clips = real_speech(work)
+    if not clips:
+        return ["Real recorded speech: not measured (`apt-get install pocketsphinx-testdata`)."]
+    seconds = sum(wav_seconds(p) for _, _, p in clips)
+    lines = [f"Real recorded speech ({len(clips)} clips, {seconds:.0f} s, Debian's "
+             "pocketsphinx-testdata: LibriVox readings, card names, a digit string; clean "
+             "audio, no personal data):"]
+    for model in models:
+        edits = ref = 0
+        cpu = 0.0
+        for _, words, path in clips:
+            got, c, _ = transcribe_one(str(path), model)
+            e, r = wer(words, [w["text"] for w in got])
+            edits, ref, cpu = edits + e, ref + r, cpu + c
+        lines.append(f"- {MODEL_TEXT[model]}: WER {edits / max(1, ref):.0%} "
+                     f"({edits}/{ref} words), {cpu / seconds:.2f}× real time in CPU seconds.")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=20.0)
@@ -344,7 +397,9 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     items = build(args, args.work)
     cfg = choose([it for it in items if it["dialogue"] % 2 == 0])
-    publish("speech", report(items, cfg, args.minutes, args.model), write=not args.no_write)
+    lines = report(items, cfg, args.minutes, args.model)
+    lines += ["", *real_wer(args.work, (args.model, *(m for m in MODEL_TEXT if m != args.model)))]
+    publish("speech", lines, write=not args.no_write)
 
 
 if __name__ == "__main__":
