@@ -22,9 +22,9 @@ GAP_S = 0.8  # number words closer than this belong to one sequence
 # this confidence and no longer than this (Whisper stretches a word over what it could not
 # make out).
 ORDINARY_RUN, ORDINARY_CONF, ORDINARY_MAX_S = 3, 0.5, 0.8
-# A word longer than this has taken in a pause (Whisper's word times); a word is about this
-# long (finder ``_unstretch``).
-STRETCH_S, WORD_S = 0.45, 0.25
+# A word longer than this has taken in a pause (Whisper's word times); a word lasts about
+# LETTER_S a letter, within WORD_S..WORD_MAX_S (finder ``_unstretch``).
+STRETCH_S, WORD_S, WORD_MAX_S, LETTER_S = 0.45, 0.2, 0.5, 0.07
 # Chosen by benchmarks/speech.py on its tune half (Whisper tiny.en): padding after a range
 # and the gap under which two ranges are joined. The run's settings (``audio_pii_pad_s``,
 # ``audio_pii_cue_s``) set the padding before and the cue window; padding after is never
@@ -218,19 +218,19 @@ def find_personal_data(transcript: Transcript, names: frozenset[str] = frozenset
 def _unstretch(hit: Hit, words: Sequence[Word], starts: Sequence[float]) -> Hit:
     """Whisper gives a pause to the word before it: "is" stretched over 0.8 s, the first digit
     after it placed late. A hit right after such a word starts where that word would have
-    ended (``WORD_S`` after its start) when that is earlier.
+    ended (by its length in letters) when that is earlier.
 
     >>> from redact.speech.transcript import Word as Wd
     >>> ws = [Wd("is", 1.0, 1.9), Wd("five", 1.9, 2.2), Wd("six", 2.2, 2.5)]
     >>> _unstretch((1.9, 2.5, "digit sequence"), ws, [w.start for w in ws])
-    (1.25, 2.5, 'digit sequence')
+    (1.2, 2.5, 'digit sequence')
     """
     start, end, reason = hit
     i = bisect.bisect_left(starts, start - 1e-6) - 1
     if i >= 0:
         w = words[i]
         if w.end - w.start > STRETCH_S and w.end >= start - 0.1:
-            start = min(start, w.start + WORD_S)
+            start = min(start, w.start + min(WORD_MAX_S, max(WORD_S, LETTER_S * len(w.text))))
     return start, end, reason
 
 
