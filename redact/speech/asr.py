@@ -84,6 +84,8 @@ class WhisperRecogniser:
                              "run `pip install faster-whisper==1.2.1`") from None
         # A folder path, never a model name: a name would be fetched from a hub.
         # local_files_only makes that a hard error should the path ever not be a folder.
+        # The folder must hold tokenizer.json (the manifest's sha256 pins it): without it
+        # faster-whisper would fetch a tokenizer from a hub.
         if not model_dir.is_dir():
             raise StageError(f"speech model folder {model_dir} is missing")
         self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8",
