@@ -364,6 +364,21 @@ def test_recogniser_loads_and_hears_without_the_network(tmp_path):
     assert "phone" in proc.stdout and "five five five" in proc.stdout, proc.stdout
 
 
+@needs_espeak
+def test_pocketsphinx_remains_as_the_fallback(tmp_path):
+    from redact.errors import StageError
+    from redact.models import ModelStore
+    from redact.speech.asr import SphinxRecogniser, load_recogniser, transcribe
+
+    store = ModelStore(offline=True)
+    rec = load_recogniser(store, "pocketsphinx-en-us")
+    assert isinstance(rec, SphinxRecogniser)
+    wav = write_wav(tmp_path / "say.wav", 0.8 * spoken("five five five, one two three.", tmp_path))
+    assert any(w.text in ("five", "one", "two", "three") for w in transcribe(wav, rec).words)
+    with pytest.raises(StageError, match="speech model must be one of"):
+        load_recogniser(store, "tiny.en")
+
+
 def decode_audio_stream(path: Path, k: int):
     import tests.test_audio as ta
 
