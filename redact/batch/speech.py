@@ -12,7 +12,7 @@ from typing import Any
 
 from redact.config import Config
 from redact.io.atomic import write_bytes_atomic
-from redact.speech.finder import FinderSettings, find_personal_data
+from redact.speech.finder import BRIDGE_S, PAD_AFTER_S, FinderSettings, find_personal_data
 from redact.speech.transcript import Transcript, to_webvtt, transcript_path_for
 from redact.speech.words import load_names_file
 
@@ -37,7 +37,8 @@ def analyse_speech(src: Path, config: Config, recogniser: Any) -> SpeechResult:
     t0 = time.monotonic()
     transcript = transcribe(src, recogniser)
     found = find_personal_data(transcript, names, FinderSettings(
-        pad_s=config.audio_pii_pad_s, cue_s=config.audio_pii_cue_s))
+        pad_s=config.audio_pii_pad_s, cue_s=config.audio_pii_cue_s,
+        pad_after_s=max(config.audio_pii_pad_s, PAD_AFTER_S), bridge_s=BRIDGE_S))
     audio = tuple({"start": s.start, "end": s.end, "mode": "mute", "source": "suggested",
                    "reason": s.reason} for s in found)
     notes = [f"speech: {n}" for n in transcript.notes]

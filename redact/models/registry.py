@@ -16,7 +16,8 @@ from redact.config import _data_dir
 from redact.errors import ConfigError
 from redact.models.cache import default_cache_dir
 
-KINDS = ("centerface", "yolo", "yunet", "dbtext", "coco-centernet", "pocketsphinx")
+KINDS = ("centerface", "yolo", "yunet", "dbtext", "coco-centernet", "pocketsphinx",
+         "whisper")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,9 @@ DIGITS = _set(
 NUMBERS = DIGITS | _set(
     "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty "
     "thirty forty fifty sixty seventy eighty ninety hundred thousand double triple")
+# Words a recogniser hears for a digit ("free" for three, "for" for four, "or" for oh): read
+# as digits only beside number words (finder.py).
+DIGIT_SOUNDALIKES = _set("to too for fore free tree ate won or sex sick")
 ORDINALS = _set(
     "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
     "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth "
@@ -35,7 +38,22 @@ STREET = _set(
 TLDS = _set(
     "com net org gov edu us")
 MAIL_HOSTS = _set(
-    "gmail yahoo hotmail outlook aol icloud")
+    "gmail yahoo hotmail outlook aol icloud protonmail comcast")
+# Said alone, these end an e-mail address even when the "dot" before them was not heard.
+BARE_TLDS = _set("com")
+MAIL_WORDS = TLDS | MAIL_HOSTS | _set("at dot")
+# Words that lead into an e-mail address and are not part of it.
+MAIL_LEAD_IN = _set(
+    "email e mail me at is it's to my address send write reach contact you can")
+# Between a cue and what it announces ("my name is ...", "date of birth is ...").
+CUE_LINKS = _set("is was are it's its of at on me number the a as like um uh er")
+# Short words that are not letters spelled out; any other token of at most three letters
+# beside a number is read as spelled letters (a plate: "the plate is tvl three zero eight").
+SHORT_WORDS = _set(
+    "a i an as at be by do go he if in is it me my no of oh ok on or so to up us we ah um uh "
+    "and are but can did for get got had has her him his how its let may not now off old one "
+    "our out own put ran saw say see she sir the too two was way who why yes yet you all any "
+    "day few new ten six big bad car cop man men hey its yep nah huh hmm okay")
 # After these the next words are likely personal data even when misheard (cue → reason).
 CUES = {("name",): "name", ("named",): "name", ("called",): "name", ("mister",): "name",
         ("missus",): "name", ("miss",): "name", ("birth",): "date of birth",
@@ -51,7 +69,18 @@ COMMON_WORDS = _set(
     "april august summer buck carol chance chase cliff dale dean earl king les major mason "
     "miles ned pat penny pearl price rich rob rod ruby rusty sandy sky sonny sterling sunny "
     "tad ward wade young an in on so my no be do is it we he me man son said long love way "
-    "page day lane see sea al ave christian noble else")
+    "page day lane see sea al ave christian noble else patience")
+
+
+def spelled(token: str) -> bool:
+    """A token that may be letters spelled out: one letter or NATO word, or up to three
+    letters that make no common short word ("tvl", "kxj").
+
+    >>> [spelled(t) for t in ("k", "kilo", "tvl", "the", "fourteen")]
+    [True, True, True, False, False]
+    """
+    return token in LETTERS or (len(token) <= 3 and token.isalpha() and token.isascii()
+                                and token not in SHORT_WORDS)
 
 
 def fold(text: str) -> str:
