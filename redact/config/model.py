@@ -121,10 +121,11 @@ class Config(_Frozen):
     audio_pii: bool = False
     # A clerk's names to find (--names FILE: UTF-8, one per line), beside the shipped list.
     audio_pii_names: str | None = None
-    # Seconds added before and after each suggested range, and muted after a cue word ("my
-    # name is", "date of birth"); chosen on half the speech benchmark (benchmarks/speech.py).
-    audio_pii_pad_s: float = Field(0.25, ge=0.0, le=5.0, json_schema_extra=LOWER)
-    audio_pii_cue_s: float = Field(1.5, ge=0.0, le=10.0, json_schema_extra=LOWER)
+    # Seconds added before each suggested range (after it: at least 0.3 s), and muted after a
+    # cue word ("my name is", "date of birth"); chosen on the tune half of the speech
+    # benchmark (benchmarks/speech.py, Whisper tiny.en).
+    audio_pii_pad_s: float = Field(0.2, ge=0.0, le=5.0, json_schema_extra=LOWER)
+    audio_pii_cue_s: float = Field(2.0, ge=0.0, le=10.0, json_schema_extra=LOWER)
     # A folder for the redacted transcript (WebVTT, muted words as [redacted]) of each output.
     transcript_out: str | None = None
 

@@ -17,6 +17,7 @@ sample rate.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,6 +78,10 @@ class WhisperRecogniser:
     cross-attention); reused for every file."""
 
     def __init__(self, model_dir: Path, threads: int = THREADS) -> None:
+        # faster-whisper imports huggingface_hub: held offline and silent before that import,
+        # as ultralytics is (no surprise network; the model is a verified local folder).
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
         try:
             from faster_whisper import WhisperModel
         except ImportError as exc:
