@@ -61,7 +61,9 @@ def record_clip(path: Path, settings) -> ClipRecord:
     from redact.plan.analyse import AnalysisStats, analyse, make_stage
 
     config = settings.config
-    detectors = DetectorSet.from_config(config, ModelStore(offline=True))
+    # video=True: the set a video's analysis runs (int8 twins on the CPU); a record of the
+    # float models boxes faces a few pixels apart from what a real run paints.
+    detectors = DetectorSet.from_config(config, ModelStore(offline=True), video=True)
     container = open_input(path)
     try:
         stream = container.streams.video[0]
@@ -71,8 +73,9 @@ def record_clip(path: Path, settings) -> ClipRecord:
             rec.raw[name] = []
             original = det.detect
 
-            def detect(frames, scale=1.0, *, still=False, _o=original, _n=name):
-                out = _o(frames, scale, still=still)
+            # Keyword arguments pass through whole: the detectors' signature grows (``memory``).
+            def detect(frames, scale=1.0, *, _o=original, _n=name, **kw):
+                out = _o(frames, scale, **kw)
                 rec.raw[_n].extend(out)
                 return out
 
