@@ -169,7 +169,7 @@ def evaluate(records: dict[str, ClipRecord], config, half: str | None = None, me
         regions = replay_clip(rec, config, merge)
         entries = []
         for index, dets in regions.items():
-            boxes = render_boxes(dets, config.margin, rec.width, rec.height)
+            boxes = render_boxes(dets, config, rec.width, rec.height)
             entries.append({"frame": index, "regions": boxes.to_records()})
         audits[name] = {"regions": entries}
     return score(frames, audits)

@@ -103,3 +103,28 @@ def test_malformed_plan_names_the_field(mutate, field):
     mutate(bad)
     with pytest.raises(ConfigError, match=field.replace("[", r"\[").replace("]", r"\]")):
         parse_plan(bad)
+
+
+def painted_span(image: np.ndarray, axis: int, across: slice) -> tuple[int, int]:
+    """First and last painted (solid black) row (axis 0) or column (axis 1) in ``across``."""
+    black = image.max(axis=2) < 40
+    share = (black[:, across] if axis == 0 else black[across, :].T).mean(axis=1)
+    painted = np.nonzero(share > 0.9)[0]
+    return int(painted[0]), int(painted[-1])
+
+
+@pytest.mark.parametrize(("above_below", "rows"), [(None, (16, 63)), (1.0, (12, 67))])
+def test_face_margin_is_wide_at_the_sides_and_short_above_and_below(tmp_path, fake_runner,
+                                                                    above_below, rows):
+    """A 40 px face box at the default margin (0.2) is painted 8 px past each side but only
+    4 px above and below (face.margin_above/below: half the margin; the chin's neck is
+    nothing to hide); at 1 they get the whole margin as every other box does."""
+    src = make_clip(tmp_path / "v.mp4", width=128, height=96, n=4)
+    extra = {} if above_below is None else {"face.margin_above": above_below,
+                                            "face.margin_below": above_below}
+    runner = fake_runner({i: [[40, 20, 80, 60]] for i in range(4)}, style="solid",
+                         margin=0.2, **extra)
+    assert runner.run(src, tmp_path / "out" / "v.mp4").status == "ok"
+    for image in read_video(tmp_path / "out" / "v.mp4")["images"]:
+        assert painted_span(image, 0, slice(40, 80)) == rows
+        assert painted_span(image, 1, slice(20, 60)) == (32, 87)

@@ -4,17 +4,33 @@ from __future__ import annotations
 
 import numpy as np
 
+from redact.config import Config
 from redact.detect.detections import Detections
 from redact.render.styles import apply_style, apply_style_yuv420
 
 
-def render_boxes(regions: Detections, margin: float, width: int, height: int) -> Detections:
-    """Final boxes to paint: model/tracker boxes grow by ``margin``; manual boxes are exact."""
+def render_boxes(regions: Detections, config: Config, width: int, height: int) -> Detections:
+    """Final boxes to paint: model/tracker boxes grow by ``margin`` × their size on every
+    side, faces by ``face.margin_above`` / ``face.margin_below`` times less above and below;
+    manual boxes are exact. Boxes keep their order (blur over overlapping boxes depends on it).
+
+    >>> d = Detections.from_lists([[100, 100, 200, 200], [0, 0, 10, 10]], [0.9, 0.9],
+    ...                           ["face", "plate"])
+    >>> render_boxes(d, Config(), 1000, 1000).xyxy.tolist()
+    [[80.0, 90.0, 220.0, 210.0], [0.0, 0.0, 12.0, 12.0]]
+    """
     if not len(regions):
         return regions
     manual = regions.source == "manual"
-    grown = regions[~manual].expanded(margin, width, height)
-    return Detections.concat([grown, regions[manual].clipped(width, height)])
+    auto = regions[~manual]
+    # per box, the fraction of its width or height added on each side: left, top, right, bottom
+    face = np.array([1.0, config.face.margin_above, 1.0, config.face.margin_below], np.float32)
+    frac = np.where((auto.category == "face")[:, None], face, np.float32(1.0)) * config.margin
+    wh = auto.xyxy[:, 2:] - auto.xyxy[:, :2]
+    pad = np.concatenate([wh, wh], axis=1) * frac
+    grown = auto.replace(xyxy=auto.xyxy + pad * np.array([-1, -1, 1, 1], np.float32))
+    return Detections.concat([grown.clipped(width, height),
+                              regions[manual].clipped(width, height)])
 
 
 def paint(pixels: np.ndarray, pixel_format: str, boxes: Detections, default_style: str,
