@@ -114,9 +114,9 @@ class FaceSettings(_Frozen):
     # box's sides by up to 0.3-0.5 of its width on turned faces, while its hairline and chin
     # lie within a tenth of the box's height of its top and bottom; below the chin is the
     # neck, painted for nothing (the most of the paint on nothing beside large faces). At
-    # 0.5 every readable face of the tune half stays ≥ 94% covered but the one that leaked
-    # at 1 (a turned face whose box is 62% of its width: 82% either way); 0.25 below leaked
-    # three, and sides grown by 0.15 of the width instead of 0.2 leaked two.
+    # 0.5 no readable face of the tune half falls under 90% covered that did not at 1 (the
+    # lowest stay 92%, and 82% for a turned face whose box is 62% of its width); 0.25 below
+    # leaked three, and sides grown by 0.15 of the width instead of 0.2 leaked two.
     margin_above: float = Field(0.5, ge=0.0, le=4.0)
     margin_below: float = Field(0.5, ge=0.0, le=4.0)
 
