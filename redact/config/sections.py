@@ -119,6 +119,11 @@ class FaceSettings(_Frozen):
     # leaked three, and sides grown by 0.15 of the width instead of 0.2 leaked two.
     margin_above: float = Field(0.5, ge=0.0, le=4.0)
     margin_below: float = Field(0.5, ge=0.0, le=4.0)
+    # ... but never by less than the whole margin of a face this many px tall: on small
+    # faces the detectors miss by pixels, not by a share of the box (at half the margin two
+    # faces of 4 and 12 px leaked on the photo tune half; benchmarks/leak_images.py). Faces
+    # up to this tall grow by the whole margin on every side. 0: no floor.
+    margin_full_height: int = Field(16, ge=0, le=4096)
 
     @model_validator(mode="after")
     def _others_differ(self) -> FaceSettings:

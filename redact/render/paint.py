@@ -11,23 +11,26 @@ from redact.render.styles import apply_style, apply_style_yuv420
 
 def render_boxes(regions: Detections, config: Config, width: int, height: int) -> Detections:
     """Final boxes to paint: model/tracker boxes grow by ``margin`` × their size on every
-    side, faces by ``face.margin_above`` / ``face.margin_below`` times less above and below;
-    manual boxes are exact. Boxes keep their order (blur over overlapping boxes depends on it).
+    side, but faces by ``face.margin_above`` / ``face.margin_below`` times less above and
+    below (never less than a face ``face.margin_full_height`` px tall); manual boxes are
+    exact. Boxes keep their order (blur over overlapping boxes depends on it).
 
-    >>> d = Detections.from_lists([[100, 100, 200, 200], [0, 0, 10, 10]], [0.9, 0.9],
-    ...                           ["face", "plate"])
+    >>> d = Detections.from_lists([[100, 100, 200, 200], [0, 0, 10, 10], [300, 300, 310, 310]],
+    ...                           [0.9, 0.9, 0.9], ["face", "plate", "face"])
     >>> render_boxes(d, Config(), 1000, 1000).xyxy.tolist()
-    [[80.0, 90.0, 220.0, 210.0], [0.0, 0.0, 12.0, 12.0]]
+    [[80.0, 90.0, 220.0, 210.0], [0.0, 0.0, 12.0, 12.0], [298.0, 298.0, 312.0, 312.0]]
     """
     if not len(regions):
         return regions
     manual = regions.source == "manual"
     auto = regions[~manual]
-    # per box, the fraction of its width or height added on each side: left, top, right, bottom
-    face = np.array([1.0, config.face.margin_above, 1.0, config.face.margin_below], np.float32)
-    frac = np.where((auto.category == "face")[:, None], face, np.float32(1.0)) * config.margin
+    face = auto.category == "face"
     wh = auto.xyxy[:, 2:] - auto.xyxy[:, :2]
-    pad = np.concatenate([wh, wh], axis=1) * frac
+    w, h, m, f = wh[:, 0], wh[:, 1], config.margin, config.face
+    floor = np.minimum(h, f.margin_full_height)  # the height whose whole margin is the least
+    above = np.where(face, np.maximum(f.margin_above * h, floor), h) * m
+    below = np.where(face, np.maximum(f.margin_below * h, floor), h) * m
+    pad = np.stack([w * m, above, w * m, below], axis=1)
     grown = auto.replace(xyxy=auto.xyxy + pad * np.array([-1, -1, 1, 1], np.float32))
     return Detections.concat([grown.clipped(width, height),
                               regions[manual].clipped(width, height)])
