@@ -274,7 +274,7 @@ def test_a_tentative_face_found_again_with_a_high_score_is_painted():
 def test_a_nearby_box_of_another_size_is_another_object():
     """Near the track but not overlapping it and seven times smaller: a new object, not the
     track moved (a 146 px hand at a wide-angle frame's edge was continued by a 20 px box
-    0.9 s later, and the interpolation between them painted a tenth of the frame)."""
+    0.9 s later, and the box interpolated between them painted up to 1.4% of each frame)."""
     times = [i * 0.1 for i in range(6)]
     big, small = [100, 100, 240, 240], [260, 250, 280, 270]
     regions, stage = run(times, {0: [big], 5: [small]}, coast_s=0.1, pad_after_s=0.1,

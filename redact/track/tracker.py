@@ -243,7 +243,7 @@ class TrackingStage:
         alike = (ratio <= MAX_SCALE) & (ratio >= 1 / MAX_SCALE)
         # Near but not overlapping: the same object only if about the same size. A 146 px
         # "face" (a hand at the bottom edge) was continued by a 20 px one 250 px away 0.9 s
-        # later, and the box interpolated between them swept a tenth of a wide-angle frame.
+        # later, and the box interpolated between them swept up to 1.4% of a wide-angle frame.
         score = np.where(score > 0.1, score, np.where((near < 1.0) & alike, 0.1 * (1 - near), 0.0))
         if similar_size:
             score = np.where(alike, score, 0.0)
