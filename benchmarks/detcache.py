@@ -9,6 +9,7 @@ what the detectors see (thresholds above the recorded ones, tracker and confirma
 may be replayed; anything else needs a new record.
 
     python benchmarks/detcache.py record OUT.pkl            # the clips of real_boxes.json
+    python benchmarks/detcache.py offsets OUT.pkl [HALF]    # where face boxes miss faces
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
 
 from redact.detect.detections import Detections
 
@@ -61,7 +64,9 @@ def record_clip(path: Path, settings) -> ClipRecord:
     from redact.plan.analyse import AnalysisStats, analyse, make_stage
 
     config = settings.config
-    detectors = DetectorSet.from_config(config, ModelStore(offline=True))
+    # video=True: the set a video's analysis runs (int8 twins on the CPU); a record of the
+    # float models boxes faces a few pixels apart from what a real run paints.
+    detectors = DetectorSet.from_config(config, ModelStore(offline=True), video=True)
     container = open_input(path)
     try:
         stream = container.streams.video[0]
@@ -71,8 +76,9 @@ def record_clip(path: Path, settings) -> ClipRecord:
             rec.raw[name] = []
             original = det.detect
 
-            def detect(frames, scale=1.0, *, still=False, _o=original, _n=name):
-                out = _o(frames, scale, still=still)
+            # Keyword arguments pass through whole: the detectors' signature grows (``memory``).
+            def detect(frames, scale=1.0, *, _o=original, _n=name, **kw):
+                out = _o(frames, scale, **kw)
                 rec.raw[_n].extend(out)
                 return out
 
@@ -130,6 +136,13 @@ def main() -> None:
     import redact
     from benchmarks.common import require_shared
 
+    if sys.argv[1] == "offsets":
+        from redact.config import Config
+
+        half = sys.argv[3] if len(sys.argv) > 3 else "tune"
+        for line in face_offsets(load(Path(sys.argv[2])), Config(), half):
+            print(line)
+        return
     out = Path(sys.argv[2])
     videos = require_shared("videos")
     data = json.loads(Path(__file__).with_name("real_boxes.json").read_text())
@@ -144,10 +157,6 @@ def main() -> None:
         records[name] = detcache.record_clip(videos / name, settings)
         print(name, len(records[name].times), "frames", flush=True)
     out.write_bytes(pickle.dumps(records))
-
-
-if __name__ == "__main__":
-    main()
 
 
 def evaluate(records: dict[str, ClipRecord], config, half: str | None = None, merge=None):
@@ -166,7 +175,68 @@ def evaluate(records: dict[str, ClipRecord], config, half: str | None = None, me
         regions = replay_clip(rec, config, merge)
         entries = []
         for index, dets in regions.items():
-            boxes = render_boxes(dets, config.margin, rec.width, rec.height)
+            boxes = render_boxes(dets, config, rec.width, rec.height)
             entries.append({"frame": index, "regions": boxes.to_records()})
         audits[name] = {"regions": entries}
     return score(frames, audits)
+
+
+def face_offsets(records: dict[str, ClipRecord], config, half: str = "tune") -> list[str]:
+    """For each annotated face of ``half`` (back of head excluded), the replayed face region
+    that overlaps it most (before the margin), and how far the annotated face and head boxes
+    reach past that region on each side (left, top, right, bottom), as a fraction of the
+    region's width or height: positive is outside it. What the face margin must cover."""
+    import json
+
+    from benchmarks.real_footage import BOXES
+    from redact.detect.detections import iou_matrix
+
+    def past(outer: list[int], box: np.ndarray) -> str:
+        w, h = box[2] - box[0], box[3] - box[1]
+        return " ".join(f"{v:+.2f}" for v in ((box[0] - outer[0]) / w, (box[1] - outer[1]) / h,
+                                             (outer[2] - box[2]) / w, (outer[3] - box[3]) / h))
+
+    frames = [f for f in json.loads(BOXES.read_text())["frames"] if f.get("half") == half]
+    lines = ["clip | frame | readable | face w×h | region w×h, score, source | face past it "
+             "L T R B | head past it L T R B"]
+    sides: list[tuple[float, float, float, float]] = []
+    for name in sorted({f["clip"] for f in frames}):
+        regions = replay_clip(records[name], config)
+        for item in (f for f in frames if f["clip"] == name):
+            found = regions.get(item["frame"])
+            faces = found[found.category == "face"] if found is not None else None
+            heads = [b["box"] for b in item["boxes"] if b["category"] == "head"]
+            for b in item["boxes"]:
+                if b["category"] != "face" or b.get("back_of_head"):
+                    continue
+                g = b["box"]
+                head = ""
+                if faces is None or not len(faces):
+                    lines.append(f"{name} | {item['frame']} | {b['readable']} | "
+                                 f"{g[2] - g[0]}×{g[3] - g[1]} | none | |")
+                    continue
+                k = int(np.argmax(iou_matrix(np.array([g], np.float32), faces.xyxy)[0]))
+                box = faces.xyxy[k]
+                if heads:
+                    near = iou_matrix(np.array([g], np.float32), np.array(heads, np.float32))
+                    head = past(heads[int(np.argmax(near[0]))], box)
+                if b["readable"] and faces.source[k] == "detected":
+                    w, h = box[2] - box[0], box[3] - box[1]
+                    sides.append(((box[0] - g[0]) / w, (box[1] - g[1]) / h,
+                                  (g[2] - box[2]) / w, (g[3] - box[3]) / h))
+                lines.append(f"{name} | {item['frame']} | {b['readable']} | "
+                             f"{g[2] - g[0]}×{g[3] - g[1]} | {box[2] - box[0]:.0f}×"
+                             f"{box[3] - box[1]:.0f}, {faces.score[k]:.2f}, {faces.source[k]} | "
+                             f"{past(g, box)} | {head}")
+    if sides:
+        v = np.array(sides)
+        lines.append(f"readable faces on detected boxes ({len(v)}), face past the box L T R B: "
+                     "median " + " ".join(f"{x:+.2f}" for x in np.median(v, axis=0))
+                     + ", 90th percentile " + " ".join(f"{x:+.2f}" for x in
+                                                       np.percentile(v, 90, axis=0))
+                     + ", max " + " ".join(f"{x:+.2f}" for x in v.max(axis=0)))
+    return lines
+
+
+if __name__ == "__main__":
+    main()

@@ -26,6 +26,8 @@ def test_precedence_and_sources(tmp_path, monkeypatch):
     ({"face_threshold": 1.5}, r"face\.threshold"),
     ({"bogus": 1}, "bogus"),
     ({"crf": "high"}, "crf"),
+    ({"face.margin_below": -0.1}, r"face\.margin_below"),
+    ({"face_margin_full_height": -1}, r"face\.margin_full_height"),
 ])
 def test_invalid_settings_name_the_field(overrides, field):
     with pytest.raises(ConfigError, match=field):

@@ -103,3 +103,31 @@ def test_malformed_plan_names_the_field(mutate, field):
     mutate(bad)
     with pytest.raises(ConfigError, match=field.replace("[", r"\[").replace("]", r"\]")):
         parse_plan(bad)
+
+
+def painted_span(image: np.ndarray, axis: int, across: slice) -> tuple[int, int]:
+    """First and last painted (solid black) row (axis 0) or column (axis 1) in ``across``."""
+    black = image.max(axis=2) < 40
+    share = (black[:, across] if axis == 0 else black[across, :].T).mean(axis=1)
+    painted = np.nonzero(share > 0.9)[0]
+    return int(painted[0]), int(painted[-1])
+
+
+@pytest.mark.parametrize(("box", "extra", "rows", "cols"), [
+    ([40, 20, 80, 60], {}, (16, 63), (32, 87)),
+    ([40, 20, 80, 60], {"face.margin_above": 1.0, "face.margin_below": 1.0}, (12, 67), (32, 87)),
+    ([40, 40, 60, 50], {}, (38, 51), (36, 63)),
+])
+def test_face_margin_is_wide_at_the_sides_and_short_above_and_below(tmp_path, fake_runner, box,
+                                                                    extra, rows, cols):
+    """A 40 px face box at the default margin (0.2) is painted 8 px past each side but only
+    4 px above and below (face.margin_above/below: half the margin; below the chin is the
+    neck); at 1 they get the whole margin as every other box does. A face 10 px tall gets the
+    whole margin above and below (under face.margin_full_height: detectors miss small faces
+    by pixels)."""
+    src = make_clip(tmp_path / "v.mp4", width=128, height=96, n=4)
+    runner = fake_runner({i: [box] for i in range(4)}, style="solid", margin=0.2, **extra)
+    assert runner.run(src, tmp_path / "out" / "v.mp4").status == "ok"
+    for image in read_video(tmp_path / "out" / "v.mp4")["images"]:
+        assert painted_span(image, 0, slice(box[0], box[2])) == rows
+        assert painted_span(image, 1, slice(box[1], box[3])) == cols

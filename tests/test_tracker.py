@@ -269,3 +269,19 @@ def test_a_tentative_face_found_again_with_a_high_score_is_painted():
     assert stage.tracks[0].confirmed
     for i in range(10, 15):
         assert len(regions[i]), i
+
+
+def test_a_nearby_box_of_another_size_is_another_object():
+    """Near the track but not overlapping it and seven times smaller: a new object, not the
+    track moved (a 146 px hand at a wide-angle frame's edge was continued by a 20 px box
+    0.9 s later, and the box interpolated between them painted up to 1.4% of each frame)."""
+    times = [i * 0.1 for i in range(6)]
+    big, small = [100, 100, 240, 240], [260, 250, 280, 270]
+    regions, stage = run(times, {0: [big], 5: [small]}, coast_s=0.1, pad_after_s=0.1,
+                         gap_fill_s=1.0)
+    assert len(stage.tracks) == 2
+    assert not len(regions[3])  # no box swept between the two places
+    # about the same size, as near: still the same object, found again and filled between
+    regions, stage = run(times, {0: [big], 5: [[260, 250, 380, 370]]}, coast_s=0.1,
+                         pad_after_s=0.1, gap_fill_s=1.0)
+    assert len(stage.tracks) == 1 and "interpolated" in sources(regions[3])

@@ -74,7 +74,8 @@ class Config(_Frozen):
     # the frame's long side is at least large_frame_above × that input. 0 or 1 turns it off.
     large_frame_tiles: int = Field(2, ge=0, le=6, json_schema_extra=LOWER)
     large_frame_above: float = Field(2.5, ge=1.0, le=20.0, json_schema_extra=HIGHER)
-    # Each box grows by this fraction of its size on every side before rendering.
+    # Each box grows by this fraction of its size on every side before rendering; face
+    # boxes by less above and below (face.margin_above, face.margin_below; render/paint.py).
     margin: float = Field(0.2, ge=0.0, le=2.0)
     crf: int = Field(18, ge=0, le=51)
     encoder_preset: X264Preset = "medium"

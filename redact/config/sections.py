@@ -107,6 +107,23 @@ class FaceSettings(_Frozen):
     # ... or once the second model sees a face there scoring at least this (under its own
     # threshold: such a box alone is never painted).
     agree_threshold: float = Field(0.2, ge=0.05, lt=1.0, json_schema_extra=HIGHER)
+    # Face boxes grow by ``margin`` × their width on each side, as every box does, but only
+    # by these fractions of it × their height above and below: the margin follows where the
+    # detectors' boxes miss the face (real footage, tune half; benchmarks/RESULTS.md
+    # *real-footage-margin*). The annotated face (ear or cheek edge to edge) reaches past the
+    # box's sides by up to 0.3-0.5 of its width on turned faces, while its hairline and chin
+    # lie within a tenth of the box's height of its top and bottom; below the chin is the
+    # neck, painted for nothing (the most of the paint on nothing beside large faces). At
+    # 0.5 no readable face of the tune half falls under 90% covered that did not at 1 (the
+    # lowest stay 92%, and 82% for a turned face whose box is 62% of its width); 0.25 below
+    # leaked three, and sides grown by 0.15 of the width instead of 0.2 leaked two.
+    margin_above: float = Field(0.5, ge=0.0, le=4.0)
+    margin_below: float = Field(0.5, ge=0.0, le=4.0)
+    # ... but never by less than the whole margin of a face this many px tall: on small
+    # faces the detectors miss by pixels, not by a share of the box (at half the margin two
+    # faces of 4 and 12 px leaked on the photo tune half; benchmarks/leak_images.py). Faces
+    # up to this tall grow by the whole margin on every side. 0: no floor.
+    margin_full_height: int = Field(16, ge=0, le=4096)
 
     @model_validator(mode="after")
     def _others_differ(self) -> FaceSettings:

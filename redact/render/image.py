@@ -16,7 +16,7 @@ from redact.render.painted import Painted
 def render_image(image: np.ndarray, regions: Detections, dst_tmp: Path, config: Config,
                  styles: dict[int, str]) -> Painted:
     h, w = image.shape[:2]
-    boxes = render_boxes(regions, config.margin, w, h)
+    boxes = render_boxes(regions, config, w, h)
     paint(image, "bgr24", boxes, config.style, styles)
     write_image(dst_tmp, image)
     painted = Painted()

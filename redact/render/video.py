@@ -26,7 +26,7 @@ def render_frames(planned: Iterable[tuple[Frame, FramePlan]], writer: VideoWrite
     passing each (frame, plan) on so the caller can keep the plan."""
     for done, (frame, frame_plan) in enumerate(planned, 1):
         w, h = frame.size
-        boxes = render_boxes(frame_plan.regions, config.margin, w, h)
+        boxes = render_boxes(frame_plan.regions, config, w, h)
         if writer is not None:
             paint(frame.pixels, frame.pixel_format, boxes, config.style, styles)
             writer.write(frame)
