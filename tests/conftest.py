@@ -14,6 +14,19 @@ import pytest
 from redact.detect.base import DetectorSet
 from redact.detect.detections import Detections
 
+# The start of a child script that must not touch the network: any connection attempt raises
+# (tests that run the tool offline, e.g. the CLI run and speech recognition).
+REFUSE_NETWORK = r"""
+import socket
+def refuse(*args, **kwargs):
+    raise RuntimeError(f"network access attempted: {args[:2]}")
+socket.socket.connect = refuse
+socket.socket.connect_ex = refuse
+socket.getaddrinfo = refuse
+socket.create_connection = refuse
+"""
+
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_clip
+from tests.conftest import REFUSE_NETWORK, make_clip
 
 pytestmark = pytest.mark.models
 
@@ -105,14 +105,8 @@ def test_parallel_workers(tmp_path):
     assert redact_cli("audit", "verify", tmp_path / "out").returncode == 0
 
 
-NO_NETWORK = r"""
-import socket, sys
-def refuse(*args, **kwargs):
-    raise RuntimeError(f"network access attempted: {args[:2]}")
-socket.socket.connect = refuse
-socket.socket.connect_ex = refuse
-socket.getaddrinfo = refuse
-socket.create_connection = refuse
+NO_NETWORK = REFUSE_NETWORK + r"""
+import sys
 from redact.config import load_settings
 from redact.batch.runner import FileRunner
 result = FileRunner(load_settings(overrides={"offline": True})).run(sys.argv[1], sys.argv[2])

@@ -18,7 +18,7 @@ from redact.plan.model import load_plan
 from redact.speech.finder import FinderSettings, find_personal_data
 from redact.speech.transcript import Transcript, Word, to_webvtt, transcript_path_for
 from redact.speech.words import load_names_file
-from tests.conftest import make_clip
+from tests.conftest import REFUSE_NETWORK, make_clip
 from tests.test_audio import corr, decode_audio, mux_audio, rms, segment
 
 NO_CUES = FinderSettings(pad_s=0.0, cue_s=0.0)
@@ -333,14 +333,8 @@ def test_two_audio_streams_each_transcribed_and_both_muted(tmp_path, fake_runner
         assert rms(inside) < 1e-3
 
 
-SPEECH_NO_NETWORK = r"""
-import socket, sys
-def refuse(*args, **kwargs):
-    raise RuntimeError(f"network access attempted: {args[:2]}")
-socket.socket.connect = refuse
-socket.socket.connect_ex = refuse
-socket.getaddrinfo = refuse
-socket.create_connection = refuse
+SPEECH_NO_NETWORK = REFUSE_NETWORK + r"""
+import sys
 from pathlib import Path
 from redact.models import ModelStore
 from redact.speech.asr import load_recogniser, transcribe
