@@ -204,6 +204,9 @@ def test_browser_draw_track_correct_approve_render(clip, tmp_path, fake_runner, 
 
     with LiveServer(app) as live:
         page.goto(f"http://127.0.0.1:{live.port}/review?plan={plan.name}&token={review.token}")
+        # Trap: the plan (the page's view) may load after the video; a seek before it is
+        # dropped and the box would be drawn on frame 0 (seen under load in CI).
+        page.wait_for_function("document.body.dataset.ready === '1'")
         page.wait_for_function("document.getElementById('video').dataset.ready === '1'")
         seek(12)
         page.click("#draw")

@@ -456,6 +456,8 @@ def test_browser_player_draws_the_plan_and_edits_it(folder, browser):
     with LiveServer(folder["client"].app) as live:
         page.goto(f"http://127.0.0.1:{live.port}/review?plan=v.mp4.plan.json"
                   f"&token={folder['token']}")
+        # The plan may load after the video: the overlay is drawn once both are in.
+        page.wait_for_function("document.body.dataset.ready === '1'")
         page.wait_for_function("document.getElementById('video').dataset.ready === '1'")
         drawn = page.evaluate("""() => {
             const c = document.getElementById('overlay');
