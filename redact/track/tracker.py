@@ -47,23 +47,6 @@ CONFIRM_HITS = 3
 MAX_SCALE = 2.0
 
 
-def bounded(box: np.ndarray, last: np.ndarray) -> np.ndarray:
-    """``box`` (a prediction) with its sides kept within MAX_SCALE times of ``last`` (the
-    track's last detected box), about its own centre: the motion moves a box, but the growth
-    of a few detections must not be carried on for a whole coast. Trap: a low "person" at the
-    bottom of a car-park frame grew by 30 px a frame over three detections and, coasting on
-    that growth, covered the whole frame for half a second (car-detection frames 68-79).
-
-    >>> bounded(np.array([0, 0, 100, 40], np.float32), np.array([40, 10, 60, 30], np.float32))
-    array([30.,  0., 70., 40.], dtype=float32)
-    """
-    centre = (box[:2] + box[2:]) / 2
-    size = box[2:] - box[:2]
-    last_size = last[2:] - last[:2]
-    size = np.clip(size, last_size / MAX_SCALE, np.maximum(last_size, 1.0) * MAX_SCALE)
-    return np.concatenate([centre - size / 2, centre + size / 2]).astype(np.float32)
-
-
 def grow(box: np.ndarray, frac: float) -> np.ndarray:
     w, h = box[2] - box[0], box[3] - box[1]
     return box + np.array([-w, -h, w, h], np.float32) * frac
@@ -90,7 +73,7 @@ class Track:
         box = (self.box + self.velocity * dt).astype(np.float32)
         # A box shrinking (cut by the frame's edge as it leaves) must not turn inside out.
         box[2:] = np.maximum(box[2:], box[:2])
-        return bounded(box, self.box)
+        return box
 
     def observe(self, t: float, box: np.ndarray, score: float, frame: int) -> None:
         dt = t - self.last_time
