@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from redact.detect.detections import iou_matrix
+
 # A detection offered as an anchor: its box (frame pixels) and category.
 Anchor = tuple[Sequence[float], str]
 
@@ -178,15 +180,12 @@ def median_flow(prev: np.ndarray, img: np.ndarray, box: np.ndarray, shift: np.nd
 
 
 def box_iou(a, b) -> float:
-    """Intersection over union of two ``[x1, y1, x2, y2]`` boxes.
+    """Intersection over union of two ``[x1, y1, x2, y2]`` boxes (``iou_matrix`` of one each).
 
     >>> box_iou([0, 0, 10, 10], [5, 0, 15, 10])
     0.3333333333333333
     """
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return float(w * h / u) if u > 0 else 0.0
+    return float(iou_matrix(np.asarray([a], np.float64), np.asarray([b], np.float64))[0, 0])
 
 
 @dataclass(frozen=True)
