@@ -571,8 +571,12 @@ def test_a_batch_is_split_across_the_cores_and_joined_in_order(monkeypatch):
     from redact.detect import base
 
     class Session:  # records each call's batch; outputs keyed by the inputs
-        def __init__(self):
+        def __init__(self, provider="CPUExecutionProvider"):
             self.calls = []
+            self.provider = provider
+
+        def get_providers(self):
+            return [self.provider, "CPUExecutionProvider"]
 
         def run(self, _names, feeds):
             (batch,) = feeds.values()
@@ -587,6 +591,9 @@ def test_a_batch_is_split_across_the_cores_and_joined_in_order(monkeypatch):
     assert sorted(session.calls) == [2, 3]  # two calls side by side, one per core
     assert doubled.tolist() == (batch * 2).tolist()
     assert first.tolist() == (batch[:, :1] + 1).tolist()
+    session = Session("CUDAExecutionProvider")  # a GPU session gets the batch whole
+    onnx_session.run_batch(session, "x", batch)
+    assert session.calls == [5]
     # one thread per model call by default; under a cap (batch worker processes) the cap,
     # and the batch in one call
     assert base.op_threads() == 1

@@ -62,9 +62,11 @@ def _batch_pool(workers: int) -> ThreadPoolExecutor:
 def run_batch(session: Any, input_name: str, batch: np.ndarray) -> list[np.ndarray]:
     """``session.run`` over an NCHW batch, split along the batch into ``batch_workers()``
     calls that run side by side (sessions are safe to run from several threads; each call
-    uses ``op_threads()``). The outputs are those of one call over the whole batch."""
+    uses ``op_threads()``). The outputs are those of one call over the whole batch. A GPU
+    session gets the batch whole: splitting is for the CPU's cores (``--detect-batch`` is
+    there to fill the GPU)."""
     parts = min(len(batch), batch_workers())
-    if parts <= 1:
+    if parts <= 1 or session.get_providers()[0] != "CPUExecutionProvider":
         return session.run(None, {input_name: batch})
     pool = _batch_pool(batch_workers())
     futures = [pool.submit(session.run, None, {input_name: chunk})
