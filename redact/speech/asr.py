@@ -27,6 +27,7 @@ import numpy as np
 
 from redact.errors import InputError, StageError
 from redact.speech.transcript import Transcript, Word
+from redact.speech.words import DIGIT_WORDS, TEENS, TENS
 
 RATE = 16_000
 CHUNK = RATE // 10          # 0.1 s
@@ -117,10 +118,6 @@ class WhisperRecogniser:
         return words
 
 
-DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-_TEENS = ("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-          "eighteen", "nineteen")
-_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 _ORD = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
         "nine": "ninth", "twelve": "twelfth"}
 
@@ -129,8 +126,8 @@ def _under_100(n: int) -> list[str]:
     if n < 10:
         return [DIGIT_WORDS[n]]
     if n < 20:
-        return [_TEENS[n - 10]]
-    return [_TENS[n // 10]] + ([DIGIT_WORDS[n % 10]] if n % 10 else [])
+        return [TEENS[n - 10]]
+    return [TENS[n // 10]] + ([DIGIT_WORDS[n % 10]] if n % 10 else [])
 
 
 def _ordinal(n: int) -> list[str]:

@@ -14,11 +14,15 @@ def _set(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-DIGITS = _set(
-    "zero oh o one two three four five six seven eight nine")
-NUMBERS = DIGITS | _set(
-    "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty "
-    "thirty forty fifty sixty seventy eighty ninety hundred thousand double triple")
+# Number words in order (index = value; TENS by tens): how written digits are read out
+# (asr.spoken) and what the finder counts as a number.
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+TEENS = ("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+         "eighteen", "nineteen")
+TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+DIGITS = frozenset(DIGIT_WORDS) | _set("oh o")
+NUMBERS = DIGITS | frozenset(TEENS) | frozenset(TENS[2:]) | _set(
+    "hundred thousand double triple")
 # Words a recogniser hears for a digit ("free" for three, "for" for four, "or" for oh): read
 # as digits only beside number words (finder.py).
 DIGIT_SOUNDALIKES = _set("to too for fore free tree ate won or sex sick")
