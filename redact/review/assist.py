@@ -118,6 +118,7 @@ def follow_in_video(path: Path, start: int, box, *, direction: str = "both", tot
                     anchors: Anchors | None = None) -> Followed:
     """Follow ``box`` (drawn on frame ``start``) forwards and/or backwards. ``anchors``: the
     detections by frame (``plan_anchors``), which keep the box on a detected object."""
+    anchors = anchors or {}
     from redact.track.assist import BoxFollower, working_scale
 
     out = Followed({start: [float(v) for v in box]})
@@ -131,13 +132,13 @@ def follow_in_video(path: Path, start: int, box, *, direction: str = "both", tot
                 _keep(buffer, bgr, index, working_scale(np.asarray(box, np.float64), bgr.shape))
             continue
         if index == start:
-            first = anchors.get(index, ()) if anchors else ()
+            first = anchors.get(index, ())
             ahead = BoxFollower(bgr, box, settings, first)
             back = BoxFollower(bgr, box, settings, first)
             if direction == "backward":
                 break
             continue
-        got = ahead.update(bgr, anchors.get(index, ()) if anchors else ())
+        got = ahead.update(bgr, anchors.get(index, ()))
         if got is None:
             out.forward = (index - 1, _why(ahead, bgr.shape))
             break
@@ -168,11 +169,11 @@ def _keep(buffer: deque, bgr: np.ndarray, index: int, scale: float) -> None:
 
 
 def _backward(path: Path, follower, buffer: deque, boxes: dict, tick,
-              anchors: Anchors | None = None) -> tuple[int, str]:
+              anchors: Anchors) -> tuple[int, str]:
     while buffer:
         first = buffer[0][0]
         for index, img in reversed(buffer):
-            got = follower.step(img, anchors.get(index, ()) if anchors else ())
+            got = follower.step(img, anchors.get(index, ()))
             if got is None:
                 return index + 1, _why(follower, None)
             boxes[index] = [float(v) for v in got]
