@@ -45,6 +45,11 @@ class TorchSession:
     def get_inputs(self) -> list[_Input]:
         return [_Input(self._name, ("B", 3, "H", "W"))]
 
+    def get_providers(self) -> list[str]:
+        """Where it runs, named as ONNX Runtime names its providers: ``run_batch`` splits a
+        batch across the cores for ORT's CPU sessions only; torch gets it whole."""
+        return ["CUDAExecutionProvider" if self.device.type == "cuda" else "TorchCPU"]
+
     def run(self, _outputs: None, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
         import torch
 
