@@ -601,3 +601,50 @@ def test_a_batch_is_split_across_the_cores_and_joined_in_order(monkeypatch):
     session = Session()
     onnx_session.run_batch(session, "x", batch)
     assert session.calls == [5] and base.op_threads() == 3
+
+
+def _centerface_head(yaw_nose_x: float) -> tuple[np.ndarray, ...]:
+    """One 40x40-px face peak at cell (10, 10) of a 32x32 stride-4 grid; eyes at 0.3 and
+    0.7 of its width, the nose at ``yaw_nose_x`` of it."""
+    heat = np.zeros((32, 32), np.float32)
+    heat[10, 10] = 0.9
+    scale = np.full((2, 32, 32), np.log(40 / 4), np.float32)
+    offset = np.zeros((2, 32, 32), np.float32)
+    lms = np.full((10, 32, 32), 0.5, np.float32)
+    lms[1], lms[3], lms[5] = 0.3, 0.7, yaw_nose_x
+    return heat, scale, offset, lms
+
+
+def test_centerface_widens_a_turned_face_toward_its_far_cheek():
+    """The nose left of the eyes' midpoint (a face turned to the picture's left): its far
+    cheek and ear lie right of the features the model boxes, so the box reaches right."""
+    from redact.detect.centerface import decode
+
+    heat, scale, offset, lms = _centerface_head(0.3 + 0.4 * 0.2)  # yaw -0.3 eye distances
+    plain, _ = decode(heat, scale, offset, 0.5)
+    turned, _ = decode(heat, scale, offset, 0.5, landmarks=lms, turn_reach=0.5)
+    x1, y1, x2, y2 = plain[0]
+    assert turned[0].tolist() == pytest.approx([x1, y1, x2 + 0.5 * 0.2 * 40, y2], abs=1e-4)
+    heat, scale, offset, lms = _centerface_head(0.5)  # frontal: as the model boxed it
+    assert decode(heat, scale, offset, 0.5, landmarks=lms, turn_reach=0.5)[0].tolist() \
+        == plain.tolist()
+
+
+def test_yunet_widens_a_turned_face_toward_its_far_cheek():
+    from redact.detect.yunet import YuNetDetector
+
+    class Net:  # OpenCV's FaceDetectorYN, scripted: x y w h, 5 landmarks (x, y), score
+        def setInputSize(self, size):
+            pass
+
+        def detect(self, image):
+            frontal = [100, 100, 50, 60, 115, 120, 135, 120, 125, 135, 117, 145, 133, 145, 0.9]
+            # facing right: nose right of the eyes' midpoint by 0.5 eye distances
+            turned = [300, 100, 50, 60, 315, 120, 335, 120, 335, 135, 320, 145, 336, 145, 0.9]
+            return 1, np.array([frontal, turned], np.float32)
+
+    det = object.__new__(YuNetDetector)
+    det.net, det._input, det.threshold, det.turn_reach = Net(), (640, 480), 0.5, 0.5
+    got = det._detect_at(np.zeros((480, 640, 3), np.uint8), 640).xyxy.tolist()
+    assert got[0] == [100, 100, 150, 160]  # frontal: as boxed
+    assert got[1] == pytest.approx([300 - 0.5 * 0.4 * 50, 100, 350, 160])  # reaches left

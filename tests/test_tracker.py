@@ -285,3 +285,17 @@ def test_a_nearby_box_of_another_size_is_another_object():
     regions, stage = run(times, {0: [big], 5: [[260, 250, 380, 370]]}, coast_s=0.1,
                          pad_after_s=0.1, gap_fill_s=1.0)
     assert len(stage.tracks) == 1 and "interpolated" in sources(regions[3])
+
+
+def test_the_stride_cover_spans_only_boxes_that_could_be_one_object():
+    """Across a detection stride, two boxes of different tracks are spanned (one object the
+    tracker did not link) only when they overlap or are about one size: a 119 px box and a
+    27 px one 300 px above it are two things, each carried where it was seen."""
+    from redact.track.stride import carried
+
+    big = Detections.from_lists([[1034, 853, 1153, 920]], [0.65], ["face"])
+    small = Detections.from_lists([[993, 527, 1017, 557]], [0.11], ["face"])
+    tall = max(float(b[3] - b[1]) for b in carried(big, small, 0.5).xyxy)
+    assert tall < 120  # no box reaches from one to the other (the span would be ~400 px)
+    near = Detections.from_lists([[1000, 700, 1100, 780]], [0.5], ["face"])  # alike, apart
+    assert max(float(b[3] - b[1]) for b in carried(big, near, 0.5).xyxy) > 200  # spanned

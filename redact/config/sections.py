@@ -124,6 +124,10 @@ class FaceSettings(_Frozen):
     # faces of 4 and 12 px leaked on the photo tune half; benchmarks/leak_images.py). Faces
     # up to this tall grow by the whole margin on every side. 0: no floor.
     margin_full_height: int = Field(16, ge=0, le=4096)
+    # A turned face's box is widened on the side the face reaches (its far cheek and ear) by
+    # this × its width × how far past frontal the landmarks say it is turned
+    # (detect/landmarks.py). 0: boxes as the models give them.
+    turn_reach: float = Field(0.5, ge=0.0, le=2.0, json_schema_extra=LOWER)
 
     @model_validator(mode="after")
     def _others_differ(self) -> FaceSettings:

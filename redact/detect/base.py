@@ -158,7 +158,7 @@ def backend_settings(kind: str, config: Config, categories: list[str]) -> dict[s
         return {}
     if kind == "centerface":
         return {"coarse_size": config.face.coarse_size, "still_tiles": config.face.still_tiles,
-                "max_upscale": config.face.max_upscale,
+                "max_upscale": config.face.max_upscale, "turn_reach": config.face.turn_reach,
                 "tiles": config.large_frame_tiles, "tile_above": config.large_frame_above}
     extra: dict[str, Any] = {"still_fine_scale": config.still_fine_scale}
     if kind == "yolo":
@@ -173,7 +173,7 @@ def backend_settings(kind: str, config: Config, categories: list[str]) -> dict[s
                          vehicle_size=config.plate.vehicle_size)
     if kind == "yunet" and "face" in categories:
         extra.update(candidate_threshold=config.face.agree_threshold,
-                     max_upscale=config.face.max_upscale)
+                     max_upscale=config.face.max_upscale, turn_reach=config.face.turn_reach)
     if kind == "coco-centernet":
         extra.update(person_max_height=config.face.person_max_height)
     return extra

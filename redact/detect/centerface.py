@@ -9,6 +9,7 @@ import numpy as np
 
 from redact.detect.base import letterbox_size, upscale_cap
 from redact.detect.detections import Detections, add_unseen, merge_passes, nms
+from redact.detect.landmarks import turn_of, widen_turned
 from redact.detect.onnx_session import make_session, ort_has_cuda, run_batch
 from redact.detect.tiles import Tile, tile_grid
 from redact.models import ModelSpec
@@ -45,8 +46,10 @@ class CenterFaceDetector:
     def __init__(self, *, spec: ModelSpec, weights: Path, categories: tuple[str, ...],
                  thresholds: dict[str, float], size: int, device: str,
                  coarse_size: int = 0, still_tiles: int = 0, tiles: int = 0,
-                 tile_above: float = 0.0, max_upscale: float = 0.0, **_: object) -> None:
+                 tile_above: float = 0.0, max_upscale: float = 0.0, turn_reach: float = 0.0,
+                 **_: object) -> None:
         self.categories = categories
+        self.turn_reach = turn_reach  # see detect/landmarks.py
         self.threshold = thresholds["face"]
         self.size, self.coarse_size = size, coarse_size
         self.max_upscale = max_upscale
@@ -141,12 +144,12 @@ class CenterFaceDetector:
             per_call = max(1, min(step, MAX_BATCH_PIXELS // (shape[1] * shape[2])))
             for start in range(0, len(ks), per_call):
                 chunk = ks[start:start + per_call]
-                heatmap, scale, offset, _landmarks = run_batch(
+                heatmap, scale, offset, landmarks = run_batch(
                     self.session, self.input_name, np.stack([blobs[k] for k in chunk]))
                 for j, k in enumerate(chunk):
                     height, width = images[k][0].shape[:2]
-                    out[k] = self._boxes(heatmap[j, 0], scale[j], offset[j], width, height,
-                                         blobs[k].shape[2], blobs[k].shape[1])
+                    out[k] = self._boxes(heatmap[j, 0], scale[j], offset[j], landmarks[j],
+                                         width, height, blobs[k].shape[2], blobs[k].shape[1])
         return out
 
     @staticmethod
@@ -160,9 +163,11 @@ class CenterFaceDetector:
         resized = resized[..., ::-1]
         return resized.transpose(2, 0, 1).astype(np.float32)
 
-    def _boxes(self, heatmap: np.ndarray, scale: np.ndarray, offset: np.ndarray, width: int,
-               height: int, in_w: int, in_h: int) -> Detections:
-        boxes, scores = decode(heatmap, scale, offset, self.threshold)
+    def _boxes(self, heatmap: np.ndarray, scale: np.ndarray, offset: np.ndarray,
+               landmarks: np.ndarray, width: int, height: int, in_w: int,
+               in_h: int) -> Detections:
+        boxes, scores = decode(heatmap, scale, offset, self.threshold, landmarks=landmarks,
+                               turn_reach=self.turn_reach)
         if not len(boxes):
             return Detections.empty()
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, in_w) * (width / in_w)
@@ -171,10 +176,12 @@ class CenterFaceDetector:
 
 
 def decode(heatmap: np.ndarray, scale: np.ndarray, offset: np.ndarray, threshold: float,
-           stride: int = 4) -> tuple[np.ndarray, np.ndarray]:
+           stride: int = 4, *, landmarks: np.ndarray | None = None,
+           turn_reach: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """CenterFace head → boxes in input pixels: each heatmap peak above ``threshold`` is a
     face centre; ``scale`` holds log(height/stride), log(width/stride); ``offset`` the sub-cell
-    shift."""
+    shift. ``landmarks`` (10 channels: y, x of eyes, nose, mouth corners, as fractions of the
+    box from its top left) widen turned faces by ``turn_reach`` (detect/landmarks.py)."""
     ys, xs = np.nonzero(heatmap > threshold)
     if not len(ys):
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
@@ -184,5 +191,10 @@ def decode(heatmap: np.ndarray, scale: np.ndarray, offset: np.ndarray, threshold
     cx = (xs + offset[1, ys, xs] + 0.5) * stride
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float32)
     scores = heatmap[ys, xs].astype(np.float32)
+    if landmarks is not None and turn_reach > 0:
+        # (y, x) of the eyes (channels 0-3) and the nose (4, 5) → (x, y) in input pixels
+        pts = landmarks[:6, ys, xs].T.reshape(-1, 3, 2)[:, :, ::-1]
+        pts = pts * np.stack([w, h], axis=1)[:, None] + boxes[:, None, :2]
+        boxes = widen_turned(boxes, turn_of(pts[:, :2], pts[:, 2]), scores, turn_reach)
     keep = nms(boxes, scores, 0.3)
     return boxes[keep], scores[keep]

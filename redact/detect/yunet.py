@@ -10,6 +10,7 @@ import numpy as np
 
 from redact.detect.base import letterbox_size, op_threads, upscale_cap
 from redact.detect.detections import CANDIDATE, Detections
+from redact.detect.landmarks import turn_of, widen_turned
 from redact.models import ModelSpec
 
 
@@ -17,8 +18,9 @@ class YuNetDetector:
     def __init__(self, *, spec: ModelSpec, weights: Path, categories: tuple[str, ...],
                  thresholds: dict[str, float], size: int, device: str,
                  candidate_threshold: float = 0.0, max_upscale: float = 0.0,
-                 **_: object) -> None:
+                 turn_reach: float = 0.0, **_: object) -> None:
         self.categories = categories
+        self.turn_reach = turn_reach  # see detect/landmarks.py
         self.threshold = thresholds["face"]
         # Faces scoring from candidate_threshold up to the threshold come back as CANDIDATE:
         # never painted alone, they confirm a tentative face of the other model
@@ -60,6 +62,9 @@ class YuNetDetector:
             return Detections.empty()
         x, y, w, h = (faces[:, i] for i in range(4))
         boxes = np.stack([x, y, x + w, y + h], axis=1).astype(np.float32)
+        # landmarks follow the box: x, y of the eyes (4-7), nose (8, 9), mouth corners
+        boxes = widen_turned(boxes, turn_of(faces[:, 4:8], faces[:, 8:10]), faces[:, -1],
+                             self.turn_reach)
         boxes[:, [0, 2]] *= width / in_w
         boxes[:, [1, 3]] *= height / in_h
         # Trap: YuNet returns boxes reaching past the frame; the width can be negative too.

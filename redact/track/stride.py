@@ -18,7 +18,7 @@ import numpy as np
 
 from redact.detect.detections import Detections
 from redact.track.slots import Slot, TemporalStage
-from redact.track.tracker import between
+from redact.track.tracker import MAX_SCALE, between
 
 SOURCE = "carried"
 GROW = 0.15  # each carried box grows by this fraction of its size per side
@@ -30,8 +30,9 @@ def _grow(xyxy: np.ndarray, frac: float) -> np.ndarray:
 
 
 def _match(a: Detections, b: Detections) -> list[tuple[int, int]]:
-    """Greedy pairs (i in a, j in b) of one category whose centres lie within 3 box sizes;
-    boxes of one track pair first (a box near another object's would span both)."""
+    """Greedy pairs (i in a, j in b) of one category whose centres lie within 3 box sizes,
+    and which overlap or are about one size (the tracker's ``MAX_SCALE``); boxes of one track
+    pair first (a box near another object's would span both)."""
     pairs: list[tuple[int, int]] = []
     if not len(a) or not len(b):
         return pairs
@@ -41,6 +42,15 @@ def _match(a: Detections, b: Detections) -> list[tuple[int, int]]:
                       (b.xyxy[:, 2:] - b.xyxy[:, :2]).max(axis=1)[None, :])
     dist = np.linalg.norm(ca[:, None] - cb[None], axis=2) / np.maximum(size, 1.0)
     dist[a.category[:, None] != b.category[None, :]] = np.inf
+    # Trap: "within 3 sizes" measured by the larger box let a 119 px face (a mouth seen as a
+    # face) and a 27 px one 330 px above it, each a different thing, be spanned: a 208x511 px
+    # box painted on a wide-angle frame. Apart and of unlike size, each is carried alone.
+    side_a = np.sqrt(np.prod(a.xyxy[:, 2:] - a.xyxy[:, :2], axis=1))[:, None]
+    side_b = np.sqrt(np.prod(b.xyxy[:, 2:] - b.xyxy[:, :2], axis=1))[None, :]
+    ratio = np.maximum(side_a, 1e-6) / np.maximum(side_b, 1e-6)
+    apart = ((np.minimum(a.xyxy[:, None, 2:], b.xyxy[None, :, 2:])
+              - np.maximum(a.xyxy[:, None, :2], b.xyxy[None, :, :2])) <= 0).any(axis=2)
+    dist[apart & ((ratio > MAX_SCALE) | (ratio < 1 / MAX_SCALE))] = np.inf
     tracked = (a.track_id[:, None] == b.track_id[None, :]) & (a.track_id[:, None] >= 0)
     dist = np.where(tracked & (dist < 3.0), dist - 3.0, dist)
     while dist.size and np.isfinite(dist.min()) and dist.min() < 3.0:
