@@ -74,7 +74,7 @@ def carried(before: Detections | None, after: Detections | None,
     [-4.5, -1.5, 34.5, 11.5]
     >>> same = np.array([7])  # one track: the box where it is at a = 0.5, not both ends
     >>> carried(a.replace(track_id=same), b.replace(track_id=same), 0.5).xyxy.tolist()
-    [[4.5, -5.5, 25.5, 15.5]]
+    [[7.0, -3.0, 23.0, 13.0]]
     """
     before = before if before is not None else Detections.empty()
     after = after if after is not None else Detections.empty()
