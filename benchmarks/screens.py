@@ -175,7 +175,7 @@ def main() -> None:
         parts = {h: parts[h] for h in (*HALVES, "all")}
 
     label = json.dumps({k: v for k, v in overrides.items() if k != "categories"}) or "{}"
-    first = next(iter(parts.values()))
+    first = parts.get("all", next(iter(parts.values())))
     lines = [
         "## Screens on real photos (benchmarks/screens.py)",
         "",

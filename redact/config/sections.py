@@ -200,7 +200,7 @@ class ScreenSettings(_Frozen):
     # square, so the whole photo reaches it stretched); their screen boxes count only where
     # they overlap one it found on the whole photo. Alone they painted false screens; agreed,
     # on the tune half they covered a laptop beside a tv and painted no screen-free photo
-    # (detect/coco.py, benchmarks/RESULTS.md, screens).
+    # (the report half: no change; detect/coco.py, benchmarks/RESULTS.md, screens).
     second_square_views: bool = Field(True, json_schema_extra=OFF)
 
     @model_validator(mode="after")

@@ -119,7 +119,7 @@ class CocoCenterNetDetector:
         that overlap (IoU ≥ ``AGREE_IOU``) a screen of the whole photo (``found``).
 
         The graph's input is a fixed square, so the whole photo reaches it stretched (a 4:3
-        photo squeezed a third, a panorama several times); on squares it sees the photo
+        photo squeezed by a quarter, a panorama several times); on squares it sees the photo
         undistorted, a little larger, and finds screens the stretched photo scores under the
         threshold. Alone those boxes paint false screens (on the tune half of the screen
         photos, at the same 0.1, 3 of 25 screen-free photos instead of 1, and 21 of 192 plate
