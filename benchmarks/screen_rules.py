@@ -2,7 +2,14 @@
 once per photo, then any rule is scored in a second, per half, without a model.
 
     python benchmarks/screen_rules.py cache  raw.json    # both screen models, low floors
-    python benchmarks/screen_rules.py replay raw.json --regions regions.json
+    python benchmarks/screen_rules.py cache  plates.json --set plates   # screen-free photos
+    python benchmarks/screen_rules.py replay raw.json --regions regions.json [--half tune]
+                                             [--plates plates.json]
+
+Besides each model as the pipeline runs it, ``cache`` keeps each extra look apart (our model
+at other input sizes and mirrored, the COCO model mirrored, on square tiles and on a 2x2
+grid) with its seconds, for rules that add a pass. ``--half tune`` prints the tune half only:
+choose rules there, and look at ``report`` once, for the chosen one.
 
 ``regions.json`` is ``benchmarks/screens.py --dump``: the face and plate regions of a real run
 (they cover some screens: phones at the ear, laptops on laps); its screen regions are replaced
@@ -15,6 +22,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,44 +36,101 @@ from training.split import screen_halves
 FLOORS = {"screens-yolov8n": 0.05, "mb3-centernet-coco": 0.02}
 
 
-def cache(out: Path) -> None:
-    import cv2
+def _flip(boxes: list[list], width: int) -> list[list]:
+    """Boxes found on the mirrored photo, back in the photo's pixels."""
+    return [[width - b[2], b[1], width - b[0], b[3], *b[4:]] for b in boxes]
+
+
+def cache(out: Path, which: str = "screens") -> None:
+    """Each photo's raw screen boxes: each model as the pipeline runs it (the keys the
+    rules read), and under ``passes`` each extra look apart (our model at other input sizes
+    and mirrored; the COCO model mirrored and on tiles), with its seconds under ``times``.
+    ``which``: the screens set (val halves, positives and negatives) or the plate photos
+    (presumed screen-free)."""
+    import time
 
     from redact.config import Config
     from redact.detect.base import DetectorSet
-    from redact.detect.coco import COCO80
+    from redact.detect.coco import COCO80, run_centernet
+    from redact.detect.tiles import Tile, tile_grid
     from redact.io.image import read_image
     from redact.models import ModelStore
 
-    root = require_shared("screens")
+    root = require_shared(which)
     ann = json.loads((root / "annotations.json").read_text())
-    entries = [e for pos, neg in screen_halves(ann).values() for e in pos + neg]
+    entries = ([e for pos, neg in screen_halves(ann).values() for e in pos + neg]
+               if which == "screens" else ann["images"])
     config = Config(categories=("screen",), screen_threshold=FLOORS["screens-yolov8n"],
                     screen_second_threshold=FLOORS["mb3-centernet-coco"])
     yolo, coco = DetectorSet.from_config(config, ModelStore()).detectors
+    wanted = sorted(coco.class_category)
+
+    def ours(image: np.ndarray, scale: float) -> list[list]:
+        found = yolo._detect_at([image], scale)[0][0]
+        return [[*map(float, b), float(s), "screen"]
+                for b, s in zip(found.xyxy, found.score, strict=True)]
+
+    def theirs(image: np.ndarray, tiles: list[Tile] | None = None) -> list[list]:
+        h, w = image.shape[:2]
+        rows = []
+        for tile in tiles or [Tile(0, 0, w, h)]:
+            boxes, scores, classes = run_centernet(coco.session, coco.input.name, coco.side,
+                                                   tile.crop(image))
+            keep = np.isin(classes, wanted) & (scores >= FLOORS["mb3-centernet-coco"])
+            boxes = boxes[keep] + np.array([tile.x1, tile.y1] * 2, np.float32)
+            boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+            boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+            rows += [[*map(float, b), float(s), COCO80[int(c)]]
+                     for b, s, c in zip(boxes, scores[keep], classes[keep], strict=True)]
+        return rows
+
+    def square_tiles(w: int, h: int) -> list[Tile]:
+        """Squares of the short side along the long side, overlapping: the COCO model's
+        input is a fixed square, so a photo's aspect is otherwise stretched to it."""
+        side, long_side = min(w, h), max(w, h)
+        count = max(1, int(np.ceil((long_side - side) / (0.5 * side) - 1e-9)) + 1)
+        starts = np.linspace(0, long_side - side, count).round().astype(int)
+        return [Tile(int(s), 0, int(s) + side, h) if w >= h else Tile(0, int(s), w, int(s) + side)
+                for s in starts]
+
+    def pipeline(image: np.ndarray) -> list[list]:
+        found = yolo.detect([image], config.still_scale, still=True)[0]
+        return [[*map(float, b), float(s), "screen"]
+                for b, s in zip(found.xyxy, found.score, strict=True)]
+
+    def mirrored(look: Callable[[np.ndarray], list[list]]) -> Callable[[np.ndarray], list]:
+        return lambda image: _flip(look(np.ascontiguousarray(image[:, ::-1])), image.shape[1])
+
+    big = config.still_scale
+    fine = big * config.still_fine_scale
+    looks: dict[str, Callable[[np.ndarray], list[list]]] = {
+        "screens-yolov8n": pipeline,
+        "mb3-centernet-coco": theirs,
+        "ours-448": partial(ours, scale=1.0),
+        "ours-640": partial(ours, scale=640 / yolo.size),
+        "ours-672": partial(ours, scale=big),
+        "ours-896": partial(ours, scale=fine),
+        "ours-672-flip": mirrored(partial(ours, scale=big)),
+        "ours-896-flip": mirrored(partial(ours, scale=fine)),
+        "coco-flip": mirrored(theirs),
+        "coco-squares": lambda image: theirs(image, square_tiles(*image.shape[1::-1])),
+        "coco-grid2": lambda image: theirs(image, tile_grid(*image.shape[1::-1], 2)),
+    }
     raw: dict[str, dict] = {}
     for e in entries:
         image = read_image(root / e["file"])
-        found = yolo.detect([image], config.still_scale, still=True)[0]
         h, w = image.shape[:2]
-        rgb = cv2.resize(image, (coco.side, coco.side), interpolation=cv2.INTER_AREA
-                         if max(w, h) > coco.side else cv2.INTER_LINEAR)[:, :, ::-1]
-        det = coco.session.run(None, {coco.input.name: rgb[None].astype(np.float32)})[0][0]
-        det = det[np.isin(det[:, 5].astype(int), sorted(coco.class_category))
-                  & (det[:, 4] >= FLOORS["mb3-centernet-coco"])]
-        boxes = det[:, :4] * np.array([w, h, w, h], np.float32) / coco.side
-        boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2])
-        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
-        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
-        raw[Path(e["file"]).name] = {
-            "size": [w, h],
-            "screens-yolov8n": [[*map(float, b), float(s), "screen"]
-                                for b, s in zip(found.xyxy, found.score, strict=True)],
-            "mb3-centernet-coco": [[*map(float, b[:4]), float(d[4]), COCO80[int(d[5])]]
-                                   for b, d in zip(boxes, det, strict=True)],
-        }
-        print(e["file"], len(raw[Path(e["file"]).name]["screens-yolov8n"]),
-              len(raw[Path(e["file"]).name]["mb3-centernet-coco"]), flush=True)
+        entry: dict = {"size": [w, h], "passes": {}, "times": {}}
+        for name, look in looks.items():
+            t0 = time.perf_counter()
+            boxes = look(image)
+            entry["times"][name] = time.perf_counter() - t0
+            if name in FLOORS:
+                entry[name] = boxes
+            else:
+                entry["passes"][name] = boxes
+        raw[Path(e["file"]).name] = entry
+        print(e["file"], {k: round(v, 3) for k, v in entry["times"].items()}, flush=True)
     out.write_text(json.dumps(raw))
 
 
@@ -131,10 +197,35 @@ def agreement(floor: float, alone: float, coco: float):
     return rule
 
 
-def replay(raw_path: Path, regions_path: Path | None) -> None:
+def square_views(floor: float, alone: float, coco: float):
+    """``agreement`` with the COCO model's square views (``screen.second_square_views``,
+    ``CocoCenterNetDetector._square_views``): its boxes over ``coco`` on squares of the photo
+    count where they overlap (IoU ≥ AGREE_IOU) one of its boxes on the whole photo, and then
+    also confirm ours, as in the pipeline."""
+    from redact.detect.base import AGREE_IOU
+    from redact.detect.detections import iou_matrix
+
+    def rule(entry: dict) -> list[list[float]]:
+        whole = np.array([b[:5] for b in entry["mb3-centernet-coco"] if b[4] >= coco],
+                         np.float32).reshape(-1, 5)
+        squares = np.array([b[:5] for b in entry["passes"]["coco-squares"] if b[4] >= coco],
+                           np.float32).reshape(-1, 5)
+        touch = iou_matrix(squares[:, :4], whole[:, :4]).max(axis=1, initial=0.0)
+        theirs = np.concatenate([whole, squares[touch >= AGREE_IOU]])
+        ours = np.array([b[:5] for b in entry["screens-yolov8n"] if b[4] >= floor],
+                        np.float32).reshape(-1, 5)
+        seen = iou_matrix(ours[:, :4], theirs[:, :4]).max(axis=1, initial=0.0)
+        keep = (ours[:, 4] >= alone) | (seen >= AGREE_IOU)
+        return ours[keep].tolist() + theirs.tolist()
+    return rule
+
+
+def replay(raw_path: Path, regions_path: Path | None, half: str | None = None,
+           plates_path: Path | None = None) -> None:
     from redact.config import Config
 
     raw = json.loads(raw_path.read_text())
+    plates = json.loads(plates_path.read_text()) if plates_path else None
     ann = json.loads((require_shared("screens") / "annotations.json").read_text())
     regions = (json.loads(regions_path.read_text()) if regions_path else
                {name: {"margin": Config().margin, "regions": []} for name in raw})
@@ -143,12 +234,21 @@ def replay(raw_path: Path, regions_path: Path | None) -> None:
              f"agreement: ours ≥ {s.threshold} agreed or ≥ {s.alone_threshold}, COCO ≥ "
              f"{s.second_threshold}": agreement(s.threshold, s.alone_threshold,
                                                 s.second_threshold)}
-    print("| rule | half | all boxes | ≥ 32 px | negatives painted |\n|---|---|---|---|---|")
+    if "passes" in next(iter(raw.values())):
+        rules[f"+ square views agreed, COCO ≥ {s.second_threshold}"] = square_views(
+            s.threshold, s.alone_threshold, s.second_threshold)
+    print("| rule | half | all boxes | ≥ 32 px | negatives painted |"
+          + (" plate photos painted |" if plates else "")
+          + "\n|---|---|---|---|---|" + ("---|" if plates else ""))
     for name, rule in rules.items():
-        for half, r in replay_score(raw, regions, rule, ann).items():
+        for which, r in replay_score(raw, regions, rule, ann).items():
+            if half and which != half:
+                continue
             (a, n), (b, m) = r["hits"]["all"], r["hits"][">=32"]
-            print(f"| {name} | {half} | {100 * a / n:.1f}% ({a}/{n}) | "
-                  f"{100 * b / m:.1f}% ({b}/{m}) | {r['fp']}/{r['negatives']} |")
+            painted = (f" {sum(bool(rule(e)) for e in plates.values())}/{len(plates)} |"
+                       if plates else "")
+            print(f"| {name} | {which} | {100 * a / n:.1f}% ({a}/{n}) | "
+                  f"{100 * b / m:.1f}% ({b}/{m}) | {r['fp']}/{r['negatives']} |{painted}")
 
 
 def main() -> None:
@@ -156,11 +256,17 @@ def main() -> None:
     parser.add_argument("mode", choices=["cache", "replay"])
     parser.add_argument("raw", type=Path)
     parser.add_argument("--regions", type=Path, default=None)
+    parser.add_argument("--set", choices=["screens", "plates"], default="screens",
+                        help="cache: the photos (plates: presumed screen-free)")
+    parser.add_argument("--half", choices=["tune", "report", "all"], default=None,
+                        help="replay: print this half only")
+    parser.add_argument("--plates", type=Path, default=None,
+                        help="replay: a cache of the plate photos; count those painted")
     args = parser.parse_args()
     if args.mode == "cache":
-        cache(args.raw)
+        cache(args.raw, args.set)
     else:
-        replay(args.raw, args.regions)
+        replay(args.raw, args.regions, args.half, args.plates)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ any `screen` region is painted on it.
 Pixel checks would not do: a switched-off screen looks the same blurred or not.
 
     python benchmarks/screens.py [--part val|train|all] [--extra-settings JSON] [--no-write]
-                                 [--dump regions.json]
+                                 [--dump regions.json] [--half tune|report]
 
 ``--dump`` keeps every image's painted regions (for replaying screen rules offline,
 ``benchmarks/screen_rules.py``).
@@ -133,7 +133,12 @@ def main() -> None:
     parser.add_argument("--rescore", type=Path, default=None,
                         help="score a --dump of an earlier run instead of running")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--half", choices=HALVES, default=None,
+                        help="part val: run and score one half only (a shorter run; --dump "
+                             "each and --rescore the merged dumps for the whole table)")
     args = parser.parse_args()
+    if args.half and args.part != "val":
+        parser.error("--half needs --part val")
     import redact
 
     root = require_shared("screens")
@@ -143,6 +148,8 @@ def main() -> None:
         if args.part == "train" else {e["file"] for e in ann["images"]}
     positives = [e for e in ann["images"] if e["file"] in wanted]
     negatives = ann["negatives"]
+    if args.half:
+        positives, negatives = screen_halves(ann)[args.half]
     overrides = json.loads(args.extra_settings)
     defaults = redact.Config()
     cats = list(overrides.get("categories", defaults.categories))
@@ -160,18 +167,23 @@ def main() -> None:
                                                 "regions": a["regions"]}
                                          for name, a in audits.items()}))
     parts = {"all": score(positives, negatives, audits)}
-    if args.part == "val":
+    if args.half:
+        parts = {args.half: parts["all"]}
+    elif args.part == "val":
         for half, (pos, neg) in screen_halves(ann).items():
             parts[half] = score(pos, neg, audits)
         parts = {h: parts[h] for h in (*HALVES, "all")}
 
     label = json.dumps({k: v for k, v in overrides.items() if k != "categories"}) or "{}"
+    first = parts.get("all", next(iter(parts.values())))
     lines = [
         "## Screens on real photos (benchmarks/screens.py)",
         "",
         f"Machine: {machine()}. Part `{args.part}` of `../shared/data/screens` "
-        f"({len(positives)} images, {parts['all']['hits']['all'][1]} boxes; split in "
-        "`training/screens_split.json`, never trained on) and its 50 negatives"
+        + (f"(half `{args.half}` only) " if args.half else "")
+        + f"({len(positives)} images, {first['hits']['all'][1]} boxes; split in "
+        "`training/screens_split.json`, never trained on) and "
+        + (f"its {len(negatives)} negatives" if args.half else "its 50 negatives")
         + (", each halved by `training/split.py` (rules chosen on `tune`, quote `report`)"
            if args.part == "val" else "") + ". Categories "
         f"{','.join(cats)}; other settings: defaults + `{label}`. Scored on the audit "

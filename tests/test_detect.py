@@ -448,6 +448,66 @@ def test_the_person_model_costs_nothing_on_video_frames():
     assert [len(d) for d in det.detect(FRAMES)] == [0, 0]
 
 
+def square_view_detector(square_views: bool):
+    """The COCO detector (screens only) with its graph replaced: on the whole 640x480 photo
+    a tv at 0.3; on each 480x480 square, a laptop box reaching past the tv's (IoU ≥ 0.3 with
+    it) and a phone far from any screen of the whole photo, both at 0.12."""
+    from redact.detect.coco import COCO80, CocoCenterNetDetector
+
+    det = object.__new__(CocoCenterNetDetector)
+    det.categories, det.people, det.person_max_height = ("screen",), (), 80
+    det.thresholds = {"screen": 0.1}
+    det.class_category = {COCO80.index(n): "screen" for n in ("tv", "laptop", "cell phone")}
+    det.square_views = square_views
+    calls = []
+
+    def raw(frame):
+        calls.append(frame.shape[:2])
+        if frame.shape[1] == 640:  # the whole photo
+            return (np.array([[200, 100, 400, 250]], np.float32), np.array([0.3], np.float32),
+                    np.array([COCO80.index("tv")]))
+        # a square: the left one starts at x 0, the right one at 160 (square_tiles)
+        left = int(frame[0, 0, 0] == 0)
+        shift = 0 if left else 160
+        boxes = np.array([[120 - shift, 100, 400 - shift, 330],
+                          [20 - shift + 160 * (1 - left), 400, 60 - shift + 160 * (1 - left),
+                           460]], np.float32)
+        return (boxes, np.array([0.12, 0.12], np.float32),
+                np.array([COCO80.index("laptop"), COCO80.index("cell phone")]))
+
+    det._raw = raw
+    return det, calls
+
+
+def test_the_second_screen_model_looks_at_squares_of_a_still_where_it_found_a_screen():
+    """Issue 18: the COCO graph stretches a photo to its square input; squares of the photo
+    find a laptop beside a tv scored under the threshold on the stretched photo. Only boxes
+    that touch a screen of the whole photo count (a lone square-view phone does not), and
+    only on stills."""
+    photo = np.zeros((480, 640, 3), np.uint8)
+    photo[:, 160:] = 1  # tells the fake graph which square it is shown
+    det, calls = square_view_detector(True)
+    found = det.detect([photo], still=True)[0]
+    assert calls == [(480, 640), (480, 480), (480, 480)]
+    assert [120, 100, 400, 330] in found.xyxy.tolist()  # the laptop, from the left square
+    assert not any(b[1] >= 400 for b in found.xyxy.tolist())  # never the lone phone
+    calls.clear()
+    assert len(det.detect([photo])[0]) == 1 and calls == [(480, 640)]  # video: whole only
+    off, calls = square_view_detector(False)
+    assert off.detect([photo], still=True)[0].xyxy.tolist() == [[200, 100, 400, 250]]
+    assert calls == [(480, 640)]
+
+
+def test_square_views_are_on_by_default_and_reach_the_coco_detector():
+    from redact.config import Config
+    from redact.detect.base import backend_settings
+
+    assert Config().screen.second_square_views
+    assert backend_settings("coco-centernet", Config(), ["screen"])["square_views"]
+    off = Config(screen_second_square_views=False)
+    assert not backend_settings("coco-centernet", off, ["screen"])["square_views"]
+
+
 def test_nms_keeps_what_opencv_keeps():
     """The one NMS (also YOLO's ONNX path) keeps the boxes OpenCV's NMSBoxes keeps."""
     import cv2

@@ -200,6 +200,12 @@ class ScreenSettings(_Frozen):
     # (models/screens/MB3_CENTERNET_CARD.md).
     second_model: SecondModel = Field("mb3-centernet-coco", json_schema_extra=OFF)
     second_threshold: Prob = Field(0.1, json_schema_extra=HIGHER)
+    # Stills: the second model also looks at squares of the photo (its input is a fixed
+    # square, so the whole photo reaches it stretched); their screen boxes count only where
+    # they overlap one it found on the whole photo. Alone they painted false screens; agreed,
+    # on the tune half they covered a laptop beside a tv and painted no screen-free photo
+    # (the report half: no change; detect/coco.py, benchmarks/RESULTS.md, screens).
+    second_square_views: bool = Field(True, json_schema_extra=OFF)
 
     @model_validator(mode="after")
     def _second_differs(self) -> ScreenSettings:

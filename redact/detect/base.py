@@ -175,7 +175,8 @@ def backend_settings(kind: str, config: Config, categories: list[str]) -> dict[s
         extra.update(candidate_threshold=config.face.agree_threshold,
                      max_upscale=config.face.max_upscale, turn_reach=config.face.turn_reach)
     if kind == "coco-centernet":
-        extra.update(person_max_height=config.face.person_max_height)
+        extra.update(person_max_height=config.face.person_max_height,
+                     square_views=config.screen.second_square_views)
     return extra
 
 

@@ -84,6 +84,26 @@ def tile_grid(width: int, height: int, across: int, overlap: float = OVERLAP) ->
             for x1, x2 in _spans(width, nx, overlap)]
 
 
+def square_tiles(width: int, height: int) -> list[Tile]:
+    """Squares of the frame's short side along its long side, neighbours overlapping by at
+    least half a square (so anything up to half the short side lies whole in one of them);
+    the first and last reach the frame's ends. A square frame is one tile.
+
+    >>> [t.box for t in square_tiles(640, 480)]
+    [(0, 0, 480, 480), (160, 0, 640, 480)]
+    >>> [t.box for t in square_tiles(300, 600)]
+    [(0, 0, 300, 300), (0, 150, 300, 450), (0, 300, 300, 600)]
+    """
+    if width < 1 or height < 1:
+        raise ValueError(f"square_tiles needs a positive frame size, got {width}x{height}")
+    side, long_side = min(width, height), max(width, height)
+    count = math.ceil((long_side - side) / (side / 2) - 1e-9) + 1
+    starts = [round(i * (long_side - side) / (count - 1)) if count > 1 else 0
+              for i in range(count)]
+    return [Tile(s, 0, s + side, height) if width >= height else Tile(0, s, width, s + side)
+            for s in starts]
+
+
 CROP_PAD = 0.1  # of a vehicle box, added on each side: a plate on its edge stays whole
 MIN_VEHICLE = 16  # px, long side: a vehicle smaller than this has no readable plate
 MAX_ZOOM = 4.0  # a vehicle crop is enlarged at most this many times
