@@ -180,20 +180,28 @@ def union(ours: float, coco: float):
     return rule
 
 
-def agreement(floor: float, alone: float, coco: float):
-    """Our boxes from ``floor`` up where a COCO box over ``coco`` overlaps (IoU ≥ AGREE_IOU),
-    from ``alone`` up by themselves; COCO's over ``coco``: ``DetectorSet``'s rule."""
+def _over(boxes: list, floor: float) -> np.ndarray:
+    """Cached boxes (x1, y1, x2, y2, score, ...) scoring ``floor`` or more, as (N, 5)."""
+    return np.array([b[:5] for b in boxes if b[4] >= floor], np.float32).reshape(-1, 5)
+
+
+def _confirmed(ours: np.ndarray, theirs: np.ndarray, alone: float) -> list[list[float]]:
+    """Ours from ``alone`` up, or where one of ``theirs`` overlaps (IoU ≥ AGREE_IOU); and
+    theirs: ``DetectorSet``'s agreement rule."""
     from redact.detect.base import AGREE_IOU
     from redact.detect.detections import iou_matrix
 
+    seen = iou_matrix(ours[:, :4], theirs[:, :4]).max(axis=1, initial=0.0)
+    keep = (ours[:, 4] >= alone) | (seen >= AGREE_IOU)
+    return ours[keep].tolist() + theirs.tolist()
+
+
+def agreement(floor: float, alone: float, coco: float):
+    """Our boxes from ``floor`` up where a COCO box over ``coco`` overlaps (IoU ≥ AGREE_IOU),
+    from ``alone`` up by themselves; COCO's over ``coco``: ``DetectorSet``'s rule."""
     def rule(entry: dict) -> list[list[float]]:
-        ours = np.array([b[:5] for b in entry["screens-yolov8n"] if b[4] >= floor],
-                        np.float32).reshape(-1, 5)
-        theirs = np.array([b[:5] for b in entry["mb3-centernet-coco"] if b[4] >= coco],
-                          np.float32).reshape(-1, 5)
-        seen = iou_matrix(ours[:, :4], theirs[:, :4]).max(axis=1, initial=0.0)
-        keep = (ours[:, 4] >= alone) | (seen >= AGREE_IOU)
-        return ours[keep].tolist() + theirs.tolist()
+        return _confirmed(_over(entry["screens-yolov8n"], floor),
+                          _over(entry["mb3-centernet-coco"], coco), alone)
     return rule
 
 
@@ -206,17 +214,11 @@ def square_views(floor: float, alone: float, coco: float):
     from redact.detect.detections import iou_matrix
 
     def rule(entry: dict) -> list[list[float]]:
-        whole = np.array([b[:5] for b in entry["mb3-centernet-coco"] if b[4] >= coco],
-                         np.float32).reshape(-1, 5)
-        squares = np.array([b[:5] for b in entry["passes"]["coco-squares"] if b[4] >= coco],
-                           np.float32).reshape(-1, 5)
+        whole = _over(entry["mb3-centernet-coco"], coco)
+        squares = _over(entry["passes"]["coco-squares"], coco)
         touch = iou_matrix(squares[:, :4], whole[:, :4]).max(axis=1, initial=0.0)
         theirs = np.concatenate([whole, squares[touch >= AGREE_IOU]])
-        ours = np.array([b[:5] for b in entry["screens-yolov8n"] if b[4] >= floor],
-                        np.float32).reshape(-1, 5)
-        seen = iou_matrix(ours[:, :4], theirs[:, :4]).max(axis=1, initial=0.0)
-        keep = (ours[:, 4] >= alone) | (seen >= AGREE_IOU)
-        return ours[keep].tolist() + theirs.tolist()
+        return _confirmed(_over(entry["screens-yolov8n"], floor), theirs, alone)
     return rule
 
 
