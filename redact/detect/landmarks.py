@@ -4,7 +4,7 @@ Both face models box the features (eyes, nose, mouth). On a frontal face the ann
 (cheek or ear edge to edge) reaches past that box by about a tenth of its width on each side,
 which the margin covers. On a turned face all of it lies on one side, up to half the box's
 width: the cheek and ear the face turns away from (real footage, tune half; see
-``benchmarks/RESULTS.md`` *turned-faces*). The nose's offset from the midpoint of the eyes,
+``benchmarks/RESULTS.md`` *real-footage-turn*). The nose's offset from the midpoint of the eyes,
 along the line through the eyes, in eye distances, tells which side and how far the face
 is turned.
 """

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from redact.detect.detections import Detections
+from redact.detect.detections import Detections, iou_matrix
 from redact.track.slots import Slot, TemporalStage
-from redact.track.tracker import MAX_SCALE, between
+from redact.track.tracker import alike_size, between
 
 SOURCE = "carried"
 GROW = 0.15  # each carried box grows by this fraction of its size per side
@@ -45,12 +45,7 @@ def _match(a: Detections, b: Detections) -> list[tuple[int, int]]:
     # Trap: "within 3 sizes" measured by the larger box let a 119 px face (a mouth seen as a
     # face) and a 27 px one 330 px above it, each a different thing, be spanned: a 208x511 px
     # box painted on a wide-angle frame. Apart and of unlike size, each is carried alone.
-    side_a = np.sqrt(np.prod(a.xyxy[:, 2:] - a.xyxy[:, :2], axis=1))[:, None]
-    side_b = np.sqrt(np.prod(b.xyxy[:, 2:] - b.xyxy[:, :2], axis=1))[None, :]
-    ratio = np.maximum(side_a, 1e-6) / np.maximum(side_b, 1e-6)
-    apart = ((np.minimum(a.xyxy[:, None, 2:], b.xyxy[None, :, 2:])
-              - np.maximum(a.xyxy[:, None, :2], b.xyxy[None, :, :2])) <= 0).any(axis=2)
-    dist[apart & ((ratio > MAX_SCALE) | (ratio < 1 / MAX_SCALE))] = np.inf
+    dist[(iou_matrix(a.xyxy, b.xyxy) <= 0) & ~alike_size(a.xyxy, b.xyxy)] = np.inf
     tracked = (a.track_id[:, None] == b.track_id[None, :]) & (a.track_id[:, None] >= 0)
     dist = np.where(tracked & (dist < 3.0), dist - 3.0, dist)
     while dist.size and np.isfinite(dist.min()) and dist.min() < 3.0:

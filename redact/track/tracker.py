@@ -47,6 +47,19 @@ CONFIRM_HITS = 3
 MAX_SCALE = 2.0
 
 
+def alike_size(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M): whether box i of ``a`` and box j of ``b`` could be one object by size: the
+    sides of their squares of equal area within ``MAX_SCALE`` times of each other.
+
+    >>> alike_size(np.array([[0, 0, 10, 10.]]), np.array([[0, 0, 20, 20.], [0, 0, 25, 25]]))
+    array([[ True, False]])
+    """
+    side_a = np.sqrt(np.prod(a[:, 2:] - a[:, :2], axis=1))[:, None]
+    side_b = np.sqrt(np.prod(b[:, 2:] - b[:, :2], axis=1))[None, :]
+    ratio = np.maximum(side_a, 1e-6) / np.maximum(side_b, 1e-6)
+    return (ratio <= MAX_SCALE) & (ratio >= 1 / MAX_SCALE)
+
+
 def grow(box: np.ndarray, frac: float) -> np.ndarray:
     w, h = box[2] - box[0], box[3] - box[1]
     return box + np.array([-w, -h, w, h], np.float32) * frac
@@ -237,10 +250,7 @@ class TrackingStage:
         gate = np.array([min(4.0, 1.0 + (8.0 if tr.detected == 1 else 2.0) * (t - tr.last_time))
                          for tr in tracks])[:, None]
         near = np.linalg.norm(pc - bc, axis=2) / (size * gate)
-        side_p = np.sqrt(np.prod(pred[:, 2:] - pred[:, :2], axis=1))[:, None]
-        side_b = np.sqrt(np.prod(boxes[:, 2:] - boxes[:, :2], axis=1))[None, :]
-        ratio = np.maximum(side_p, 1e-6) / np.maximum(side_b, 1e-6)
-        alike = (ratio <= MAX_SCALE) & (ratio >= 1 / MAX_SCALE)
+        alike = alike_size(pred, boxes)
         # Near but not overlapping: the same object only if about the same size. A 146 px
         # "face" (a hand at the bottom edge) was continued by a 20 px one 250 px away 0.9 s
         # later, and the box interpolated between them swept up to 1.4% of a wide-angle frame.
