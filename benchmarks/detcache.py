@@ -71,8 +71,10 @@ def record_clip(path: Path, settings) -> ClipRecord:
     try:
         stream = container.streams.video[0]
         rec = ClipRecord(path.name, stream.width, stream.height)
-        for det in detectors.detectors:
-            name = type(det).__name__
+        for k, det in enumerate(detectors.detectors):
+            # Two detectors may share a backend (both plate models are YOLOs): the model
+            # name keeps their records apart.
+            name = f"{type(det).__name__}:{detectors.models[k].name}"
             rec.raw[name] = []
             original = det.detect
 

@@ -35,6 +35,9 @@ WIDTHS = [10, 14, 18, 22, 26, 32, 40, 50]  # plate widths, px, in turn
 SEED = 7
 VARIANTS: list[tuple[str, dict]] = [
     ("defaults", {}),
+    # Before the second plate model (ours, training/plates.py); and ours alone.
+    ("no second plate model (before)", {"plate_second_model": "none"}),
+    ("plates-yolov8n alone", {"plate_model": "plates-yolov8n", "plate_second_model": "none"}),
     ("no closer look (before)", {"plate_vehicle_size": 0}),
     ("vehicle_threshold 0.1", {"plate_vehicle_threshold": 0.1}),
     ("vehicle_threshold 0.2", {"plate_vehicle_threshold": 0.2}),

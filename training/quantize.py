@@ -1,5 +1,5 @@
 """Derive the int8 detectors that run on the CPU, ``models/int8/*.onnx``, from the float
-models the registry pins: CenterFace and the plate YOLO (the COCO CenterNet can be derived
+models the registry pins: CenterFace and the plate YOLOs (the COCO CenterNet can be derived
 too, as an experiment: ``python -m training.quantize DATA mb3-centernet-coco``). Nothing is
 trained: ONNX Runtime's static quantisation (QDQ, int8 weights per channel, uint8
 activations, min-max ranges) is calibrated on the ``tune`` half of the shared photo sets,
@@ -22,6 +22,7 @@ import json
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -96,11 +97,11 @@ def _float_centerface(tmp: Path) -> Path:
     return path
 
 
-def _float_plate(tmp: Path) -> Path:
+def _float_yolo(name: str, tmp: Path) -> Path:
     from redact.detect.yolo_onnx import export_onnx
 
-    spec = _store().specs()["fastanpr-plate"]
-    return export_onnx(_weights("fastanpr-plate"), spec.sha256)
+    spec = _store().specs()[name]
+    return export_onnx(_weights(name), spec.sha256)
 
 
 def _float_coco(tmp: Path) -> Path:
@@ -153,7 +154,8 @@ def _float_nodes(model_path: Path, depth: int, first: int) -> list[str]:
 MODELS: dict[str, tuple[Callable[[Path], Path],
                         Callable[[list[Path]], Iterator[dict[str, np.ndarray]]], int, int]] = {
     "centerface": (_float_centerface, _centerface_inputs, 2, 8),
-    "fastanpr-plate": (_float_plate, _yolo_inputs, 12, 8),
+    "fastanpr-plate": (partial(_float_yolo, "fastanpr-plate"), _yolo_inputs, 12, 8),
+    "plates-yolov8n": (partial(_float_yolo, "plates-yolov8n"), _yolo_inputs, 12, 8),
 }
 # Tried and not shipped (models/int8/MODEL_CARD.md): the COCO CenterNet, (_float_coco,
 # _coco_inputs, 6, 8). Its int8 twin found too few of the small vehicles behind the plate

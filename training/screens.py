@@ -203,7 +203,8 @@ def _offline_ultralytics(device: str) -> None:
 
 
 def train(data_yaml: Path, out: Path, *, weights: Path, epochs: int, imgsz: int, batch: int,
-          device: str, workers: int, hours: float = 0.0) -> Path:
+          device: str, workers: int, hours: float = 0.0, **overrides) -> Path:
+    """Train (or resume) under ``out``/run; ``overrides`` go to ultralytics as they are."""
     _offline_ultralytics(device)
     from ultralytics import YOLO
 
@@ -220,7 +221,7 @@ def train(data_yaml: Path, out: Path, *, weights: Path, epochs: int, imgsz: int,
             cache="ram", patience=epochs, verbose=True, val=True,
             # A wall-time budget, if set, makes ultralytics fit the epoch count (and the LR
             # schedule) to it after the first epoch; the epochs it ran are in results.csv.
-            **({"time": hours} if hours else {}),
+            **({"time": hours} if hours else {}), **overrides,
         )
     print(f"training wall time {time.monotonic() - t0:.0f}s", flush=True)
     return out / "run" / "weights" / "best.pt"

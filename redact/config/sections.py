@@ -171,10 +171,21 @@ class PlateSettings(_Frozen):
     vehicle_model: SecondModel = Field("mb3-centernet-coco", json_schema_extra=OFF)
     vehicle_threshold: Prob = Field(0.05, json_schema_extra=HIGHER)
     vehicle_size: ZeroInt | Pixels = Field(640, json_schema_extra=LOWER)
+    # A second plate model run beside ``model`` on every detected frame, on the whole frame
+    # (and the windows of small frames) but not the vehicle crops: a plate either model
+    # finds is redacted. Ours, fine-tuned from fastanpr-plate on small, angled and washed-out
+    # plates (models/plates/MODEL_CARD.md): fastanpr scored a 23 px white plate on a white
+    # car seen from above under 0.02 at every scale; alone, ours lost close-up plates of
+    # 300-450 px on photos that fastanpr covers. None turns it off. Threshold 0.3: on the
+    # real footage's tune half 0.15 painted words on a sweater and a monitor's logo (paint
+    # where nothing is 0.88% -> 1.04%), 0.3 took it to 0.90% with no readable plate left.
+    second_model: SecondModel = Field("plates-yolov8n", json_schema_extra=OFF)
+    second_threshold: Prob = Field(0.3, json_schema_extra=HIGHER)
 
     @model_validator(mode="after")
     def _vehicle_differs(self) -> PlateSettings:
         _differs("plate.vehicle_model", self.vehicle_model, self.model)
+        _differs("plate.second_model", self.second_model, self.model)
         return self
 
 

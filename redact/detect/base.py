@@ -127,6 +127,7 @@ def over_threshold(cls: np.ndarray, conf: np.ndarray, class_category: dict[int, 
 # (model name or None, threshold): the second face and screen models, and the person model
 # whose small people's heads are faces on stills. In this order they load.
 SECOND_MODELS = (("face", attrgetter("second_model", "second_threshold")),
+                 ("plate", attrgetter("second_model", "second_threshold")),
                  ("screen", attrgetter("second_model", "second_threshold")),
                  ("face", attrgetter("person_model", "person_threshold")))
 
@@ -319,7 +320,10 @@ class DetectorSet:
                 close = known_spec(specs, spec.int8_of)  # close-ups keep the float model
                 extra.update(close_weights=store.ensure(close), close_sha256=close.sha256)
                 helpers.append(close)
-            if spec.kind == "yolo" and "plate" in categories and vehicle_model(config):
+            # The vehicle crops are the first plate model's: a second one looking at them too
+            # would double the COCO pass and the crops for plates the first already finds.
+            if (spec.kind == "yolo" and "plate" in categories and vehicle_model(config)
+                    and name == config.plate.model):
                 vspec = runtime_spec(specs, vehicle_spec(specs, vehicle_model(config)),
                                      device, precision)
                 extra["vehicle_weights"] = store.ensure(vspec)

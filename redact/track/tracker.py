@@ -242,13 +242,12 @@ class TrackingStage:
         # Body cameras jump: also accept a detection whose centre is near the prediction,
         # scored below any real overlap. Near: one box size, plus what the object may have
         # moved since it was last seen. A track seen once has no motion to predict with yet,
-        # so it gets more (a 27 px plate driving at the camera moved 58 px between two
-        # detected frames 0.32 s apart); at most 4 box sizes.
+        # so it gets more (FIRST_LINK_SPEED); at most 4 box sizes.
         pc = (pred[:, None, :2] + pred[:, None, 2:]) / 2
         bc = (boxes[None, :, :2] + boxes[None, :, 2:]) / 2
         size = np.maximum((pred[:, 2:] - pred[:, :2]).max(axis=1), 1.0)[:, None]
-        gate = np.array([min(4.0, 1.0 + (8.0 if tr.detected == 1 else 2.0) * (t - tr.last_time))
-                         for tr in tracks])[:, None]
+        gate = np.array([min(4.0, 1.0 + (FIRST_LINK_SPEED if tr.detected == 1 else 2.0)
+                             * (t - tr.last_time)) for tr in tracks])[:, None]
         near = np.linalg.norm(pc - bc, axis=2) / (size * gate)
         alike = alike_size(pred, boxes)
         # Near but not overlapping: the same object only if about the same size. A 146 px
@@ -360,6 +359,14 @@ class TrackingStage:
                                        np.array([track.id])))
         track.count_fill(source)
 
+
+# How far (box sizes per second) a track seen once may have moved when it is seen again.
+# 8 came from a 27 px plate driving at the camera (58 px between detected frames 0.32 s
+# apart); at 30 fps with detection every 4th frame a car crossing a top-down car park moves
+# its 25 px plate 65-87 px between detected frames (intel_car-detection.mp4, frames 316-328,
+# tune half): 20-26 sizes a second. Unlinked, each detection was its own track, nothing was
+# interpolated between them, and the plate leaked on the frames in between.
+FIRST_LINK_SPEED = 24.0
 
 # How far an object between two detections may stray from the straight line between them, as
 # a share of the distance moved times a(1 - a) (an eighth of it mid-way). Real footage, tune
