@@ -22,7 +22,6 @@ in file order), so both benchmarks' ``report`` halves stay unseen. The real foot
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from pathlib import Path
@@ -30,7 +29,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from training.screens import ROOT, SHARED, _write_labels, default_weights, export, train
+from training.screens import (
+    ROOT,
+    _write_labels,
+    default_weights,
+    export,
+    train,
+    training_parser,
+)
 from training.split import split_halves
 
 BUILD = ROOT / "build" / "plates"
@@ -163,17 +169,10 @@ def prepare(shared: Path, out: Path, n_train: int, n_val: int) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m training.plates", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("step", choices=["all", "prepare", "train", "export"], default="all", nargs="?")
-    p.add_argument("--shared", type=Path, default=SHARED)
-    p.add_argument("--out", type=Path, default=BUILD)
+    p = training_parser("python -m training.plates", __doc__, BUILD)
     p.add_argument("--train", type=int, default=1600)
     p.add_argument("--val", type=int, default=150)
     p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--device", default="cpu", help="cpu or a CUDA index such as 0")
-    p.add_argument("--workers", type=int, default=2)
     p.add_argument("--freeze", type=int, default=5,
                    help="layers kept as trained (the backbone's first five)")
     args = p.parse_args(argv)
@@ -182,8 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.step in ("all", "prepare"):
         yaml = prepare(args.shared, args.out / "data", args.train, args.val)
     if args.step in ("all", "train"):
-        # No mosaic: it halves every plate again, and these are small already. A low,
-        # fixed learning rate and a frozen backbone: a fine-tune, not a new model.
+        # No mosaic: it halves every plate again, and these are small already. A low
+        # learning rate and a half-frozen backbone: a fine-tune, not a new model.
         train(yaml, args.out, weights=default_weights(), epochs=args.epochs, imgsz=SIZE,
               batch=args.batch, device=args.device, workers=args.workers, mosaic=0.0,
               freeze=args.freeze, optimizer="AdamW", lr0=0.0005, lrf=0.2, warmup_epochs=0.5)

@@ -252,21 +252,28 @@ def default_weights() -> Path:
     return store.ensure(store.specs()["fastanpr-plate"])
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m training.screens", description=__doc__,
+def training_parser(prog: str, doc: str | None, out: Path) -> argparse.ArgumentParser:
+    """The options every training command has: the step, where the shared data is, where
+    the run goes, and how it runs."""
+    p = argparse.ArgumentParser(prog=prog, description=doc,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("step", choices=["all", "prepare", "train", "export"], default="all", nargs="?")
     p.add_argument("--shared", type=Path, default=SHARED)
-    p.add_argument("--out", type=Path, default=BUILD)
+    p.add_argument("--out", type=Path, default=out)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--device", default="cpu", help="cpu or a CUDA index such as 0")
+    p.add_argument("--workers", type=int, default=2)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = training_parser("python -m training.screens", __doc__, BUILD)
     p.add_argument("--weights", type=Path, default=None, help="start weights (default: plates)")
     p.add_argument("--synth", type=int, default=6000)
     p.add_argument("--val", type=int, default=300)
     p.add_argument("--real-repeat", type=int, default=6)
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--imgsz", type=int, default=640)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--device", default="cpu", help="cpu or a CUDA index such as 0")
-    p.add_argument("--workers", type=int, default=2)
     p.add_argument("--hours", type=float, default=0.0, help="wall-time budget (0: --epochs)")
     args = p.parse_args(argv)
     yaml = args.out / "data" / "data.yaml"
