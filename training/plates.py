@@ -176,7 +176,6 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--freeze", type=int, default=5,
                    help="layers kept as trained (the backbone's first five)")
     args = p.parse_args(argv)
-    args.out = args.out.resolve()  # trap: ultralytics puts a relative project under runs/
     yaml = args.out / "data" / "data.yaml"
     if args.step in ("all", "prepare"):
         yaml = prepare(args.shared, args.out / "data", args.train, args.val)

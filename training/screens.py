@@ -259,7 +259,9 @@ def training_parser(prog: str, doc: str | None, out: Path) -> argparse.ArgumentP
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("step", choices=["all", "prepare", "train", "export"], default="all", nargs="?")
     p.add_argument("--shared", type=Path, default=SHARED)
-    p.add_argument("--out", type=Path, default=out)
+    # Trap: ultralytics puts a relative project under its own runs/ folder, and reads a
+    # relative dataset path against its datasets folder.
+    p.add_argument("--out", type=lambda v: Path(v).resolve(), default=out)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--device", default="cpu", help="cpu or a CUDA index such as 0")
     p.add_argument("--workers", type=int, default=2)

@@ -124,8 +124,8 @@ def over_threshold(cls: np.ndarray, conf: np.ndarray, class_category: dict[int, 
 
 
 # The models run beside a category's own model, each read from that category's section as
-# (model name or None, threshold): the second face and screen models, and the person model
-# whose small people's heads are faces on stills. In this order they load.
+# (model name or None, threshold): the second face, plate and screen models, and the person
+# model whose small people's heads are faces on stills. In this order they load.
 SECOND_MODELS = (("face", attrgetter("second_model", "second_threshold")),
                  ("plate", attrgetter("second_model", "second_threshold")),
                  ("screen", attrgetter("second_model", "second_threshold")),
