@@ -44,9 +44,10 @@ def test_run_json_contract_and_exit_codes(tmp_path):
     assert audit["input"]["sha256"] == hashlib.sha256((src / "ok.mp4").read_bytes()).hexdigest()
     # the COCO model is in the set: vehicles for the plate model's closer look, and small
     # people's heads on stills; video on the CPU runs the int8 twins (Config.precision)
-    # plates-yolov8n: the second plate model (no int8 twin: float on video too)
+    # plates-yolov8n-int8: the second plate model's twin (it gets no vehicle crops, so its
+    # float model is not loaded beside it)
     assert {m["name"] for m in audit["models"]} == {"centerface-int8", "fastanpr-plate-int8",
-                                                   "fastanpr-plate", "plates-yolov8n",
+                                                   "fastanpr-plate", "plates-yolov8n-int8",
                                                    "yunet", "mb3-centernet-coco"}
     assert audit["config"]["style"] == {"value": "blur", "source": "default"}
     assert hashlib.sha256((src / "bad.mp4").read_bytes()).hexdigest() == before
@@ -93,7 +94,7 @@ def test_user_yolo_model_serves_a_category(tmp_path):
     audit = json.loads(Path(json.loads(proc.stdout)["results"][0]["audit"]).read_text())
     assert {m["name"] for m in audit["models"]} == {
         "centerface-int8", "screens", "yunet", "mb3-centernet-coco", "fastanpr-plate-int8",
-        "fastanpr-plate", "plates-yolov8n"}
+        "fastanpr-plate", "plates-yolov8n-int8"}
 
 
 def test_parallel_workers(tmp_path):

@@ -77,7 +77,7 @@ def test_int8_twins_ship_verified_and_run_on_the_cpu_only():
     store = ModelStore(offline=True)
     specs = store.specs()
     twins = {s.int8_of: s for s in specs.values() if s.int8_of}
-    assert set(twins) == {"centerface", "fastanpr-plate"}
+    assert set(twins) == {"centerface", "fastanpr-plate", "plates-yolov8n"}
     for name, twin in twins.items():
         float_spec = specs[name]
         assert twin.kind == float_spec.kind and twin.categories == float_spec.categories
@@ -94,13 +94,16 @@ def test_video_runs_the_int8_twins_and_stills_the_float_models():
     from redact.batch.runner import FileRunner
 
     runner = FileRunner(redact.load_settings(overrides={"device": "cpu"}))
-    # the float plate model too: vehicle crops and the closer look keep it
-    # and the second plate model, which has no twin: float everywhere
+    # the float plate model too: the vehicle crops keep it; the second plate model gets no
+    # crops, so only its twin runs
     assert {m.name for m in runner.detectors.models} == {
-        "centerface-int8", "fastanpr-plate-int8", "fastanpr-plate", "plates-yolov8n", "yunet",
-        "mb3-centernet-coco"}
+        "centerface-int8", "fastanpr-plate-int8", "fastanpr-plate", "plates-yolov8n-int8",
+        "yunet", "mb3-centernet-coco"}
     plates = next(d for d in runner.detectors.detectors if type(d).__name__ == "YoloDetector")
     assert plates.close_onnx is not None and plates.close_onnx is not plates.onnx
+    second = next(d for d, m in zip(runner.detectors.detectors, runner.detectors.models,
+                                    strict=False) if m.name == "plates-yolov8n-int8")
+    assert second.close_onnx is None and second.vehicles is None
     assert {m.name for m in runner.still_detectors.models} == {
         "centerface", "fastanpr-plate", "plates-yolov8n", "yunet", "mb3-centernet-coco"}
     floats = FileRunner(redact.load_settings(overrides={"device": "cpu", "precision": "float"}))

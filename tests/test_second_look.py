@@ -95,7 +95,7 @@ def test_from_config_adds_the_second_face_model_with_its_own_threshold(monkeypat
     assert by_name["yunet"][:2] == (("face",), {"face": 0.6})
     assert by_name["fastanpr-plate"][2]["tiles"] == 3 and by_name["centerface"][2]["tiles"] == 3
     assert by_name["mb3-centernet-coco"][:2] == (("face",), {"face": 0.25})  # person heads
-    assert by_name["plates-yolov8n"][:2] == (("plate",), {"plate": 0.3})  # second plates
+    assert by_name["plates-yolov8n"][:2] == (("plate",), {"plate": 0.4})  # second plates
     assert "vehicle_weights" in by_name["fastanpr-plate"][2]  # the crops: the first model's
     assert "vehicle_weights" not in by_name["plates-yolov8n"][2]
     assert [m.name for m in dset.models] == ["centerface", "fastanpr-plate", "yunet",

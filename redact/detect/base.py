@@ -316,14 +316,17 @@ class DetectorSet:
                     thresholds[category] = threshold
             backend = load_backend(spec.kind)
             extra = backend_settings(spec.kind, config, categories)
-            if spec.kind == "yolo" and spec.int8_of:
-                close = known_spec(specs, spec.int8_of)  # close-ups keep the float model
-                extra.update(close_weights=store.ensure(close), close_sha256=close.sha256)
-                helpers.append(close)
             # The vehicle crops are the first plate model's: a second one looking at them too
             # would double the COCO pass and the crops for plates the first already finds.
-            if (spec.kind == "yolo" and "plate" in categories and vehicle_model(config)
-                    and name == config.plate.model):
+            crops = bool(spec.kind == "yolo" and "plate" in categories
+                         and vehicle_model(config) and name == config.plate.model)
+            if crops and spec.int8_of:
+                # The crops keep the float model (the closer-look windows run the int8 one);
+                # a model without crops never loads it.
+                close = known_spec(specs, spec.int8_of)
+                extra.update(close_weights=store.ensure(close), close_sha256=close.sha256)
+                helpers.append(close)
+            if crops:
                 vspec = runtime_spec(specs, vehicle_spec(specs, vehicle_model(config)),
                                      device, precision)
                 extra["vehicle_weights"] = store.ensure(vspec)
