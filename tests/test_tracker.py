@@ -268,6 +268,20 @@ def test_a_track_leaving_the_frame_is_covered_until_it_has_left():
     assert len(regions[15]) == 0  # what the edge rule adds
 
 
+def test_a_track_at_the_edge_moving_inward_coasts_no_longer_than_any_other():
+    # a box cut by the bottom edge (frame 640x480) whose top rises 10 px a frame, as a
+    # "person" on a car bonnet did: it touches the edge but is not leaving through it, so it
+    # stops where any track stops (coast_s), not after edge_coast_s on its growth
+    times = [i * 0.04 for i in range(40)]
+    script = {i: [([200, 400 - 10 * i, 440, 480], 0.9)] for i in range(6)}
+    regions, _ = _scored(script, times, coast_s=0.1, pad_after_s=0.0, edge_coast_s=1.5)
+    assert len(regions[7]) and all(len(regions[i]) == 0 for i in range(9, 40))
+    # the same box leaving through the bottom edge (moving down, cut) is still followed out
+    script = {i: [([200, 300 + 10 * i, 440, 480], 0.9)] for i in range(6)}
+    regions, _ = _scored(script, times, coast_s=0.1, pad_after_s=0.0, edge_coast_s=1.5)
+    assert all(len(regions[i]) for i in range(6, 18))  # its top reaches the edge at 18
+
+
 def test_the_filter_of_unconfirmed_tracks_stays_small_on_long_footage():
     # a false face somewhere new every second for ten minutes at 10 fps: none painted, and
     # the ids the filter holds do not pile up
