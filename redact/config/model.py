@@ -108,8 +108,8 @@ class Config(_Frozen):
     # detection gives its motion, the padded frames also get the box moved back along it.
     pad_before_s: Seconds = 0.5
     pad_after_s: Seconds = 0.2
-    # A track last seen at the frame's edge keeps coasting, while its predicted box is still
-    # partly inside, up to this long (tracker.py ``_leaving``).
+    # A track last seen at the frame's edge and moving out through it keeps coasting, while
+    # its predicted box is still partly inside, up to this long (tracker.py ``_leaving``).
     edge_coast_s: Seconds = Field(1.5, json_schema_extra=LOWER)
     # Settings that look less than the defaults do (recall_reductions) are refused unless
     # accepted here; then the audit names each one and every output frame gets a second look.
