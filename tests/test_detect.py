@@ -199,6 +199,12 @@ def test_plate_tiles_reach_the_asked_scale_on_large_frames_only():
     assert det.tiles_across(2560, 1920, 1.0) == 4
     tiles = tile_grid(2560, 1920, det.tiles_across(2560, 1920, 1.0))
     assert max(max(t.x2 - t.x1, t.y2 - t.y1) for t in tiles) <= 800  # seen at >= 1x
+    det.tile_scale = 0.5  # the frame at least at half scale: tiles up to 1600 px
+    tiles = tile_grid(2560, 1920, det.tiles_across(2560, 1920, 1.0))
+    assert len(tiles) == 4 and max(max(t.x2 - t.x1, t.y2 - t.y1) for t in tiles) <= 1600
+    det.tile_scale = 2.0  # at least at 2x: tiles up to 400 px
+    tiles = tile_grid(2560, 1920, det.tiles_across(2560, 1920, 1.0))
+    assert max(max(t.x2 - t.x1, t.y2 - t.y1) for t in tiles) <= 400
     det.tile_scale = 0.0
     assert det.tiles_across(2560, 1920, 1.0) == 2  # large_frame_tiles alone
     det.tile_scale = 1.0

@@ -98,6 +98,11 @@ def test_from_config_adds_the_second_face_model_with_its_own_threshold(monkeypat
     assert by_name["plates-yolov8n"][:2] == (("plate",), {"plate": 0.4})  # second plates
     assert "vehicle_weights" in by_name["fastanpr-plate"][2]  # the crops: the first model's
     assert "vehicle_weights" not in by_name["plates-yolov8n"][2]
+    # its own closer look and tiles (the first model keeps the plate section's)
+    assert (by_name["plates-yolov8n"][2]["closer_threshold"],
+            by_name["plates-yolov8n"][2]["tile_scale"]) == (0.05, 0.5)
+    assert (by_name["fastanpr-plate"][2]["closer_threshold"],
+            by_name["fastanpr-plate"][2]["tile_scale"]) == (0.01, 1.0)
     assert [m.name for m in dset.models] == ["centerface", "fastanpr-plate", "yunet",
                                              "plates-yolov8n", "mb3-centernet-coco"]
     # face off: no second face model either

@@ -144,9 +144,9 @@ class PlateSettings(_Frozen):
     threshold: Prob = Field(0.15, json_schema_extra=HIGHER)
     size: Pixels = Field(800, json_schema_extra=LOWER)
     # Large frames (see Config.large_frame_tiles): the plate model's tiles are small enough
-    # that it sees the frame at least at this scale (2560x1920: 4x3 tiles at 800 px): angled
-    # plates cut tight, shrunk into the input, go unseen (benchmarks/RESULTS.md). 0 keeps
-    # large_frame_tiles.
+    # that it sees the frame at least at this scale (2560x1920: 4x3 tiles at 800 px; at 0.5,
+    # 2x2 tiles of up to 1600 px): angled plates cut tight, shrunk into the input, go unseen
+    # (benchmarks/RESULTS.md). 0 keeps large_frame_tiles.
     tile_scale: ZeroFloat | Annotated[float, Field(ge=0.25, le=2.0)] = Field(
         1.0, json_schema_extra=LOWER)
     # Small frames (long side under ``size``): the plate model also looks at the frame
@@ -184,6 +184,16 @@ class PlateSettings(_Frozen):
     # lost one, 94/106). max-recall keeps 0.3.
     second_model: SecondModel = Field("plates-yolov8n", json_schema_extra=OFF)
     second_threshold: Prob = Field(0.4, json_schema_extra=HIGHER)
+    # The second model's own closer look and tiles. Its closer-look windows go around its
+    # boxes from 0.05 (the first model's from ``closer_threshold``, 0.01): it scores real
+    # plates higher than fastanpr does, and the small-plates tune half kept every plate with
+    # 0.05-0.2 (95/106) while the windows cost half as much at 640x360. Its tiles see a
+    # large frame at half scale (2560x1920: 2x2 tiles, against the first model's 4x3 at full
+    # scale): it was trained on plates of 10-160 px, and the wide moving scene's turned
+    # plates (70-300 px) stay covered, at a third of the tiles' cost.
+    second_closer_threshold: float = Field(0.05, ge=0.0, lt=1.0, json_schema_extra=HIGHER)
+    second_tile_scale: ZeroFloat | Annotated[float, Field(ge=0.25, le=2.0)] = Field(
+        0.5, json_schema_extra=LOWER)
 
     @model_validator(mode="after")
     def _vehicle_differs(self) -> PlateSettings:

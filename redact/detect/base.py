@@ -326,6 +326,10 @@ class DetectorSet:
                 close = known_spec(specs, spec.int8_of)
                 extra.update(close_weights=store.ensure(close), close_sha256=close.sha256)
                 helpers.append(close)
+            if (spec.kind == "yolo" and "plate" in categories
+                    and name == config.plate.second_model):
+                extra.update(closer_threshold=config.plate.second_closer_threshold,
+                             tile_scale=config.plate.second_tile_scale)
             if crops:
                 vspec = runtime_spec(specs, vehicle_spec(specs, vehicle_model(config)),
                                      device, precision)

@@ -208,11 +208,15 @@ class YoloDetector:
 
     def tiles_across(self, width: int, height: int, scale: float) -> int:
         """How many tiles along the long side: ``tiles``, or more where ``tile_scale`` asks
-        for the frame to reach the model at least that large."""
+        for the frame to reach the model at least that large (tiles of at most the input
+        size ÷ ``tile_scale``).
+
+        Trap: this divided by ``tile_scale`` the other way round (tiles of input × scale),
+        so 0.5 asked for the frame at 2x, against what the setting says; only 1 was used."""
         if self.tile_scale <= 0:
             return self.tiles
         return max(self.tiles, tiles_for_scale(max(width, height),
-                                               self.size * scale * self.tile_scale))
+                                               self.size * scale / self.tile_scale))
 
     def _detect_tiles(self, frames: list[np.ndarray], scale: float) -> list[Detections]:
         """A closer look at large frames: overlapping tiles, each at the full input size.
