@@ -267,6 +267,33 @@ def known_spec(specs: dict[str, ModelSpec], name: str | None) -> ModelSpec:
     return specs[name]
 
 
+def _plate_roles(config: Config, name: str, spec: ModelSpec, specs: dict[str, ModelSpec],
+                 store: ModelStore, device: str, precision: str,
+                 ) -> tuple[dict[str, Any], list[ModelSpec]]:
+    """What a plate YOLO reads beyond the plate section as the first or the second plate
+    model, and the helper models it loads: the vehicle finder and the float model for the
+    crops around vehicles."""
+    extra: dict[str, Any] = {}
+    helpers: list[ModelSpec] = []
+    if name == config.plate.second_model:
+        extra.update(closer_threshold=config.plate.second_closer_threshold,
+                     tile_scale=config.plate.second_tile_scale)
+    # The vehicle crops are the first plate model's: a second one looking at them too would
+    # double the COCO pass and the crops for plates the first already finds.
+    if not (vehicle_model(config) and name == config.plate.model):
+        return extra, helpers
+    if spec.int8_of:
+        # The crops keep the float model (the closer-look windows run the int8 one); a model
+        # without crops never loads it.
+        close = known_spec(specs, spec.int8_of)
+        extra.update(close_weights=store.ensure(close), close_sha256=close.sha256)
+        helpers.append(close)
+    vspec = runtime_spec(specs, vehicle_spec(specs, vehicle_model(config)), device, precision)
+    extra["vehicle_weights"] = store.ensure(vspec)
+    helpers.append(vspec)
+    return extra, helpers
+
+
 class DetectorSet:
     """Every detector a config asks for, each restricted to the categories it serves."""
 
@@ -316,25 +343,11 @@ class DetectorSet:
                     thresholds[category] = threshold
             backend = load_backend(spec.kind)
             extra = backend_settings(spec.kind, config, categories)
-            # The vehicle crops are the first plate model's: a second one looking at them too
-            # would double the COCO pass and the crops for plates the first already finds.
-            crops = bool(spec.kind == "yolo" and "plate" in categories
-                         and vehicle_model(config) and name == config.plate.model)
-            if crops and spec.int8_of:
-                # The crops keep the float model (the closer-look windows run the int8 one);
-                # a model without crops never loads it.
-                close = known_spec(specs, spec.int8_of)
-                extra.update(close_weights=store.ensure(close), close_sha256=close.sha256)
-                helpers.append(close)
-            if (spec.kind == "yolo" and "plate" in categories
-                    and name == config.plate.second_model):
-                extra.update(closer_threshold=config.plate.second_closer_threshold,
-                             tile_scale=config.plate.second_tile_scale)
-            if crops:
-                vspec = runtime_spec(specs, vehicle_spec(specs, vehicle_model(config)),
-                                     device, precision)
-                extra["vehicle_weights"] = store.ensure(vspec)
-                helpers.append(vspec)  # named in the audit after the detectors' own models
+            if spec.kind == "yolo" and "plate" in categories:
+                plate_extra, plate_helpers = _plate_roles(config, name, spec, specs, store,
+                                                          device, precision)
+                extra.update(plate_extra)
+                helpers += plate_helpers  # named in the audit after the detectors' own models
             size = max(s.size for s in sections)
             detectors.append(backend(spec=spec, weights=weights, categories=tuple(categories),
                                      thresholds=thresholds, size=size, device=device,
