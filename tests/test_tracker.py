@@ -254,6 +254,18 @@ def test_a_refound_track_gets_its_motion_not_padding_between():
         assert box[2] - box[0] < 120  # not the span of both positions (160 px)
 
 
+def test_a_still_object_between_two_detections_gets_its_box_not_a_larger_one():
+    # Both ends are detections; between them only motion may grow the box (the margin is
+    # the render's, on every frame alike). A 5% growth here once made every frame between
+    # two detections paint more than the detected frames around it.
+    times = [i * 0.1 for i in range(12)]
+    script = {0: [([100, 100, 140, 150], 0.9)], 4: [([100, 100, 140, 150], 0.9)]}
+    regions, _ = _scored(script, times, coast_s=0.5, gap_fill_s=1.0, pad_after_s=0.5)
+    for i in (1, 2, 3):
+        assert set(regions[i].source) == {"interpolated"}, (i, regions[i].source)
+        assert regions[i].xyxy.tolist() == [[100, 100, 140, 150]], i
+
+
 def test_a_track_leaving_the_frame_is_covered_until_it_has_left():
     # a face moving left at 100 px/s, cut by the left edge from frame 0; detections stop at
     # frame 10 (x2 = 40) while 0.4 s more pass before it has left (x2 = 0 at frame 20)

@@ -69,7 +69,7 @@ def carried(before: Detections | None, after: Detections | None,
     [-4.5, -1.5, 34.5, 11.5]
     >>> same = np.array([7])  # one track: the box where it is at a = 0.5, not both ends
     >>> carried(a.replace(track_id=same), b.replace(track_id=same), 0.5).xyxy.tolist()
-    [[7.0, -3.0, 23.0, 13.0]]
+    [[7.5, -2.5, 22.5, 12.5]]
     """
     before = before if before is not None else Detections.empty()
     after = after if after is not None else Detections.empty()
