@@ -104,8 +104,9 @@ class Config(_Frozen):
     coast_s: Seconds = 0.5
     gap_fill_s: Seconds = 1.0
     # 0.5, not 0.2: a small angled plate first found half a second after it came into view
-    # leaked in those frames (wide moving benchmark: 11 frames -> 2). Once a track's second
-    # detection gives its motion, the padded frames also get the box moved back along it.
+    # leaked in those frames (wide moving benchmark: 11 frames -> 2). Once a second confident
+    # detection gives a track's motion, the padded frames also get the box moved back along
+    # it (tracker.py ``_rematch``).
     pad_before_s: Seconds = 0.5
     pad_after_s: Seconds = 0.2
     # A track last seen at the frame's edge and moving out through it keeps coasting, while
