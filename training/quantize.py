@@ -17,6 +17,7 @@ candidates from 0.05) are what recall rests on, and their rounding to 8 bits mov
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sys
@@ -184,7 +185,11 @@ def quantize(name: str, images: list[Path], out: Path) -> str:
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     make_float, inputs, depth, first = {**EXPERIMENTS, **MODELS}[name]
-    with tempfile.TemporaryDirectory(prefix="redact-quant-") as tmp:
+    out = out.resolve()
+    # Trap: ONNX Runtime's quantiser writes scratch files (sym_shape_infer_temp.onnx, a
+    # uuid-named external-data file) into the working directory and leaves them there; run it
+    # inside the temporary directory so they go with it.
+    with tempfile.TemporaryDirectory(prefix="redact-quant-") as tmp, contextlib.chdir(tmp):
         source = make_float(Path(tmp))
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
