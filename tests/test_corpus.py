@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 import pytest
 
+from redact.io import output_name
 from tests.conftest import frame_image, make_clip, read_video
 
 X265 = {"x265-params": "log-level=none"}
@@ -35,6 +36,15 @@ def truncated(path: Path, keep: float = 0.5) -> Path:
     data = path.read_bytes()
     out = path.with_name("cut_" + path.name)
     out.write_bytes(data[: int(len(data) * keep)])
+    return out
+
+
+def cut_inside_packet(path: Path) -> Path:
+    """An MPEG-TS copy stopped half-way, 100 bytes into a 188-byte packet (a copy stops at
+    any byte; one that stops on a packet boundary cannot be told from a whole file)."""
+    data = path.read_bytes()
+    out = path.with_name("cut_" + path.name)
+    out.write_bytes(data[: len(data) // 2 // 188 * 188 + 100])
     return out
 
 
@@ -160,6 +170,26 @@ def gps_track(out, vs) -> Callable[[int | None, object], None]:
     return hook
 
 
+def wma_track(out, vs) -> Callable[[int | None, object], None]:
+    """A Windows Media Audio track (WMV exports of older in-car systems), 0.2 s of silence."""
+    s = out.add_stream("wmav2", rate=44100)
+    s.layout, s.bit_rate = "stereo", 128000
+
+    def hook(i: int | None, frame) -> None:
+        if i is None:
+            size = s.codec_context.frame_size
+            for start in range(0, 8820, size):
+                af = av.AudioFrame.from_ndarray(np.zeros((2, size), np.float32), format="fltp",
+                                                layout="stereo")
+                af.sample_rate, af.pts, af.time_base = 44100, start, Fraction(1, 44100)
+                for packet in s.encode(af):
+                    out.mux(packet)
+            for packet in s.encode():
+                out.mux(packet)
+
+    return hook
+
+
 def timecode(out, vs) -> None:
     vs.metadata["timecode"] = "10:00:00:00"  # the MP4 muxer adds a tmcd data track
 
@@ -279,6 +309,7 @@ class Case:
     error: str | None = None  # failed with this in the one-line message; else status ok
     warning: str | None = None  # ok, and the audit warns with this
     rotation: int = 0
+    to_the_ms: bool = False  # written as Matroska, which keeps times to the millisecond
 
 
 def clip(name: str, **kw) -> Callable[[Path], Path]:
@@ -304,6 +335,19 @@ VIDEOS = [
                                   time_base=Fraction(1, 25))),
     Case("h264-avi-no-bframes", clip("a.avi", n=8, pts=list(range(8)),
                                      time_base=Fraction(1, 25), options=NO_BFRAMES)),
+    # In-car and camcorder exports: the muxer's own delay must not shift the copied times.
+    Case("mpegts-h264-aac-late-start", clip("a.ts", n=8, audio=True,
+                                            pts=[1500 + 40 * i for i in range(8)]),
+         warning="(MPEG-TS)"),
+    Case("m2ts-h264", clip("a.m2ts", n=6), warning="(MPEG-TS)"),
+    Case("3gp-h264-aac", clip("a.3gp", n=6, audio=True)),
+    # Read, written as <name>.mkv (their containers do not hold H.264 as players expect).
+    Case("mpeg-ps-mpeg2-mp2", clip("a.mpg", codec="mpeg2video", n=8, audio=True,
+                                   audio_codec="mp2", pts=list(range(8)),
+                                   time_base=Fraction(1, 25)),
+         warning="could not be checked", to_the_ms=True),
+    Case("flv-h264-aac", clip("a.flv", n=6, audio=True), to_the_ms=True,
+         warning="could not be checked"),
     Case("mkv-subtitles", clip("a.mkv", n=6, extra=subtitles), warning="streams not copied"),
     Case("mkv-audio-rotated", clip("a.mkv", n=6, audio=True, rotation=90), rotation=90),
     Case("mp4-gps-data-track", clip("a.mp4", n=6, audio=True, extra=gps_track),
@@ -373,6 +417,12 @@ VIDEOS = [
     Case("avi-truncated-between-frames", lambda d: avi_cut_before_frame(make_clip(
         d / "a.avi", codec="mjpeg", pix_fmt="yuvj420p", n=45, pts=list(range(45)),
         time_base=Fraction(1, 25)), 20), error="ends at 0.76 s of the declared 1.80 s"),
+    Case("mpegts-truncated", lambda d: cut_inside_packet(make_clip(d / "a.ts", n=45,
+                                                                   audio=True)),
+         error="the last MPEG-TS packet is cut short"),
+    # Matroska cannot hold WMA: the message says how to convert the audio without loss.
+    Case("wmv-wma", clip("a.wmv", codec="wmv2", n=4, extra=wma_track),
+         error="convert the audio losslessly first"),
     Case("webm-truncated", lambda d: truncated(make_clip(d / "a.webm", codec="libvpx-vp9",
                                                          n=30)), error="truncated"),
     Case("mp4-fragmented-truncated",
@@ -397,7 +447,7 @@ def centre_box(width: int, height: int) -> list[float]:
 
 def run(fake_runner, src: Path, out: Path, box: list[float], frames: int):
     runner = fake_runner({i: [box] for i in range(frames)}, style="solid", margin=0.0)
-    return runner.run(src, out / src.name)
+    return runner.run(src, out / output_name(src.name))
 
 
 def times(path: Path) -> list[float]:
@@ -431,12 +481,13 @@ def test_video_corpus(tmp_path, fake_runner, case: Case):
         assert not out.exists() or list(out.iterdir()) == []
         return
     assert result.status == "ok", result.error
-    a, b = read_video(src), read_video(out / src.name)
+    dst = out / output_name(src.name)
+    a, b = read_video(src), read_video(dst)
     assert len(b["pts"]) == len(a["pts"]) == result.frames > 0
-    assert times(out / src.name) == pytest.approx(times(src), abs=1e-6)
+    assert times(dst) == pytest.approx(times(src), abs=5e-4 if case.to_the_ms else 1e-6)
     assert b["size"] == a["size"]
     assert a["rotation"] == b["rotation"] == case.rotation
-    assert b["audio"] == a["audio"] and audio_payloads(out / src.name) == audio_payloads(src)
+    assert b["audio"] == a["audio"] and audio_payloads(dst) == audio_payloads(src)
     w, h = b["size"]
     for i, img in enumerate(b["images"]):  # the scripted box is painted on every frame
         assert img[h // 2 - 6:h // 2 + 6, w // 2 - 6:w // 2 + 6].max() < 40, f"frame {i}"
@@ -579,3 +630,17 @@ def test_webm_is_a_supported_input(tmp_path):
     make_clip(tmp_path / "in" / "a.webm", codec="libvpx-vp9", n=2)
     jobs, early = collect_jobs([tmp_path / "in"], tmp_path / "out")
     assert [j.src.name for j in jobs] == ["a.webm"] and early == []
+
+
+def test_containers_redact_cannot_write_come_out_as_matroska(tmp_path):
+    """An MPEG program stream is read, and its redacted copy is ``<name>.mkv``; transport
+    streams and 3GP keep their container."""
+    from redact.batch.collect import collect_jobs
+
+    (tmp_path / "in" / "dvr").mkdir(parents=True)
+    for name in ("dvr/a.mpg", "b.ts", "c.3gp", "d.m2ts"):
+        (tmp_path / "in" / name).write_bytes(b"x")
+    jobs, early = collect_jobs([tmp_path / "in"], tmp_path / "out")
+    assert early == []
+    assert sorted(j.dst.relative_to(tmp_path / "out").as_posix() for j in jobs) == [
+        "b.ts", "c.3gp", "d.m2ts", "dvr/a.mkv"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from redact.batch.results import FileResult
-from redact.io import MEDIA_EXTS
+from redact.io import MEDIA_EXTS, output_name
 from redact.io.atomic import TMP_MARK
 
 
@@ -34,7 +34,8 @@ def collect_jobs(inputs: Iterable[Path | str], out_dir: Path) -> tuple[list[Job]
                         part == ".redact" for part in path.parts):
                     continue  # never re-redact our own outputs, temporaries or job state
                 if path.suffix.lower() in MEDIA_EXTS:
-                    jobs.append(Job(path, out_dir / path.relative_to(root)))
+                    rel = path.relative_to(root)
+                    jobs.append(Job(path, out_dir / rel.with_name(output_name(rel.name))))
                 else:
                     early.append(FileResult(str(path), None, None, "skipped",
                                             "not a supported video or image type"))
@@ -44,7 +45,7 @@ def collect_jobs(inputs: Iterable[Path | str], out_dir: Path) -> tuple[list[Job]
                                         f"unsupported file type {root.suffix or '(none)'}; "
                                         f"supported: {' '.join(MEDIA_EXTS)}"))
             else:
-                jobs.append(Job(root, out_dir / root.name))
+                jobs.append(Job(root, out_dir / output_name(root.name)))
         else:
             early.append(FileResult(str(root), None, None, "failed", "no such file or folder"))
     # Two inputs mapping to one output (same relative path under two input folders) would

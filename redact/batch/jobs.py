@@ -195,7 +195,8 @@ class BatchRunner:
                 skipped.append(FileResult(str(job.src), None, None, "skipped",
                                           "plans apply to videos only"))
             elif self.mode == "plan":
-                keep.append(Job(job.src, job.dst.with_name(job.dst.name + PLAN_SUFFIX)))
+                # Named after the input: an .mpg (rendered as .mkv) gets a.mpg.plan.json.
+                keep.append(Job(job.src, job.dst.with_name(job.src.name + PLAN_SUFFIX)))
             else:
                 keep.append(job)
         return keep, skipped

@@ -136,7 +136,44 @@ def check_complete(container, vstream, name: str, decoded: int, video_end: float
                                 f"{declared_s:.2f} s")
             return None
         return UNCHECKED + " (AVI header holds no length)"
+    if fmt == "mpegts":
+        # A transport stream declares no length, but it is a run of fixed-size packets: a
+        # copy cut anywhere but on a packet boundary ends inside one.
+        if _ts_packets_whole(Path(container.name)) is False:
+            raise truncated("the last MPEG-TS packet is cut short")
+        return UNCHECKED + " (MPEG-TS)"
     return UNCHECKED + f" ({fmt})"
+
+
+def _ts_packets_whole(path: Path) -> bool | None:
+    """Whether an MPEG-TS file is whole 188-byte packets (192 in .m2ts: a 4-byte timestamp
+    first), the last one starting with its sync byte; None when the layout is not
+    recognised.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     ts = Path(d) / "a.ts"
+    ...     _ = ts.write_bytes((b"\x47" + bytes(187)) * 3)
+    ...     whole = _ts_packets_whole(ts)
+    ...     _ = ts.write_bytes((b"\x47" + bytes(187)) * 3 + b"\x47" + bytes(40))
+    ...     whole, _ts_packets_whole(ts)
+    (True, False)
+    """
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(2 * 192 + 1)
+            for packet, sync in ((188, 0), (192, 4)):
+                if len(head) > packet + sync and head[sync] == head[packet + sync] == 0x47:
+                    break
+            else:
+                return None
+            if size % packet:
+                return False
+            fh.seek(size - packet + sync)
+            return fh.read(1) == b"\x47"
+    except OSError:
+        return None
 
 
 def _mp4_boxes_complete(path: Path) -> bool | None:

@@ -15,7 +15,12 @@ from redact.io.containers import is_attached_picture, main_video_stream
 from redact.io.decode import Frame
 
 FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi",
-           ".webm": "webm"}
+           ".webm": "webm", ".ts": "mpegts", ".mts": "mpegts", ".m2ts": "mpegts",
+           ".3gp": "3gp", ".3g2": "3g2"}
+# .m2ts gets the 192-byte packets of Blu-ray and camcorders from its name (the temporary name
+# ends in it too).
+FASTSTART = {"movflags": "+faststart"}
+MUXER_OPTIONS = {"mp4": FASTSTART, "mov": FASTSTART, "3gp": FASTSTART, "3g2": FASTSTART}
 
 
 def _av():
@@ -58,7 +63,7 @@ class VideoWriter:
 
     def _open(self, first_rotation: int) -> None:
         av = _av()
-        options = {"movflags": "+faststart"} if self.format in ("mp4", "mov") else {}
+        options = dict(MUXER_OPTIONS.get(self.format, {}))
         if self.format in ("matroska", "webm"):
             # Trap: Matroska's muxer writes random segment and track UIDs (and its own
             # version) unless told to be bit-exact; a rendered plan could then never match the
@@ -147,8 +152,11 @@ class VideoWriter:
             try:
                 oa = self.out.add_stream_from_template(a)
             except (ValueError, av.FFmpegError) as exc:
-                raise StageError(f"cannot copy audio stream {a.index} ({a.codec_context.name}) "
-                                 f"into {self.format}: {exc}") from None
+                raise StageError(
+                    f"cannot copy audio stream {a.index} ({a.codec_context.name}) into "
+                    f"{self.format}: {exc}; convert the audio losslessly first, keeping the "
+                    f"video as it is (ffmpeg -i IN -map 0 -c:v copy -c:a flac OUT.mkv), and "
+                    f"redact that") from None
             if a.language:
                 oa.metadata["language"] = a.language
             self.audio_map[a.index] = oa

@@ -12,6 +12,7 @@ from typing import Any
 
 from redact.audit.record import audit_path_for
 from redact.errors import ConfigError
+from redact.io import output_name
 from redact.io.atomic import write_bytes_atomic
 from redact.plan.model import parse_plan
 
@@ -66,7 +67,7 @@ class PlanFolder:
             raise EditError(f"{path.name}: not a readable plan ({exc})", 422) from None
 
     def output_for(self, doc: dict[str, Any]) -> Path:
-        return self.out_dir / Path(str(doc.get("input", {}).get("path", ""))).name
+        return self.out_dir / output_name(Path(str(doc.get("input", {}).get("path", ""))).name)
 
     def audit_for(self, doc: dict[str, Any]) -> dict[str, Any] | None:
         audit = audit_path_for(self.output_for(doc))
