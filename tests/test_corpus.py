@@ -283,6 +283,17 @@ def pil_image(path: Path, mode: str, *, orientation: int = 0) -> Path:
     return path
 
 
+def many_pictures(path: Path) -> Path:
+    """Two pictures in one file (a multi-page TIFF or an animated WebP), the second one
+    different: redacting the first alone would drop it unseen."""
+    from PIL import Image
+
+    first = Image.fromarray(frame_image(3, 64, 48))
+    second = Image.fromarray(frame_image(40, 64, 48))
+    first.save(path, save_all=True, append_images=[second], duration=100)
+    return path
+
+
 def cv2_image(path: Path, kind: str) -> Path:
     rgb = frame_image(3, 64, 48)
     bgr = rgb[..., ::-1]
@@ -290,6 +301,8 @@ def cv2_image(path: Path, kind: str) -> Path:
         img = bgr.astype(np.uint16) * 257
     elif kind == "gray16":
         img = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.uint16) * 257
+    elif kind == "bgr":
+        img = bgr
     elif kind == "rgba":
         # Left half opaque, right half fully transparent over a bright "hidden" picture.
         alpha = np.full((48, 64, 1), 255, np.uint8)
@@ -511,6 +524,13 @@ IMAGES = [
     ("png-palette", lambda d: pil_image(d / "a.png", "P"), (64, 48)),
     ("png-huge", lambda d: png_header_only(d / "a.png", 12000, 12000),
      "larger than redact handles"),
+    ("tiff-exif-rotated", lambda d: pil_image(d / "a.tif", "RGB", orientation=6), (48, 64)),
+    ("tiff-16bit", lambda d: cv2_image(d / "a.tif", "png16"), (64, 48)),
+    ("tiff-rgba", lambda d: cv2_image(d / "rgba.tif", "rgba"), (64, 48)),
+    ("bmp", lambda d: cv2_image(d / "a.bmp", "bgr"), (64, 48)),
+    ("webp-exif-rotated", lambda d: pil_image(d / "a.webp", "RGB", orientation=6), (48, 64)),
+    ("tiff-multipage", lambda d: many_pictures(d / "a.tif"), "multi-page TIFF (2 pictures)"),
+    ("webp-animated", lambda d: many_pictures(d / "a.webp"), "animated WebP (2 pictures)"),
     ("jpeg-truncated", lambda d: truncated(pil_image(d / "a.jpg", "RGB"), 0.6), "truncated"),
     ("png-truncated", lambda d: truncated(cv2_image(d / "a.png", "png16"), 0.6),
      "not a readable"),
@@ -519,8 +539,9 @@ IMAGES = [
 
 def viewer(path: Path) -> np.ndarray:
     """What an image viewer shows (EXIF orientation applied, CMYK converted), as BGR; read
-    with PIL for JPEGs, so the check does not just repeat OpenCV's own reading."""
-    if path.suffix != ".jpg":
+    with PIL for JPEGs, WebPs and 8-bit TIFFs, so the check does not just repeat OpenCV's own
+    reading."""
+    if path.suffix not in (".jpg", ".webp", ".tif") or path.stem == "rgba":
         return cv2.imread(str(path), cv2.IMREAD_COLOR)
     from PIL import Image, ImageOps
 
@@ -549,7 +570,7 @@ def test_image_corpus(tmp_path, fake_runner, build, expect):
     outside = np.ones((h, w), bool)
     outside[h // 2 - 10:h // 2 + 10, w // 2 - 10:w // 2 + 10] = False
     diff = np.abs(img.astype(int) - shown)[outside].mean()
-    if src.name == "rgba.png":  # right half fully transparent: flattened onto white
+    if src.stem == "rgba":  # right half fully transparent: flattened onto white
         assert (img[:, 42:] == 255).all()  # the pixels under it are not revealed
         outside[:, 32:] = False
         diff = np.abs(img.astype(int) - shown)[outside].mean()

@@ -12,7 +12,7 @@ NATIVE_VIDEO_EXTS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".ts", ".m
 # keeps times to the millisecond; an audio codec it cannot hold (WMA) fails the file.
 MKV_OUT_VIDEO_EXTS = (".mpg", ".mpeg", ".vob", ".flv", ".wmv", ".asf", ".ogv")
 VIDEO_EXTS = NATIVE_VIDEO_EXTS + MKV_OUT_VIDEO_EXTS
-IMAGE_EXTS = (".jpg", ".jpeg", ".png")
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 MEDIA_EXTS = VIDEO_EXTS + IMAGE_EXTS
 
 

@@ -34,18 +34,43 @@ def read_image(path: Path) -> np.ndarray:
         # Older OpenCV decodes a cut JPEG and fills the rest with grey, without a word.
         raise InputError(f"{path.name}: JPEG is truncated (no end-of-image marker); use a "
                          "complete copy of the file")
+    _refuse_many_pictures(path, raw)
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
-        raise InputError(f"{path.name}: not a readable JPEG/PNG image (corrupt, truncated or "
-                         "wrong type); check it opens in an image viewer, or use a complete copy")
-    if _png_may_have_alpha(data):
+        raise InputError(f"{path.name}: not a readable image (corrupt, truncated or wrong "
+                         "type); check it opens in an image viewer, or use a complete copy")
+    if image.shape[0] * image.shape[1] > MAX_IMAGE_PIXELS:  # formats whose size we cannot peek
+        raise InputError(f"{path.name}: image is {image.shape[1]}x{image.shape[0]}, larger "
+                         f"than redact handles ({MAX_IMAGE_PIXELS / 1e6:.0f} megapixels); scale "
+                         "it down first and redact that")
+    if _may_have_alpha(data):
         image = _flatten_alpha(path, data, image)
     return image
 
 
-def _png_may_have_alpha(data: np.ndarray) -> bool:
+def _refuse_many_pictures(path: Path, raw: bytes) -> None:
+    """Trap: a TIFF may hold several pages and a WebP several animation frames, and OpenCV
+    decodes the first one only: the output would silently drop the rest (which redact never
+    looked at). One picture per still, or a clear refusal."""
+    tiff = raw[:4] in (b"II*\x00", b"MM\x00*")
+    animated = raw[:4] == b"RIFF" and raw[8:12] == b"WEBP" and b"ANIM" in raw[:4096]
+    if not (tiff or animated):
+        return
+    ok, pictures = cv2.imdecodemulti(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+    if ok and len(pictures) > 1:
+        kind = "a multi-page TIFF" if tiff else "an animated WebP"
+        raise InputError(f"{path.name}: {kind} ({len(pictures)} pictures); redact takes one "
+                         "picture per file: save each page or frame as its own image and "
+                         "redact those")
+
+
+def _may_have_alpha(data: np.ndarray) -> bool:
+    """Whether the picture may carry transparency: a PNG says so in its header; TIFF, BMP
+    and WebP are decoded once more to see (JPEG never has any)."""
     head = data[:64 * 1024].tobytes()
-    return head[:8] == b"\x89PNG\r\n\x1a\n" and (head[25] in (4, 6) or b"tRNS" in head)
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return head[25] in (4, 6) or b"tRNS" in head
+    return head[:2] != b"\xff\xd8"
 
 
 def _flatten_alpha(path: Path, data: np.ndarray, bgr: np.ndarray) -> np.ndarray:
@@ -133,9 +158,14 @@ def jpeg_complete(data: bytes) -> bool:
     return pos + 2 <= len(data) and data[pos:pos + 2] == b"\xff\xd9"
 
 
+# JPEG and (lossy) WebP at the same quality; PNG, TIFF and BMP are lossless.
+WRITE_PARAMS = {".jpg": [cv2.IMWRITE_JPEG_QUALITY, 95], ".jpeg": [cv2.IMWRITE_JPEG_QUALITY, 95],
+                ".webp": [cv2.IMWRITE_WEBP_QUALITY, 95]}
+
+
 def write_image(path: Path, image: np.ndarray) -> None:
     ext = path.suffix.lower()
-    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if ext in (".jpg", ".jpeg") else []
+    params = WRITE_PARAMS.get(ext, [])
     ok, buf = cv2.imencode(ext, image, params)
     if not ok:
         raise InputError(f"{path.name}: could not encode the redacted image as {ext}")
