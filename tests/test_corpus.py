@@ -665,3 +665,21 @@ def test_containers_redact_cannot_write_come_out_as_matroska(tmp_path):
     assert early == []
     assert sorted(j.dst.relative_to(tmp_path / "out").as_posix() for j in jobs) == [
         "b.ts", "c.3gp", "d.m2ts", "dvr/a.mkv"]
+
+
+def test_pictures_and_videos_redact_cannot_read_fail_instead_of_being_skipped(tmp_path):
+    """An iPhone HEIC or a camera's raw file among the footage must not pass for done: it
+    fails (the batch exits 1) with what to do; notes and metadata are still just skipped."""
+    from redact.batch.collect import collect_jobs
+
+    (tmp_path / "in").mkdir()
+    for name in ("IMG_0001.HEIC", "cam.dav", "notes.txt", "a.jpg"):
+        (tmp_path / "in" / name).write_bytes(b"x")
+    jobs, early = collect_jobs([tmp_path / "in"], tmp_path / "out")
+    assert [j.src.name for j in jobs] == ["a.jpg"]
+    status = {Path(r.input).name: (r.status, r.error) for r in early}
+    assert status["notes.txt"][0] == "skipped"
+    for name in ("IMG_0001.HEIC", "cam.dav"):
+        assert status[name][0] == "failed" and "convert it to a supported type" in status[name][1]
+    _, early = collect_jobs([tmp_path / "in" / "IMG_0001.HEIC"], tmp_path / "out")
+    assert early[0].status == "failed" and ".HEIC files are not read" in early[0].error

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from redact.batch.results import FileResult
-from redact.io import MEDIA_EXTS, output_name
+from redact.io import IMAGE_EXTS, MEDIA_EXTS, UNREAD_MEDIA_EXTS, output_name
 from redact.io.atomic import TMP_MARK
 
 
@@ -36,11 +36,17 @@ def collect_jobs(inputs: Iterable[Path | str], out_dir: Path) -> tuple[list[Job]
                 if path.suffix.lower() in MEDIA_EXTS:
                     rel = path.relative_to(root)
                     jobs.append(Job(path, out_dir / rel.with_name(output_name(rel.name))))
+                elif path.suffix.lower() in UNREAD_MEDIA_EXTS:
+                    early.append(FileResult(str(path), None, None, "failed",
+                                            unread_media(path.suffix)))
                 else:
                     early.append(FileResult(str(path), None, None, "skipped",
                                             "not a supported video or image type"))
         elif root.is_file():
-            if root.suffix.lower() not in MEDIA_EXTS:
+            if root.suffix.lower() in UNREAD_MEDIA_EXTS:
+                early.append(FileResult(str(root), None, None, "failed",
+                                        unread_media(root.suffix)))
+            elif root.suffix.lower() not in MEDIA_EXTS:
                 early.append(FileResult(str(root), None, None, "failed",
                                         f"unsupported file type {root.suffix or '(none)'}; "
                                         f"supported: {' '.join(MEDIA_EXTS)}"))
@@ -69,3 +75,9 @@ def release_path(path: Path, root: Path) -> str:
         return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
     except ValueError:
         return Path(path).name
+
+
+def unread_media(suffix: str) -> str:
+    """The one-line reason a picture or video of a type redact does not read failed."""
+    return (f"{suffix} files are not read by redact; convert it to a supported type first "
+            f"(pictures: {' '.join(IMAGE_EXTS)}; videos: MP4 or MKV) and redact that")

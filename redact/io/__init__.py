@@ -14,6 +14,10 @@ MKV_OUT_VIDEO_EXTS = (".mpg", ".mpeg", ".vob", ".flv", ".wmv", ".asf", ".ogv")
 VIDEO_EXTS = NATIVE_VIDEO_EXTS + MKV_OUT_VIDEO_EXTS
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 MEDIA_EXTS = VIDEO_EXTS + IMAGE_EXTS
+# Pictures and videos redact does not read. In a folder they fail (the batch exits 1), not
+# skipped like notes and metadata: a clerk must not mistake them for redacted.
+UNREAD_MEDIA_EXTS = (".heic", ".heif", ".avif", ".gif", ".dng", ".cr2", ".nef", ".arw",
+                     ".mxf", ".dv", ".dav", ".h264", ".264", ".h265", ".hevc", ".rmvb", ".rm")
 
 
 def output_name(name: str) -> str:
@@ -28,5 +32,5 @@ def output_name(name: str) -> str:
         else name
 
 
-__all__ = ["IMAGE_EXTS", "MEDIA_EXTS", "MKV_OUT_VIDEO_EXTS", "NATIVE_VIDEO_EXTS", "VIDEO_EXTS",
-           "output_name"]
+__all__ = ["IMAGE_EXTS", "MEDIA_EXTS", "MKV_OUT_VIDEO_EXTS", "NATIVE_VIDEO_EXTS",
+           "UNREAD_MEDIA_EXTS", "VIDEO_EXTS", "output_name"]
