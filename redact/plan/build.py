@@ -14,7 +14,8 @@ def build_plan(*, input_path: Path, input_sha: str, settings: dict[str, Any], mo
                frames: Iterable[dict[str, Any]], frame_count: int, tracks: list[dict],
                warnings: list[str] | None = None,
                audio: Iterable[dict[str, Any]] = ()) -> RedactionPlan:
-    """``frames``: ``FramePlan.to_record()`` of each frame with regions, in order;
+    """``frames``: each frame with regions, in order, as ``FramePlan.to_record()`` or already
+    a ``FrameEntry`` (kept as it is, not copied);
     ``audio``: suggested ranges (editable, so outside the seal)."""
     plan = RedactionPlan.model_validate({
         "schema": SCHEMA,
