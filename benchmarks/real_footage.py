@@ -10,7 +10,13 @@ Speed: redact's wall time for all the clips (one model load included) next to a 
 decode→encode of the same clips with the same encoder settings (benchmarks/speed.py `bare`),
 measured just before and just after (mean).
 
-    python benchmarks/real_footage.py [--presets default,max-recall] [--no-write]
+``--scale S`` runs the same frames at another resolution: each clip is resized by S (its
+frames' times kept) and its boxes with it. Cameras record at many sizes, and the detectors'
+input sizes, tiles and upscale caps make a face of 40 px a different problem from the same
+face at 80 px: the settings chosen at one size must hold at the others.
+
+    python benchmarks/real_footage.py [--presets default,max-recall] [--scale 2]
+                                      [--section real-footage] [--no-write]
 """
 
 from __future__ import annotations
@@ -159,6 +165,45 @@ def precision_table(rows: list[Row]) -> list[str]:
     return lines
 
 
+def scaled_clip(src: Path, dst: Path, scale: float) -> tuple[int, int]:
+    """``src`` resized by ``scale`` (even sides, x264 crf 14) into ``dst``, every frame at its
+    own pts and time base; returns the new size."""
+    import av
+    import cv2
+
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        v = inp.streams.video[0]
+        size = (round(v.codec_context.width * scale / 2) * 2,
+                round(v.codec_context.height * scale / 2) * 2)
+        vs = out.add_stream("libx264", rate=v.average_rate)
+        vs.width, vs.height, vs.pix_fmt = size[0], size[1], "yuv420p"
+        vs.time_base = vs.codec_context.time_base = v.time_base
+        vs.options = {"crf": "14", "preset": "fast"}
+        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+        for frame in inp.decode(v):
+            image = cv2.resize(frame.to_ndarray(format="bgr24"), size, interpolation=interp)
+            copy = av.VideoFrame.from_ndarray(image, format="bgr24")
+            copy.pts, copy.time_base = frame.pts, frame.time_base
+            for packet in vs.encode(copy):
+                out.mux(packet)
+        for packet in vs.encode():
+            out.mux(packet)
+    return size
+
+
+def scaled_frames(frames: list[dict], sizes: dict[str, tuple[int, int]]) -> list[dict]:
+    """The annotated frames with their boxes moved onto the resized clips."""
+    out = []
+    for item in frames:
+        w, h = sizes[item["clip"]]
+        sx, sy = w / item["width"], h / item["height"]
+        boxes = [{**b, "box": [math.floor(b["box"][0] * sx), math.floor(b["box"][1] * sy),
+                               math.ceil(b["box"][2] * sx), math.ceil(b["box"][3] * sy)]}
+                 for b in item["boxes"]]
+        out.append({**item, "width": w, "height": h, "boxes": boxes})
+    return out
+
+
 def bare_seconds(clips: list[Path], tmp: Path, crf: int, preset: str) -> float:
     t0 = time.monotonic()
     for clip in clips:
@@ -224,6 +269,8 @@ def main() -> None:
     parser.add_argument("--extra", default="{}",
                         help='JSON rows over a preset, e.g. {"default+text": {"categories": '
                              '["face", "plate", "text"]}}')
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="resize every clip (and its boxes) by this first")
     parser.add_argument("--section", default="real-footage")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -241,6 +288,12 @@ def main() -> None:
 
     rows, failed = [], []
     with tempfile.TemporaryDirectory() as tmp:
+        if args.scale != 1:
+            (Path(tmp) / "scaled").mkdir()
+            sizes = {c.name: scaled_clip(c, Path(tmp) / "scaled" / c.name, args.scale)
+                     for c in clips}
+            clips = [Path(tmp) / "scaled" / c.name for c in clips]
+            frames = scaled_frames(frames, sizes)
         jobs = [(p.strip(), None) for p in args.presets.split(",") if p.strip()]
         jobs += list(json.loads(args.extra).items())
         for preset, overrides in jobs:
@@ -257,11 +310,15 @@ def main() -> None:
     described = "; ".join(f"{cat}: " + ", ".join(f"{n} {k}" for k, n in sorted(c.items()))
                           for cat, c in per_cat.items())
     lines = [
-        "## Real footage against hand-made boxes (benchmarks/real_footage.py)",
+        "## Real footage against hand-made boxes (benchmarks/real_footage.py"
+        + (f" --scale {args.scale:g})" if args.scale != 1 else ")"),
         "",
         f"Machine: {machine()}. Ground truth: `benchmarks/real_boxes.json`, {len(frames)} frames "
         f"of {len(names)} clips from `../shared/data/videos`, boxes drawn and checked by eye at "
-        f"full resolution ({described}). Each clip is redacted whole by `redact.redact_paths`; "
+        f"full resolution ({described}). "
+        + (f"**Every clip resized by {args.scale:g}** (x264 crf 14, each frame at its own "
+           f"time) and its boxes with it. " if args.scale != 1 else "")
+        + "Each clip is redacted whole by `redact.redact_paths`; "
         f"a readable box-frame leaks unless ≥{COVER:.0%} of its area lies inside the union of "
         "the regions the audit record lists as painted on that frame (any category). "
         "Unreadable and back-of-head boxes are not scored; the last column says how many of "
