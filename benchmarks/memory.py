@@ -25,7 +25,8 @@ from fractions import Fraction
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import machine, publish, require_shared
+from benchmarks.common import machine, publish
+from benchmarks.speed import make_clip as speed_clip
 
 CHILD = r"""
 import json, resource, sys
@@ -62,28 +63,6 @@ def make_clip(path: Path, seconds: float, fps: int, width: int, height: int) -> 
             out.mux(p)
 
 
-def make_real_clip(path: Path, seconds: float) -> None:
-    """The EgoBlur clip at 640x360, played forward and back for ``seconds`` at 30 fps."""
-    import av
-    import cv2
-
-    with av.open(str(require_shared("videos/egoblur_test_face_video.mp4"))) as src:
-        images = [cv2.resize(f.to_ndarray(format="bgr24"), (640, 360),
-                             interpolation=cv2.INTER_AREA) for f in src.decode(video=0)]
-    loop = images + images[-2:0:-1]
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=30)
-        vs.width, vs.height, vs.pix_fmt = 640, 360, "yuv420p"
-        vs.options = {"preset": "ultrafast", "crf": "20"}
-        for i in range(int(seconds * 30)):
-            frame = av.VideoFrame.from_ndarray(loop[i % len(loop)], format="bgr24")
-            frame.pts, frame.time_base = i, Fraction(1, 30)
-            for p in vs.encode(frame):
-                out.mux(p)
-        for p in vs.encode():
-            out.mux(p)
-
-
 def measure(clip: Path, out: Path, overrides: dict) -> dict:
     proc = subprocess.run([sys.executable, "-c", CHILD, str(clip), str(out),
                            json.dumps(overrides)], capture_output=True, text=True, check=True)
@@ -114,7 +93,7 @@ def main() -> None:
             print(rows[-1], flush=True)
         for minutes in args.real_minutes:
             clip = Path(tmp) / f"real{minutes}.mp4"
-            make_real_clip(clip, minutes * 60)
+            speed_clip(clip, int(minutes * 60 * 30), (640, 360))
             r = measure(clip, Path(tmp) / f"real_out{minutes}.mp4", {})
             rows.append((f"{minutes:g} min, real faces, 640x360 @ 30 fps, default settings", r))
             print(rows[-1], flush=True)

@@ -95,16 +95,22 @@ def make_clip(path: Path, *, width: int = 64, height: int = 48, pts: list[int] |
         if a_s is not None:
             total = int(float(pts[-1] * time_base) * 16000) + 1600
             t = np.arange(total) / 16000
-            samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
-            for start in range(0, total, 1024):
-                chunk = np.ascontiguousarray(samples[:, start:start + 1024])
-                af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
-                af.sample_rate, af.pts, af.time_base = 16000, start, Fraction(1, 16000)
-                for packet in a_s.encode(af):
-                    out.mux(packet)
-            for packet in a_s.encode():
-                out.mux(packet)
+            encode_audio(out, a_s, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :],
+                         16000, "mono", 1024)
     return path
+
+
+def encode_audio(out, stream, samples: np.ndarray, rate: int, layout: str, size: int) -> None:
+    """Encode planar float ``samples`` (channels, n) into ``stream`` in frames of ``size``,
+    then flush it."""
+    for start in range(0, samples.shape[1], size):
+        chunk = np.ascontiguousarray(samples[:, start:start + size])
+        af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
+        af.sample_rate, af.pts, af.time_base = rate, start, Fraction(1, rate)
+        for packet in stream.encode(af):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
 
 
 def read_video(path: Path) -> dict:

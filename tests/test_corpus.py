@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from redact.io import output_name
-from tests.conftest import frame_image, make_clip, read_video
+from tests.conftest import encode_audio, frame_image, make_clip, read_video
 
 X265 = {"x265-params": "log-level=none"}
 NO_BFRAMES = {"bf": "0"}
@@ -178,14 +178,8 @@ def wma_track(out, vs) -> Callable[[int | None, object], None]:
     def hook(i: int | None, frame) -> None:
         if i is None:
             size = s.codec_context.frame_size
-            for start in range(0, 8820, size):
-                af = av.AudioFrame.from_ndarray(np.zeros((2, size), np.float32), format="fltp",
-                                                layout="stereo")
-                af.sample_rate, af.pts, af.time_base = 44100, start, Fraction(1, 44100)
-                for packet in s.encode(af):
-                    out.mux(packet)
-            for packet in s.encode():
-                out.mux(packet)
+            encode_audio(out, s, np.zeros((2, 8820 // size * size), np.float32), 44100,
+                         "stereo", size)
 
     return hook
 
