@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -15,7 +14,7 @@ import pytest
 from redact.batch.runner import plan_file
 from redact.errors import ConfigError
 from redact.plan.model import load_plan, parse_plan
-from tests.conftest import make_clip
+from tests.conftest import encode_audio, make_clip
 
 RATE = 44100
 EDGE = 0.03  # seconds either side of a range edge left out: AAC's transform window (~23 ms)
@@ -47,14 +46,7 @@ def with_audio(video: Path, dst: Path, seconds: float, *, rate: int = RATE,
 
 def mux_audio(out, stream, samples: np.ndarray, rate: int, layout: str) -> None:
     """Encode ``samples`` (channels, n) float32 into ``stream`` of ``out``, 1024 at a time."""
-    for start in range(0, samples.shape[1], 1024):
-        chunk = np.ascontiguousarray(samples[:, start:start + 1024])
-        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
-        frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
-        for packet in stream.encode(frame):
-            out.mux(packet)
-    for packet in stream.encode():
-        out.mux(packet)
+    encode_audio(out, stream, samples, rate, layout, 1024)
 
 
 def decode_audio(path: Path) -> tuple[float, int, np.ndarray]:
