@@ -39,6 +39,14 @@ def truncated(path: Path, keep: float = 0.5) -> Path:
     return out
 
 
+def joined_bytes(path: Path) -> Path:
+    """Two copies of a transport stream joined byte for byte (``cat a.ts a.ts``, as DVR
+    segments are joined): the clock restarts half-way."""
+    out = path.with_name("joined_" + path.name)
+    out.write_bytes(path.read_bytes() * 2)
+    return out
+
+
 def cut_inside_packet(path: Path) -> Path:
     """An MPEG-TS copy stopped half-way, 100 bytes into a 188-byte packet (a copy stops at
     any byte; one that stops on a packet boundary cannot be told from a whole file)."""
@@ -427,6 +435,9 @@ VIDEOS = [
     Case("mpegts-truncated", lambda d: cut_inside_packet(make_clip(d / "a.ts", n=45,
                                                                    audio=True)),
          error="the last MPEG-TS packet is cut short"),
+    Case("mpegts-clock-restarts", lambda d: joined_bytes(make_clip(d / "a.ts", n=30,
+                                                                   audio=True)),
+         error="clock jumps back from"),
     # Matroska cannot hold WMA: the message says how to convert the audio without loss.
     Case("wmv-wma", clip("a.wmv", codec="wmv2", n=4, extra=wma_track),
          error="convert the audio losslessly first"),

@@ -146,6 +146,7 @@ class _Timeline:
         self.size: tuple[int, int] | None = None
         self.discarded = 0
         self.ends = StreamEnds()
+        self.last_dts: dict[int, int] = {}  # per stream: the latest decode time seen
         # Trap: AVI has no timestamps, only chunk positions (dts). FFmpeg guesses H.264 pts
         # there as dts + 1 frame, which would shift every frame; the k-th displayed frame is at
         # the k-th position instead (empty chunks, i.e. dropped frames, leave gaps that we keep).
@@ -193,6 +194,7 @@ def _numbered(container, vstream, name: str, timeline: _Timeline,
         # Demux every stream (the others are dropped) so the end of the longest one is known.
         for packet in container.demux():
             timeline.ends.add(packet)
+            _check_restart(name, packet, timeline.last_dts)
             if packet.stream.type == "audio":
                 if packet.dts is not None:
                     on_audio(packet)
@@ -207,6 +209,29 @@ def _numbered(container, vstream, name: str, timeline: _Timeline,
     except av.FFmpegError as exc:
         raise InputError(f"{name}: decoding failed at frame {timeline.count} "
                          f"({exc.strerror or exc}); the file is corrupt or truncated") from None
+
+
+# Backward steps of a stream's decode time up to this are left to the encoder's nudge (pts_of);
+# more is a clock that restarted.
+RESTART_S = 0.5
+
+
+def _check_restart(name: str, packet, last_dts: dict[int, int]) -> None:
+    """Refuse a stream whose decode time jumps back: recordings joined byte for byte (MPEG-TS
+    segments of in-car and body-camera systems, ``cat a.ts b.ts``) restart their clock, and
+    the frames after the restart would be squeezed onto the last time before it, the audio
+    unwritable. Splitting at the restart gives two files redact handles as they are."""
+    if packet.dts is None or packet.time_base is None:
+        return
+    index = packet.stream.index
+    last = last_dts.get(index)
+    last_dts[index] = packet.dts if last is None else max(last, packet.dts)
+    if last is not None and float((last - packet.dts) * packet.time_base) > RESTART_S:
+        at, to = float(last * packet.time_base), float(packet.dts * packet.time_base)
+        raise InputError(f"{name}: the {packet.stream.type} clock jumps back from {at:.2f} s "
+                         f"to {to:.2f} s (recordings joined into one file); split the file "
+                         "where the time restarts, or export each recording on its own, and "
+                         "redact each part")
 
 
 def _finish(container, vstream, name: str, timeline: _Timeline) -> None:
