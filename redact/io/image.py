@@ -56,10 +56,10 @@ def _refuse_many_pictures(path: Path, raw: bytes) -> None:
     animated = raw[:4] == b"RIFF" and raw[8:12] == b"WEBP" and b"ANIM" in raw[:4096]
     if not (tiff or animated):
         return
-    ok, pictures = cv2.imdecodemulti(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
-    if ok and len(pictures) > 1:
+    count = cv2.imcount(str(path))  # counts pages without decoding them
+    if count > 1:
         kind = "a multi-page TIFF" if tiff else "an animated WebP"
-        raise InputError(f"{path.name}: {kind} ({len(pictures)} pictures); redact takes one "
+        raise InputError(f"{path.name}: {kind} ({count} pictures); redact takes one "
                          "picture per file: save each page or frame as its own image and "
                          "redact those")
 
