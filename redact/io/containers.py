@@ -7,6 +7,7 @@ AVI headers) and compare it with what was actually decoded.
 
 from __future__ import annotations
 
+import math
 import struct
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,16 @@ def check_complete(container, vstream, name: str, decoded: int, video_end: float
                                 f"{declared_s:.2f} s")
             return None
         return UNCHECKED + " (AVI header holds no length)"
+    if fmt == "flv":
+        # FLV's muxers write the length into the onMetaData script tag at the end (a file
+        # written live has none, or 0).
+        declared_s = _flv_declared_duration(Path(container.name))
+        if declared_s:
+            if any_end + slack < declared_s:
+                raise truncated(f"the streams end at {any_end:.2f} s of the declared "
+                                f"{declared_s:.2f} s")
+            return None
+        return UNCHECKED + " (FLV without a duration)"
     if fmt == "mpegts":
         # A transport stream declares no length, but it is a run of fixed-size packets: a
         # copy cut anywhere but on a packet boundary ends inside one.
@@ -143,6 +154,31 @@ def check_complete(container, vstream, name: str, decoded: int, video_end: float
             raise truncated("the last MPEG-TS packet is cut short")
         return UNCHECKED + " (MPEG-TS)"
     return UNCHECKED + f" ({fmt})"
+
+
+def _flv_declared_duration(path: Path) -> float | None:
+    r"""The ``duration`` (seconds) in an FLV's onMetaData tag, or None when it has none.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     flv = Path(d) / "a.flv"
+    ...     _ = flv.write_bytes(b"FLV\x01\x05" + bytes(8) + b"\x02\x00\x0aonMetaData\x08"
+    ...                         + bytes(4) + b"\x00\x08duration\x00" + struct.pack(">d", 2.5))
+    ...     _flv_declared_duration(flv)
+    2.5
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64 * 1024)
+    except OSError:
+        return None
+    if head[:3] != b"FLV":
+        return None
+    at = head.find(b"\x00\x08duration\x00")  # AMF0: the key, then a number marker
+    if at < 0 or at + 19 > len(head):
+        return None
+    (value,) = struct.unpack(">d", head[at + 11:at + 19])
+    return value if value > 0 and math.isfinite(value) else None
 
 
 def _ts_packets_whole(path: Path) -> bool | None:
