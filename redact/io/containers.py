@@ -101,6 +101,10 @@ def check_complete(container, vstream, name: str, decoded: int, video_end: float
         return InputError(f"{name}: {detail}; the file is truncated or damaged: use a complete "
                           "copy (re-export it, or copy it again)")
 
+    def short_of(declared_s: float, end: float, what: str) -> None:
+        if end + slack < declared_s:
+            raise truncated(f"{what} at {end:.2f} s of the declared {declared_s:.2f} s")
+
     if "mp4" in fmt or "mov" in fmt:
         # The sample table counts every frame. A fragmented MP4 (empty moov) declares none.
         declared = int(vstream.frames or 0)
@@ -116,36 +120,23 @@ def check_complete(container, vstream, name: str, decoded: int, video_end: float
         # muxers, a DURATION tag per track; both are written before the clusters.
         tagged = _parse_duration_tag(vstream.metadata.get("DURATION"))
         if tagged is not None:
-            if video_end + slack < tagged:
-                raise truncated(f"the video ends at {video_end:.2f} s of the declared "
-                                f"{tagged:.2f} s")
-            return None
+            return short_of(tagged, video_end, "the video ends")
         if container.duration:
-            declared_s = container.duration / 1_000_000
-            if any_end + slack < declared_s:
-                raise truncated(f"the streams end at {any_end:.2f} s of the declared "
-                                f"{declared_s:.2f} s")
-            return None
+            return short_of(container.duration / 1_000_000, any_end, "the streams end")
         if _mkv_clusters_complete(Path(container.name)) is False:
             raise truncated("the last Matroska cluster is cut short")
         return UNCHECKED + " (Matroska without a duration, as written live)"
     if fmt == "avi":
         declared_s = _avi_declared_end(Path(container.name), vstream.index)
         if declared_s:
-            if video_end + slack < declared_s:
-                raise truncated(f"the video ends at {video_end:.2f} s of the declared "
-                                f"{declared_s:.2f} s")
-            return None
+            return short_of(declared_s, video_end, "the video ends")
         return UNCHECKED + " (AVI header holds no length)"
     if fmt == "flv":
         # FLV's muxers write the length into the onMetaData script tag at the end (a file
         # written live has none, or 0).
         declared_s = _flv_declared_duration(Path(container.name))
         if declared_s:
-            if any_end + slack < declared_s:
-                raise truncated(f"the streams end at {any_end:.2f} s of the declared "
-                                f"{declared_s:.2f} s")
-            return None
+            return short_of(declared_s, any_end, "the streams end")
         return UNCHECKED + " (FLV without a duration)"
     if fmt == "mpegts":
         # A transport stream declares no length, but it is a run of fixed-size packets: a
