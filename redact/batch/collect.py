@@ -33,23 +33,16 @@ def collect_jobs(inputs: Iterable[Path | str], out_dir: Path) -> tuple[list[Job]
                 if out_dir in path.parents or TMP_MARK in path.name or any(
                         part == ".redact" for part in path.parts):
                     continue  # never re-redact our own outputs, temporaries or job state
-                if path.suffix.lower() in MEDIA_EXTS:
+                refused = _refused(path, in_folder=True)
+                if refused is not None:
+                    early.append(refused)
+                else:
                     rel = path.relative_to(root)
                     jobs.append(Job(path, out_dir / rel.with_name(output_name(rel.name))))
-                elif path.suffix.lower() in UNREAD_MEDIA_EXTS:
-                    early.append(FileResult(str(path), None, None, "failed",
-                                            unread_media(path.suffix)))
-                else:
-                    early.append(FileResult(str(path), None, None, "skipped",
-                                            "not a supported video or image type"))
         elif root.is_file():
-            if root.suffix.lower() in UNREAD_MEDIA_EXTS:
-                early.append(FileResult(str(root), None, None, "failed",
-                                        unread_media(root.suffix)))
-            elif root.suffix.lower() not in MEDIA_EXTS:
-                early.append(FileResult(str(root), None, None, "failed",
-                                        f"unsupported file type {root.suffix or '(none)'}; "
-                                        f"supported: {' '.join(MEDIA_EXTS)}"))
+            refused = _refused(root, in_folder=False)
+            if refused is not None:
+                early.append(refused)
             else:
                 jobs.append(Job(root, out_dir / output_name(root.name)))
         else:
@@ -77,7 +70,19 @@ def release_path(path: Path, root: Path) -> str:
         return Path(path).name
 
 
-def unread_media(suffix: str) -> str:
-    """The one-line reason a picture or video of a type redact does not read failed."""
-    return (f"{suffix} files are not read by redact; convert it to a supported type first "
-            f"(pictures: {' '.join(IMAGE_EXTS)}; videos: MP4 or MKV) and redact that")
+def _refused(path: Path, *, in_folder: bool) -> FileResult | None:
+    """Why ``path`` gets no job, or None. Pictures and videos of a type redact does not read
+    fail; other files fail when named, and are skipped inside a folder (notes, metadata)."""
+    suffix = path.suffix.lower()
+    if suffix in MEDIA_EXTS:
+        return None
+    if suffix in UNREAD_MEDIA_EXTS:
+        return FileResult(str(path), None, None, "failed",
+                          f"{path.suffix} files are not read by redact; convert it to a "
+                          f"supported type first (pictures: {' '.join(IMAGE_EXTS)}; videos: "
+                          "MP4 or MKV) and redact that")
+    if in_folder:
+        return FileResult(str(path), None, None, "skipped", "not a supported video or image type")
+    return FileResult(str(path), None, None, "failed",
+                      f"unsupported file type {path.suffix or '(none)'}; "
+                      f"supported: {' '.join(MEDIA_EXTS)}")
