@@ -308,3 +308,16 @@ def test_a_deleted_speech_suggestion_is_an_edit_a_rejected_one_is_not(planned):
         check_plan(deleted, path, accept_edits=False)
     listed = check_plan(deleted, path, accept_edits=True)
     assert {"edit": "analysis_changed", "field": listed.changed[0]} in listed.edits
+
+
+def test_a_run_seals_the_same_analysis_a_plan_batch_writes(planned, tmp_path, fake_runner):
+    """`redact run` keeps no plan frames in memory (a long video's grew by about 2 kB a
+    region): it hashes each frame as it is painted. Its seal must still be the plan's."""
+    clip, plan = planned
+    runner = fake_runner({i: [BOX] for i in range(N)}, style="solid")
+    report = BatchRunner(runner.settings, tmp_path / "run", file_runner=runner).run([clip])
+    assert report.results[0].status == "ok", report.results[0].error
+    audit = json.loads((tmp_path / "run" / "v.mp4.audit.json").read_text())
+    doc = json.loads(plan.read_text())
+    assert len(doc["frames"]) == N
+    assert audit["plan"]["seal"] == doc["seal"]["sha256"] == report.results[0].seal

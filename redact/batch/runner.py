@@ -236,10 +236,13 @@ class FileRunner:
         warnings = outcome.warnings
         if plan is None:
             warnings = detectors.warnings + list(speech.notes if speech else ()) + warnings
+            # Rendering kept only the frames' hash (planning keeps the frames).
             plan = build_plan(input_path=src, input_sha=input_sha, settings=config.to_dict(),
                               models=detectors.models, frames=outcome.plan_frames,
                               frame_count=outcome.frames_in, tracks=outcome.tracks,
-                              warnings=warnings, audio=speech.audio if speech else ())
+                              warnings=warnings, audio=speech.audio if speech else (),
+                              frames_sha256=None if tmp is None
+                              else outcome.frames_digest.hexdigest())
         frames = {"input": outcome.frames_in, "output": outcome.frames_out,
                   "detected": outcome.frames_detected, "max_buffered": outcome.max_buffered}
         return plan, outcome.painted, {

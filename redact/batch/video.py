@@ -16,6 +16,7 @@ from redact.io.decode import Frame, iter_frames, open_input
 from redact.io.encode import VideoWriter
 from redact.plan.analyse import AnalysisStats, analyse, replay
 from redact.plan.model import FrameEntry, RedactionPlan
+from redact.plan.seal import FramesDigest
 from redact.render.painted import Painted
 from redact.render.video import render_frames
 from redact.track import TemporalStage
@@ -34,9 +35,11 @@ class VideoOutcome:
     painted: Painted = field(default_factory=Painted)
     warnings: list[str] = field(default_factory=list)
     tracks: list[dict] = field(default_factory=list)
-    # Each analysed frame's plan record (frames with regions), for this file's RedactionPlan;
-    # empty when a stored plan was replayed.
+    # Each analysed frame's plan record (frames with regions), for this file's RedactionPlan:
+    # kept when planning (the plan file holds them), only hashed when rendering (a long
+    # recording's plan grew memory by about 2 kB a region); empty when a plan was replayed.
     plan_frames: list[FrameEntry] = field(default_factory=list)
+    frames_digest: FramesDigest = field(default_factory=FramesDigest)
 
 
 def redact_video(src: Path, dst_tmp: Path | None, final_suffix: str, config: Config,
@@ -104,10 +107,10 @@ def _stream(container, writer: VideoWriter | None, config: Config,
                                             progress=progress, total=total):
         # A replayed plan is already a plan: only an analysis becomes one.
         if plan is None and len(frame_plan.regions):
-            # Validated now, not kept as dicts until the plan is built, when both were held
-            # (a 4-minute clip with 16 regions a frame: 1200 -> 1165 MB peak).
-            outcome.plan_frames.append(FrameEntry.model_validate(frame_plan.to_record(),
-                                                                 strict=False))
+            entry = FrameEntry.model_validate(frame_plan.to_record(), strict=False)
+            outcome.frames_digest.add(entry)
+            if writer is None:
+                outcome.plan_frames.append(entry)
         outcome.frames_out += 1
     if outcome.frames_out != outcome.frames_in:
         raise RuntimeError(f"internal error: {outcome.frames_in} frames decoded but "

@@ -12,13 +12,14 @@ recomputes it: its journal entry (signed when signing) is the anchor, and the se
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from redact.io.atomic import write_bytes_atomic
 from redact.io.hashing import sha256_bytes
-from redact.plan.model import RedactionPlan, Seal
+from redact.plan.model import FrameEntry, RedactionPlan, Seal
 
 PARTS = ("schema", "input", "settings", "models", "tracks", "warnings", "frames", "suggested")
 TRACK_EDITABLE = ("exclude", "style")
@@ -40,18 +41,52 @@ def analysed_part(plan: RedactionPlan) -> dict[str, Any]:
     return {k: data[k] for k in PARTS}
 
 
-def seal_of_part(part: dict[str, Any]) -> Seal:
-    hashes = {k: sha256_bytes(canonical(part[k])) for k in PARTS}
+def seal_of_part(part: dict[str, Any], frames_sha256: str | None = None) -> Seal:
+    """The seal of ``part``; ``frames_sha256``: the frames' hash, already taken (a
+    ``FramesDigest``), for a part whose frames were not kept."""
+    hashes = {k: frames_sha256 if k == "frames" and frames_sha256
+              else sha256_bytes(canonical(part[k])) for k in PARTS}
     return Seal(sha256=sha256_bytes(canonical(hashes)), parts=hashes)
 
 
-def compute_seal(plan: RedactionPlan) -> Seal:
-    return seal_of_part(analysed_part(plan))
+def compute_seal(plan: RedactionPlan, frames_sha256: str | None = None) -> Seal:
+    return seal_of_part(analysed_part(plan), frames_sha256)
 
 
-def sealed(plan: RedactionPlan) -> RedactionPlan:
-    """``plan`` with its seal set from its analysed part."""
-    return plan.model_copy(update={"seal": compute_seal(plan)})
+def sealed(plan: RedactionPlan, frames_sha256: str | None = None) -> RedactionPlan:
+    """``plan`` with its seal set from its analysed part (its frames' hash given, when the
+    frames were hashed as they were painted and not kept: ``redact run`` on a long video)."""
+    return plan.model_copy(update={"seal": compute_seal(plan, frames_sha256)})
+
+
+class FramesDigest:
+    """The seal's hash of a plan's ``frames``, taken one frame at a time: the bytes hashed
+    are those of the whole list's canonical JSON, which is its items' canonical JSON
+    between brackets and commas, so nothing has to be held.
+
+    >>> from redact.plan.model import FrameEntry
+    >>> entries = [FrameEntry(frame=i, pts=i, time=i / 25) for i in range(3)]
+    >>> digest = FramesDigest()
+    >>> for entry in entries:
+    ...     digest.add(entry)
+    >>> digest.hexdigest() == sha256_bytes(canonical([e.model_dump(mode="json", by_alias=True)
+    ...                                               for e in entries]))
+    True
+    """
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256(b"[")
+        self._count = 0
+
+    def add(self, entry: FrameEntry) -> None:
+        data = canonical(entry.model_dump(mode="json", by_alias=True))
+        self._hash.update(b"," + data if self._count else data)
+        self._count += 1
+
+    def hexdigest(self) -> str:
+        done = self._hash.copy()
+        done.update(b"]")
+        return done.hexdigest()
 
 
 def store_sealed(plan: RedactionPlan, folder: Path) -> Path:
