@@ -61,7 +61,7 @@ def make_clip(path: Path, *, width: int = 64, height: int = 48, pts: list[int] |
     pts = pts if pts is not None else [round(i * 1000 / 25) for i in range(n)]
     fmt = {".mkv": "matroska", ".mov": "mov", ".avi": "avi", ".webm": "webm", ".ts": "mpegts",
            ".m2ts": "mpegts", ".mpg": "mpeg", ".3gp": "3gp", ".flv": "flv",
-           ".wmv": "asf"}.get(path.suffix, "mp4")
+           ".wmv": "asf", ".ogv": "ogg"}.get(path.suffix, "mp4")
     with av.open(file if file is not None else str(path), "w", format=fmt) as out:
         if metadata:
             out.metadata.update(metadata)

@@ -362,6 +362,8 @@ VIDEOS = [
                                    time_base=Fraction(1, 25)),
          warning="could not be checked", to_the_ms=True),
     Case("flv-h264-aac", clip("a.flv", n=6, audio=True), to_the_ms=True),
+    Case("ogg-vp8-opus", clip("a.ogv", codec="libvpx", n=6, audio=True, audio_codec="libopus"),
+         to_the_ms=True, warning="could not be checked"),
     Case("mkv-subtitles", clip("a.mkv", n=6, extra=subtitles), warning="streams not copied"),
     Case("mkv-audio-rotated", clip("a.mkv", n=6, audio=True, rotation=90), rotation=90),
     Case("mp4-gps-data-track", clip("a.mp4", n=6, audio=True, extra=gps_track),
