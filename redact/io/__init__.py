@@ -3,9 +3,11 @@
 from pathlib import PurePath
 
 # Videos written back into their own container (MPEG-TS: in-car and camcorder exports; 3GP:
-# phones).
-NATIVE_VIDEO_EXTS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".ts", ".mts", ".m2ts",
-                     ".3gp", ".3g2")
+# phones), with the FFmpeg muxer that writes each (io/encode.py).
+MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi",
+          ".webm": "webm", ".ts": "mpegts", ".mts": "mpegts", ".m2ts": "mpegts",
+          ".3gp": "3gp", ".3g2": "3g2"}
+NATIVE_VIDEO_EXTS = tuple(MUXERS)
 # Videos read but written as Matroska (``<name>.mkv``): their containers cannot hold H.264 as
 # players expect it (MPEG program streams, ASF, Ogg) or are rare enough that one output
 # container is the safer promise. Matroska takes most audio as it is (MP2, AC-3, MP3, PCM) and
@@ -32,5 +34,5 @@ def output_name(name: str) -> str:
         else name
 
 
-__all__ = ["IMAGE_EXTS", "MEDIA_EXTS", "MKV_OUT_VIDEO_EXTS", "NATIVE_VIDEO_EXTS",
+__all__ = ["IMAGE_EXTS", "MEDIA_EXTS", "MKV_OUT_VIDEO_EXTS", "MUXERS", "NATIVE_VIDEO_EXTS",
            "UNREAD_MEDIA_EXTS", "VIDEO_EXTS", "output_name"]

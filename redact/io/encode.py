@@ -11,12 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from redact.errors import StageError, disk_full
+from redact.io import MUXERS
 from redact.io.containers import is_attached_picture, main_video_stream
 from redact.io.decode import Frame
 
-FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi",
-           ".webm": "webm", ".ts": "mpegts", ".mts": "mpegts", ".m2ts": "mpegts",
-           ".3gp": "3gp", ".3g2": "3g2"}
 # .m2ts gets the 192-byte packets of Blu-ray and camcorders from its name (the temporary name
 # ends in it too).
 FASTSTART = {"movflags": "+faststart"}
@@ -46,7 +44,7 @@ class VideoWriter:
         self.path = path
         # Plan ranges to mute/bleep: with any, audio is re-encoded (redact.io.audio), not copied.
         self.audio_ranges = tuple(audio_ranges)
-        self.format = FORMATS.get(final_suffix.lower(), "mp4")
+        self.format = MUXERS.get(final_suffix.lower(), "mp4")
         self.source = source
         self.crf, self.preset, self.keep_metadata = crf, preset, keep_metadata
         self.out = None

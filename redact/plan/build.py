@@ -6,12 +6,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from redact.plan.model import SCHEMA, RedactionPlan
+from redact.plan.model import SCHEMA, FrameEntry, RedactionPlan
 from redact.plan.seal import sealed
 
 
 def build_plan(*, input_path: Path, input_sha: str, settings: dict[str, Any], models: list,
-               frames: Iterable[dict[str, Any]], frame_count: int, tracks: list[dict],
+               frames: Iterable[dict[str, Any] | FrameEntry], frame_count: int,
+               tracks: list[dict],
                warnings: list[str] | None = None,
                audio: Iterable[dict[str, Any]] = (),
                frames_sha256: str | None = None) -> RedactionPlan:
