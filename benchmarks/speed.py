@@ -13,7 +13,7 @@ bare run's CPU time over redact's, both processes' user + system time) moves les
 load and is given beside it.
 
     python benchmarks/speed.py [--frames 90] [--repeats 3] [--sizes 640x360,...]
-                               [--variants JSON-LIST]
+                               [--variants JSON-LIST] [--variant-sizes 1920x1080,...]
 """
 
 from __future__ import annotations
@@ -169,7 +169,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="640x360,1280x720,1920x1080,2560x1920")
     parser.add_argument("--variants", default='[{"detect_every": 3}, '
                         '{"categories": ["face", "plate", "screen"]}]',
-                        help="settings run at 1920x1080 besides the defaults")
+                        help="settings run besides the defaults, at --variant-sizes")
+    parser.add_argument("--variant-sizes", default="1920x1080",
+                        help="the sizes (of --sizes) that run the variants too")
     parser.add_argument("--section", default="speed")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -177,12 +179,13 @@ def main() -> None:
 
     defaults = redact.Config()
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
+    variant_sizes = {tuple(int(v) for v in s.split("x")) for s in args.variant_sizes.split(",")}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
             clip = Path(tmp) / f"clip{size[0]}x{size[1]}.mp4"
             make_clip(clip, args.frames, size)
-            extra = json.loads(args.variants) if size == (1920, 1080) else []
+            extra = json.loads(args.variants) if size in variant_sizes else []
             for overrides in [{}, *extra]:
                 rows.append((size, overrides,
                              *_row(clip, Path(tmp), overrides, args.repeats)))

@@ -87,7 +87,9 @@ def test_from_config_adds_the_second_face_model_with_its_own_threshold(monkeypat
     monkeypatch.setattr("redact.detect.base.load_backend", lambda kind: Fake)
     monkeypatch.setattr(ModelStore, "ensure", lambda self, spec: tmp_path / spec.file)
     config = load_settings(overrides={"face_second_model": "yunet", "face_threshold": 0.2,
-                                      "face_second_threshold": 0.6, "large_frame_tiles": 3},
+                                      "face_second_threshold": 0.6, "large_frame_tiles": 3,
+                                      # apart from the second model's 0.05, to tell them apart
+                                      "plate": {"closer_threshold": 0.02}},
                            override_source="api").config
     dset = DetectorSet.from_config(config, ModelStore(tmp_path, offline=True))
     by_name = {name: (cats, thr, extra) for name, cats, thr, extra in made}
@@ -102,7 +104,7 @@ def test_from_config_adds_the_second_face_model_with_its_own_threshold(monkeypat
     assert (by_name["plates-yolov8n"][2]["closer_threshold"],
             by_name["plates-yolov8n"][2]["tile_scale"]) == (0.05, 0.5)
     assert (by_name["fastanpr-plate"][2]["closer_threshold"],
-            by_name["fastanpr-plate"][2]["tile_scale"]) == (0.01, 1.0)
+            by_name["fastanpr-plate"][2]["tile_scale"]) == (0.02, 1.0)
     assert [m.name for m in dset.models] == ["centerface", "fastanpr-plate", "yunet",
                                              "plates-yolov8n", "mb3-centernet-coco"]
     # face off: no second face model either

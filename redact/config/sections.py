@@ -156,8 +156,12 @@ class PlateSettings(_Frozen):
     # ... on video, not the whole frame but square windows (a fifth of the long side)
     # around the whole-frame pass's boxes scoring at least this, at most 4 a frame: the
     # enlarged whole frame cost the most of any pass at 640x360 (benchmarks/RESULTS.md,
-    # speed). 0: the whole frame enlarged, as on stills.
-    closer_threshold: float = Field(0.01, ge=0.0, lt=1.0, json_schema_extra=HIGHER)
+    # speed). From 0.05, not 0.01: at 0.01 the windows went around nearly every patch of
+    # texture (56 windows in 24 detected frames of a 640x360 clip without a plate, 7 at
+    # 0.05), 7% of a 640x360 run's CPU time, while the small-plates tune half and the real
+    # footage's tune plates kept every plate they had (95/106, 10/10; benchmarks/RESULTS.md,
+    # *closer-floor*). 0: the whole frame enlarged, as on stills.
+    closer_threshold: float = Field(0.05, ge=0.0, lt=1.0, json_schema_extra=HIGHER)
     # Video: the whole-frame pass enlarges a frame at most this many times (the closer look
     # and the vehicle crops enlarge where plates can be). 4: up to ``size``.
     max_upscale: float = Field(1.0, ge=1.0, le=4.0, json_schema_extra=LOWER)
@@ -185,12 +189,12 @@ class PlateSettings(_Frozen):
     second_model: SecondModel = Field("plates-yolov8n", json_schema_extra=OFF)
     second_threshold: Prob = Field(0.4, json_schema_extra=HIGHER)
     # The second model's own closer look and tiles. Its closer-look windows go around its
-    # boxes from 0.05 (the first model's from ``closer_threshold``, 0.01): it scores real
-    # plates higher than fastanpr does; the small-plates tune half kept every plate at
-    # 0.05-0.2 (95/106), and its cost at 640x360 fell from 1.8 to 1.0 CPU s per 23 detected
-    # frames. Its tiles see a large frame at half scale (2560x1920: 2x2 tiles, against the
-    # first model's 4x3 at full scale): it was trained on plates of 10-160 px, and the wide
-    # moving scene's turned plates (70-300 px) stay covered, at a third of the tiles' cost.
+    # boxes from 0.05 (chosen while the first model's ``closer_threshold`` was 0.01): the
+    # small-plates tune half kept every plate at 0.05-0.2 (95/106), and its cost at 640x360
+    # fell from 1.8 to 1.0 CPU s per 23 detected frames. Its tiles see a large frame at half
+    # scale (2560x1920: 2x2 tiles, against the first model's 4x3 at full scale): it was
+    # trained on plates of 10-160 px, and the wide moving scene's turned plates (70-300 px)
+    # stay covered, at a third of the tiles' cost.
     second_closer_threshold: float = Field(0.05, ge=0.0, lt=1.0, json_schema_extra=HIGHER)
     second_tile_scale: ZeroFloat | Annotated[float, Field(ge=0.25, le=2.0)] = Field(
         0.5, json_schema_extra=LOWER)
