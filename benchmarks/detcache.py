@@ -10,6 +10,7 @@ may be replayed; anything else needs a new record.
 
     python benchmarks/detcache.py record OUT.pkl            # the clips of real_boxes.json
     python benchmarks/detcache.py offsets OUT.pkl [HALF]    # where face boxes miss faces
+    python benchmarks/detcache.py margins OUT.pkl           # margin against leaks and paint
 """
 
 from __future__ import annotations
@@ -145,6 +146,10 @@ def main() -> None:
         for line in face_offsets(load(Path(sys.argv[2])), Config(), half):
             print(line)
         return
+    if sys.argv[1] == "margins":
+        for line in margin_frontier(load(Path(sys.argv[2]))):
+            print(line, flush=True)
+        return
     out = Path(sys.argv[2])
     videos = require_shared("videos")
     data = json.loads(Path(__file__).with_name("real_boxes.json").read_text())
@@ -181,6 +186,39 @@ def evaluate(records: dict[str, ClipRecord], config, half: str | None = None, me
             entries.append({"frame": index, "regions": boxes.to_records()})
         audits[name] = {"regions": entries}
     return score(frames, audits)
+
+
+def _paint(tally) -> tuple[float, dict[str, float]]:
+    """Mean share painted where nothing is over a tally's frames, and per clip."""
+    acc = tally.false.values()
+    return (sum(a[1] for a in acc) / max(1, sum(a[0] for a in acc)),
+            {clip: a[1] / a[0] for (_, clip), a in tally.false.items()})
+
+
+def margin_frontier(records: dict[str, ClipRecord], margins=(0.0, 0.05, 0.1, 0.15, 0.2),
+                    below=(0.0, 0.25, 0.5)) -> list[str]:
+    """Leaks against paint where nothing is as the render's margin (``margin``, and the
+    face's ``face.margin_below``) shrinks: every row on both halves, with the report clips
+    over 2% at the defaults apart. A record of what a margin costs, not a way to choose one:
+    a setting read off the report columns would be tuned on its own test set."""
+    import redact
+
+    base = _paint(evaluate(records, redact.Config(), "report"))[1]
+    clips = sorted(c for c, v in base.items() if v > 0.02)
+    lines = ["| margin | face margin_below | tune leaked | tune paint | report leaked | "
+             "report paint | " + " | ".join(clips) + " |",
+             "|---|---|---|---|---|---|" + "---|" * len(clips)]
+    for m in margins:
+        for b in below:
+            config = redact.load_settings(overrides={"margin": m, "face": {"margin_below": b}},
+                                          override_source="benchmark").config
+            tune, report = evaluate(records, config, "tune"), evaluate(records, config, "report")
+            t_paint, r_paint = _paint(tune)[0], _paint(report)
+            lines.append(f"| {m} | {b} | {sum(tune.leaks.values())}/{sum(tune.total.values())}"
+                         f" | {t_paint:.2%} | {sum(report.leaks.values())}/"
+                         f"{sum(report.total.values())} | {r_paint[0]:.2%} | "
+                         + " | ".join(f"{r_paint[1][c]:.2%}" for c in clips) + " |")
+    return lines
 
 
 def face_offsets(records: dict[str, ClipRecord], config, half: str = "tune") -> list[str]:
