@@ -15,8 +15,11 @@ frames' times kept) and its boxes with it. Cameras record at many sizes, and the
 input sizes, tiles and upscale caps make a face of 40 px a different problem from the same
 face at 80 px: the settings chosen at one size must hold at the others.
 
+``--look gray|dark`` records the same frames again as a body camera does at night: monochrome
+(infrared mode) or underexposed with sensor noise (``night``); the boxes stay where they are.
+
     python benchmarks/real_footage.py [--presets default,max-recall] [--scale 2]
-                                      [--section real-footage] [--no-write]
+                                      [--look gray|dark] [--section real-footage] [--no-write]
 """
 
 from __future__ import annotations
@@ -44,6 +47,10 @@ CATEGORIES = ("face", "plate")
 # What counts as a true object when measuring paint where nothing is: anything a redaction
 # may rightly cover. Person boxes are not among them (a painted torso is not a face).
 TRUE_OBJECTS = ("face", "head", "plate", "screen")
+
+
+LOOKS = {"gray": "monochrome, as a camera in infrared night mode records",
+         "dark": "underexposed to a third of the light, gamma 1.5, sensor noise sigma 3"}
 
 
 @dataclass
@@ -165,11 +172,27 @@ def precision_table(rows: list[Row]) -> list[str]:
     return lines
 
 
-def scaled_clip(src: Path, dst: Path, scale: float) -> tuple[int, int]:
+def night(image: np.ndarray, look: str, rng: np.random.Generator) -> np.ndarray:
+    """A frame as a body camera records it at night: ``gray``, the monochrome picture of a
+    camera in infrared mode (luma only); ``dark``, underexposed (a third of the light, the
+    shadows crushed by a gamma of 1.5) with sensor noise (sigma 3 of 255)."""
+    import cv2
+
+    if look == "gray":
+        return cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    dim = 255.0 * (image.astype(np.float32) / 255.0) ** 1.5 / 3.0
+    noisy = dim + rng.normal(0.0, 3.0, image.shape).astype(np.float32)
+    return np.clip(np.round(noisy), 0, 255).astype(np.uint8)
+
+
+def scaled_clip(src: Path, dst: Path, scale: float, look: str = "") -> tuple[int, int]:
     """``src`` resized by ``scale`` (even sides, x264 crf 14) into ``dst``, every frame at its
-    own pts and time base; returns the new size."""
+    own pts and time base, and with ``look`` (see ``night``) when given; returns the new
+    size."""
     import av
     import cv2
+
+    rng = np.random.default_rng(0)
 
     with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
         v = inp.streams.video[0]
@@ -181,7 +204,11 @@ def scaled_clip(src: Path, dst: Path, scale: float) -> tuple[int, int]:
         vs.options = {"crf": "14", "preset": "fast"}
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
         for frame in inp.decode(v):
-            image = cv2.resize(frame.to_ndarray(format="bgr24"), size, interpolation=interp)
+            image = frame.to_ndarray(format="bgr24")
+            if size != (image.shape[1], image.shape[0]):
+                image = cv2.resize(image, size, interpolation=interp)
+            if look:
+                image = night(image, look, rng)
             copy = av.VideoFrame.from_ndarray(image, format="bgr24")
             copy.pts, copy.time_base = frame.pts, frame.time_base
             for packet in vs.encode(copy):
@@ -271,6 +298,8 @@ def main() -> None:
                              '["face", "plate", "text"]}}')
     parser.add_argument("--scale", type=float, default=1.0,
                         help="resize every clip (and its boxes) by this first")
+    parser.add_argument("--look", choices=("gray", "dark"), default=None,
+                        help="record every clip as a camera at night would first (see night())")
     parser.add_argument("--section", default="real-footage")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -288,9 +317,10 @@ def main() -> None:
 
     rows, failed = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        if args.scale != 1:
+        if args.scale != 1 or args.look:
             (Path(tmp) / "scaled").mkdir()
-            sizes = {c.name: scaled_clip(c, Path(tmp) / "scaled" / c.name, args.scale)
+            sizes = {c.name: scaled_clip(c, Path(tmp) / "scaled" / c.name, args.scale,
+                                         args.look or "")
                      for c in clips}
             clips = [Path(tmp) / "scaled" / c.name for c in clips]
             frames = scaled_frames(frames, sizes)
@@ -311,13 +341,16 @@ def main() -> None:
                           for cat, c in per_cat.items())
     lines = [
         "## Real footage against hand-made boxes (benchmarks/real_footage.py"
-        + (f" --scale {args.scale:g})" if args.scale != 1 else ")"),
+        + (f" --scale {args.scale:g}" if args.scale != 1 else "")
+        + (f" --look {args.look}" if args.look else "") + ")",
         "",
         f"Machine: {machine()}. Ground truth: `benchmarks/real_boxes.json`, {len(frames)} frames "
         f"of {len(names)} clips from `../shared/data/videos`, boxes drawn and checked by eye at "
         f"full resolution ({described}). "
         + (f"**Every clip resized by {args.scale:g}** (x264 crf 14, each frame at its own "
            f"time) and its boxes with it. " if args.scale != 1 else "")
+        + (f"**Every clip recorded again as `{args.look}`** ({LOOKS[args.look]}; x264 crf 14, "
+           "each frame at its own time). " if args.look else "")
         + "Each clip is redacted whole by `redact.redact_paths`; "
         f"a readable box-frame leaks unless ≥{COVER:.0%} of its area lies inside the union of "
         "the regions the audit record lists as painted on that frame (any category). "

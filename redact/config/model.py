@@ -74,6 +74,14 @@ class Config(_Frozen):
     # the frame's long side is at least large_frame_above × that input. 0 or 1 turns it off.
     large_frame_tiles: int = Field(2, ge=0, le=6, json_schema_extra=LOWER)
     large_frame_above: float = Field(2.5, ge=1.0, le=20.0, json_schema_extra=HIGHER)
+    # Dark frames (a body camera at night): a frame whose mean brightness is under this (of
+    # 255) is looked at twice, as recorded and brightened to a mean of about 100, and what
+    # either look finds is redacted; what is written is the frame as recorded
+    # (detect/exposure.py). The annotated daylight clips lie at 53-148 (their darkest frame:
+    # 53): none of their frames is looked at twice. Recorded again underexposed (a mean of
+    # 6-39) they left readable plates uncovered (benchmarks/RESULTS.md, *dark*). 0 turns it
+    # off.
+    dark_below: float = Field(48.0, ge=0.0, le=255.0, json_schema_extra=LOWER)
     # Each box grows by this fraction of its size on every side before rendering; face
     # boxes by less above and below (face.margin_above, face.margin_below; render/paint.py).
     margin: float = Field(0.2, ge=0.0, le=2.0)

@@ -19,6 +19,7 @@ from redact.detect.detections import (
     plausible,
     split_candidates,
 )
+from redact.detect.exposure import dark_copies
 from redact.errors import ConfigError, StageError
 
 if TYPE_CHECKING:
@@ -298,12 +299,14 @@ class DetectorSet:
     """Every detector a config asks for, each restricted to the categories it serves."""
 
     def __init__(self, detectors: list[Detector], models: list[ModelSpec], device: str,
-                 bars: dict[str, list[float]] | None = None) -> None:
+                 bars: dict[str, list[float]] | None = None, dark_below: float = 0.0) -> None:
         self.detectors = detectors
         self.models = models
         self.device = device
         # Per category, each detector's bar under which its box needs another's agreement.
         self.bars = bars or {}
+        # Frames darker than this are also looked at brightened (detect/exposure.py); 0: not.
+        self.dark_below = dark_below
         self._pools: list[ThreadPoolExecutor] | None = None
 
     @classmethod
@@ -354,7 +357,7 @@ class DetectorSet:
                                      **extra))
             models.append(spec)
         return cls(detectors, list({m.name: m for m in models + helpers}.values()), device,
-                   agreement_bars(config, list(by_model)))
+                   agreement_bars(config, list(by_model)), config.dark_below)
 
     @property
     def warnings(self) -> list[str]:
@@ -365,8 +368,9 @@ class DetectorSet:
                still: bool = False, candidates: bool = False) -> list[Detections]:
         """Run every detector on ``frames``, one after another, in this thread.
         ``candidates``: keep the ``CANDIDATE`` boxes (for the tracker only)."""
-        return self._merge(frames, [self._run(d, frames, scale, still, candidates)
-                                    for d in self.detectors], candidates)
+        seen, twins = self._seen(frames)
+        return self._merge(frames, [self._joined(self._run(d, seen, scale, still, candidates),
+                                                 twins) for d in self.detectors], candidates)
 
     def start(self, frames: list[np.ndarray], scale: float = 1.0, *,
               still: bool = False, candidates: bool = False,
@@ -377,12 +381,36 @@ class DetectorSet:
         the detectors that use one (``uses_memory``); each gets its own dict in it."""
         if self._pools is None:
             raise RuntimeError("DetectorSet.start() needs `with detector_set:` around it")
-        futures = [pool.submit(self._run, d, frames, scale, still, candidates,
+        seen, twins = self._seen(frames)
+        futures = [pool.submit(self._run, d, seen, scale, still, candidates,
                                None if memory is None else memory.setdefault(i, {}))
                    for i, (pool, d) in enumerate(zip(self._pools, self.detectors,
                                                      strict=True))]
-        return PendingDetections(lambda: self._merge(frames, [f.result() for f in futures],
-                                                     candidates))
+        return PendingDetections(lambda: self._merge(
+            frames, [self._joined(f.result(), twins) for f in futures], candidates))
+
+    def _seen(self, frames: list[np.ndarray]) -> tuple[list[np.ndarray], list[int | None]]:
+        """What the detectors look at: ``frames``, then a brightened copy of each dark one
+        (detect/exposure.py); and for each frame the index of its copy (None: not dark)."""
+        copies = dark_copies(frames, self.dark_below)
+        twins: list[int | None] = []
+        for copy in copies:
+            twins.append(None if copy is None else len(frames) + sum(t is not None
+                                                                      for t in twins))
+        return frames + [c for c in copies if c is not None], twins
+
+    @staticmethod
+    def _joined(out: list[Detections], twins: list[int | None]) -> list[Detections]:
+        """One detector's boxes per frame: a dark frame's own and its brightened copy's,
+        fused where both found the same object (candidates apart, as in ``_merge``)."""
+        joined = []
+        for k, twin in enumerate(twins):
+            if twin is None:
+                joined.append(out[k])
+                continue
+            sure, maybe = split_candidates(Detections.concat([out[k], out[twin]]))
+            joined.append(Detections.concat([fuse(sure), maybe]))
+        return joined
 
     # One single-worker pool per detector: a detector never runs two batches at once (the
     # ultralytics predictor keeps per-call state), but different detectors overlap each other
