@@ -392,12 +392,13 @@ class DetectorSet:
     def _seen(self, frames: list[np.ndarray]) -> tuple[list[np.ndarray], list[int | None]]:
         """What the detectors look at: ``frames``, then a brightened copy of each dark one
         (detect/exposure.py); and for each frame the index of its copy (None: not dark)."""
-        copies = dark_copies(frames, self.dark_below)
+        extra: list[np.ndarray] = []
         twins: list[int | None] = []
-        for copy in copies:
-            twins.append(None if copy is None else len(frames) + sum(t is not None
-                                                                      for t in twins))
-        return frames + [c for c in copies if c is not None], twins
+        for copy in dark_copies(frames, self.dark_below):
+            twins.append(None if copy is None else len(frames) + len(extra))
+            if copy is not None:
+                extra.append(copy)
+        return frames + extra, twins
 
     @staticmethod
     def _joined(out: list[Detections], twins: list[int | None]) -> list[Detections]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-# The mean a dark frame is lifted to: the daylight clips of the annotated footage lie at
-# 99-148 of 255 (mean of each frame's pixels).
+# The mean a dark frame is lifted to: the daylight clips of the annotated footage have
+# frames of 99-148 of 255 (each clip's median frame; a frame's mean over its pixels).
 TARGET = 100.0
 # The strongest gain: a near-black frame lifted further is mostly its sensor's noise.
 MAX_GAIN = 4.0
