@@ -403,14 +403,13 @@ class DetectorSet:
     @staticmethod
     def _joined(out: list[Detections], twins: list[int | None]) -> list[Detections]:
         """One detector's boxes per frame: a dark frame's own and its brightened copy's,
-        fused where both found the same object (candidates apart, as in ``_merge``)."""
+        fused where both found the same object (``_fused``, as ``_merge`` does)."""
         joined = []
         for k, twin in enumerate(twins):
             if twin is None:
                 joined.append(out[k])
                 continue
-            sure, maybe = split_candidates(Detections.concat([out[k], out[twin]]))
-            joined.append(Detections.concat([fuse(sure), maybe]))
+            joined.append(_fused([out[k], out[twin]]))
         return joined
 
     # One single-worker pool per detector: a detector never runs two batches at once (the
@@ -455,9 +454,7 @@ class DetectorSet:
             return per_detector[0]
         merged = []
         for i in range(len(frames)):
-            found = self._agreed([out[i] for out in per_detector], candidates)
-            sure, maybe = split_candidates(Detections.concat(found))
-            merged.append(Detections.concat([fuse(sure), maybe]))
+            merged.append(_fused(self._agreed([out[i] for out in per_detector], candidates)))
         return merged
 
     def _agreed(self, found: list[Detections], candidates: bool) -> list[Detections]:
@@ -473,6 +470,14 @@ class DetectorSet:
             else:
                 out.append(dets[keep])
         return out
+
+
+def _fused(found: list[Detections]) -> Detections:
+    """Several looks at one frame as one set of boxes: boxes over the threshold that overlap
+    fused into one (``fuse``); candidates kept apart, since fusing one into a box over the
+    threshold could relabel it."""
+    sure, maybe = split_candidates(Detections.concat(found))
+    return Detections.concat([fuse(sure), maybe])
 
 
 class PendingDetections:
